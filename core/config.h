@@ -1,0 +1,105 @@
+// The configuration model: plain values after defaults and validation.
+// Loading and validating YAML lives in agent/config_load.*; this file has no I/O
+// so probes/, rules/ and storage/ can take their options without the parser.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/probe_result.h"
+#include "core/time.h"
+
+namespace linewatch {
+
+using namespace std::chrono_literals;
+
+// How a probe is pinned to one line. At least one of the three is set; when
+// several are, all apply (bind to the source address on the device, marked).
+struct LineBinding {
+  std::string source;                   // local address to bind, "" = any
+  std::string interface;                // SO_BINDTODEVICE, "" = none
+  std::optional<std::uint32_t> fwmark;  // SO_MARK, selects a policy-routing table
+};
+
+struct LineSpec {
+  std::string id;
+  LineBinding binding;
+  std::string gateway;                       // next hop address, "" = unknown
+  std::optional<std::uint64_t> capacity_bps; // for utilisation; absent = unknown
+};
+
+struct IcmpOptions {
+  std::string host;        // address or name
+  int pings = 5;           // echo requests per round (SmokePing-style)
+  Duration spacing = 200ms;  // gap between echo starts within a round
+  int payload_bytes = 56;  // as ping(8)
+  int family = 0;          // 0 = from the address, 4 or 6 to force
+};
+
+struct TcpOptions {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string send;    // bytes written after connect, "" = none
+  std::string expect;  // substring the first reply must contain, "" = none
+};
+
+struct HttpOptions {
+  std::string url;                    // http:// or https://
+  std::string method = "GET";
+  std::vector<int> expect_status;     // empty = any 2xx
+  std::string body_regex;             // ECMAScript; "" = no check
+  std::map<std::string, std::string> headers;
+  bool tls_verify = true;
+  std::string ca_file;                // "" = system store
+  std::string server_name;            // SNI and verification name; "" = URL host
+  bool follow_redirects = false;
+  int max_redirects = 5;
+  std::uint64_t max_body_bytes = 1 << 20;  // read at most this much of the body
+};
+
+// Per-kind schedule. timeout bounds one round (ICMP: each echo's wait).
+struct ProbeTiming {
+  Duration interval = 10s;
+  Duration timeout = 2s;
+};
+
+struct ProbeSpec {
+  ProbeKind kind;
+  ProbeTiming timing;
+  IcmpOptions icmp;  // meaningful when kind == icmp
+  TcpOptions tcp;    // ... tcp
+  HttpOptions http;  // ... http
+};
+
+struct TargetSpec {
+  std::string id;
+  std::vector<ProbeSpec> probes;  // one per configured kind, at most one of each
+};
+
+struct AgentOptions {
+  std::string id = "linewatch";
+  std::string listen = "127.0.0.1:9464";
+  std::string data_dir = "/var/lib/linewatch";
+  int workers = 32;  // probe threads; a round blocks one
+};
+
+struct StorageOptions {
+  Duration retention = std::chrono::hours(24 * 30);  // raw rows older than this are deleted
+  std::size_t queue_capacity = 65536;                // results waiting for the writer
+  std::size_t batch_max = 1000;                      // rows per transaction
+  Duration flush_interval = 1s;                      // longest a result waits for its batch
+};
+
+struct Config {
+  std::string source_path;  // the file it came from, for messages
+  AgentOptions agent;
+  StorageOptions storage;
+  std::vector<LineSpec> lines;
+  std::vector<TargetSpec> targets;
+};
+
+}  // namespace linewatch

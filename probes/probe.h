@@ -1,0 +1,38 @@
+// The probe interface: one round of one kind, through one line, to one target.
+//
+// Every kind has the same signature and lives in its own file (icmp.cc, tcp.cc,
+// http.cc), with its test beside it. A probe blocks the calling thread for at
+// most its round budget (see round_budget()) plus a little slack, never throws,
+// and reports every failure as a ProbeResult with ok=false and a Reason.
+// All functions here are thread-safe: they keep no state between calls.
+#pragma once
+
+#include <string>
+
+#include "core/config.h"
+#include "core/probe_result.h"
+#include "core/time.h"
+
+namespace linewatch {
+
+// What a probe needs to run one round.
+struct ProbeRequest {
+  const LineSpec& line;
+  const std::string& target_id;
+  const ProbeSpec& spec;
+  const Clock& clock;  // wall time stamps the result; monotonic time measures
+};
+
+// Runs one round of request.spec.kind. Fills line, target, kind, time, duration.
+ProbeResult run_probe(const ProbeRequest& request);
+
+// The per-kind entry points run_probe() dispatches to.
+ProbeResult run_icmp(const ProbeRequest& request);
+ProbeResult run_tcp(const ProbeRequest& request);
+ProbeResult run_http(const ProbeRequest& request);
+
+// The longest a round of `spec` may take: ICMP pings × max(spacing, timeout),
+// others the timeout. Config validation keeps it within the interval.
+Duration round_budget(const ProbeSpec& spec);
+
+}  // namespace linewatch
