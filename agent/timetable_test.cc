@@ -1,0 +1,83 @@
+#include "agent/timetable.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/fake_clock.h"
+
+using namespace linewatch;
+using namespace std::chrono_literals;
+
+TEST_CASE("jobs of one interval are spread evenly across it") {
+  FakeClock clock;
+  const MonoTime t0 = clock.now();
+  Timetable tt(std::vector<Duration>(10, 1s), t0);
+  std::set<Duration::rep> offsets;
+  for (std::size_t i = 0; i < tt.size(); ++i) offsets.insert((tt.due(i) - t0).count());
+  CHECK(offsets.size() == 10);
+  CHECK(*offsets.begin() == 0);
+  CHECK(*offsets.rbegin() == Duration(900ms).count());
+  // Step through one interval in 100 ms ticks: exactly one job starts per tick.
+  for (int tick = 0; tick < 10; ++tick) {
+    CHECK(tt.take_due(clock.now()).size() == 1);
+    clock.advance(100ms);
+  }
+}
+
+TEST_CASE("schedules do not drift over 10,000 ticks even when every start is late") {
+  FakeClock clock;
+  const MonoTime t0 = clock.now();
+  Timetable tt({1s, 250ms}, t0);
+  std::size_t runs = 0;
+  Duration worst_error{0};
+  for (int tick = 0; tick < 10'000; ++tick) {
+    // Ticks arrive 37 ms late each time, as a loaded timer thread would.
+    clock.advance(tick == 0 ? 37ms : 50ms);
+    for (auto slot : tt.take_due(clock.now())) {
+      ++runs;
+      // Every planned start lies exactly on the job's grid.
+      const Duration iv = slot.job == 0 ? Duration(1s) : Duration(250ms);
+      const auto off = (slot.planned - t0) % iv;  // each is alone in its group: offset 0
+      worst_error = std::max(worst_error, Duration(off));
+    }
+  }
+  CHECK(worst_error == Duration(0));
+  // 500 s of simulated time: 500 rounds at 1 s plus 2000 at 250 ms, give or take the edge.
+  CHECK(runs >= 2499);
+  CHECK(runs <= 2502);
+  CHECK(tt.overruns() == 0);
+  CHECK(tt.missed() == 0);
+}
+
+TEST_CASE("a job still running skips its slot and counts an overrun") {
+  FakeClock clock;
+  Timetable tt({1s}, clock.now());
+  auto first = tt.take_due(clock.now());
+  REQUIRE(first.size() == 1);
+  tt.set_running(0, true);
+  clock.advance(1s);
+  CHECK(tt.take_due(clock.now()).empty());
+  CHECK(tt.overruns() == 1);
+  clock.advance(1s);
+  CHECK(tt.take_due(clock.now()).empty());
+  CHECK(tt.overruns() == 2);
+  tt.set_running(0, false);
+  clock.advance(1s);
+  auto again = tt.take_due(clock.now());
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].planned == clock.now());  // back on the original grid
+}
+
+TEST_CASE("a stalled timer runs each job once, late, and does not burst") {
+  FakeClock clock;
+  const MonoTime t0 = clock.now();
+  Timetable tt({1s}, t0);
+  CHECK(tt.take_due(clock.now()).size() == 1);
+  clock.advance(5500ms);  // slots at 1,2,3,4,5 s were due during the stall
+  auto due = tt.take_due(clock.now());
+  CHECK(due.size() == 1);
+  CHECK(tt.missed() == 4);
+  CHECK(tt.due(0) == t0 + 6s);
+}
