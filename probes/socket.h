@@ -1,0 +1,122 @@
+// Socket helpers shared by the connection-oriented probes (TCP, HTTP): an
+// owning fd, address resolution bounded by a deadline, and a connect through a
+// line's binding bounded by a deadline.
+//
+// Deadlines are std::chrono::steady_clock time points (MonoTime) because they
+// bound real waits in poll(); a test's FakeClock cannot make a socket faster.
+// Failures come back as a ProbeFailure carrying the probe Reason to report, so
+// a probe can copy it into its ProbeResult unchanged.
+// Thread-safety: every function is thread-safe; an Fd is a plain owning value.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/config.h"
+#include "core/probe_result.h"
+#include "core/time.h"
+
+namespace linewatch {
+
+// Owns one file descriptor and closes it on destruction. Move-only.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Gives up ownership: the caller must close the returned fd.
+  int release() { return std::exchange(fd_, -1); }
+  // Closes the owned fd (if any) and takes `fd`.
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// Why a socket step failed, as the probe should report it.
+struct ProbeFailure {
+  Reason reason = Reason::internal;
+  std::string detail;  // "connect 127.0.0.1:80: Connection refused"
+};
+
+// Either a value or a ProbeFailure.
+template <class T>
+class Outcome {
+ public:
+  Outcome(T value) : v_(std::move(value)) {}                 // NOLINT: implicit by design
+  Outcome(ProbeFailure failure) : v_(std::move(failure)) {}  // NOLINT: implicit by design
+  bool ok() const { return v_.index() == 0; }
+  T& value() { return std::get<0>(v_); }
+  const ProbeFailure& failure() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, ProbeFailure> v_;
+};
+
+// An IPv4 or IPv6 socket address.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  std::string host() const;       // "127.0.0.1", "::1"
+  std::string to_string() const;  // "127.0.0.1:80", "[::1]:80"
+};
+
+// Parses a literal IPv4/IPv6 address (no brackets). Returns false, leaving
+// `out` untouched, when `host` is not a literal.
+bool parse_numeric_address(std::string_view host, std::uint16_t port, SocketAddress& out);
+
+// Resolves `host` (literal or name) to addresses of `family` (AF_INET,
+// AF_INET6 or AF_UNSPEC for both), returning by `deadline` at the latest.
+// Literals never touch the resolver. getaddrinfo has no timeout, so names are
+// looked up on a detached worker thread that owns its state: when the
+// deadline passes first, the worker finishes in the background and its
+// answer is dropped. Success: at least one address, resolver order.
+// Failure: Reason::dns, detail "dns NAME: <gai text>" or "dns NAME: timed out";
+// Reason::bind when `host` is a literal of another family than `family`.
+Outcome<std::vector<SocketAddress>> resolve_host(const std::string& host, std::uint16_t port,
+                                                 int family, MonoTime deadline);
+
+// Waits until `fd` is ready for `events` (POLLIN/POLLOUT), retrying EINTR.
+// Returns 1 when ready (or in error/hangup, which the next I/O call reveals),
+// 0 when `deadline` passed, -1 with errno set when poll() failed.
+int wait_ready(int fd, short events, MonoTime deadline);
+
+// Opens a non-blocking stream socket of `address`'s family, applies `binding`
+// (see binding.h) and connects, waiting no later than `deadline`.
+// Success: the connected socket, still non-blocking (clear O_NONBLOCK with
+// set_blocking() before handing it to blocking code). Failure: Reason::bind
+// (binding message), refused, unreachable, timeout, or internal.
+Outcome<Fd> connect_with_deadline(const SocketAddress& address, const LineBinding& binding,
+                                  MonoTime deadline);
+
+// Sets or clears O_NONBLOCK. Returns false with errno set on failure.
+bool set_blocking(int fd, bool blocking);
+
+// Writes all of `data` to the non-blocking socket `fd` by `deadline`.
+// Failure: Reason::timeout, or the errno's Reason (refused on a reset, ...),
+// detail prefixed with "send".
+Outcome<std::size_t> send_all(int fd, std::string_view data, MonoTime deadline);
+
+// The probe Reason for a socket errno: refused, unreachable, timeout, internal.
+Reason reason_for_errno(int err);
+
+}  // namespace linewatch
