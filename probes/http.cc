@@ -1,0 +1,176 @@
+// The HTTP(S) probe: one request (plus redirects when asked) through one line,
+// timed phase by phase. Connection set-up is in http_conn.*, HTTP/1.1 framing
+// in http_wire.*; this file decides what the answer means.
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <regex>
+#include <string>
+
+#include "probes/http_conn.h"
+#include "probes/http_wire.h"
+#include "probes/probe.h"
+
+namespace linewatch {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+void add_phase(std::optional<Duration>& phase, Duration d) {
+  phase = phase.value_or(Duration{}) + d;
+}
+
+Outcome<HttpEndpoint> endpoint_of(const Poco::URI& uri) {
+  const std::string& scheme = uri.getScheme();
+  if (scheme != "http" && scheme != "https")
+    return ProbeFailure{Reason::internal,
+                        "url " + uri.toString() + ": scheme must be http or https"};
+  if (uri.getHost().empty())
+    return ProbeFailure{Reason::internal, "url " + uri.toString() + ": no host"};
+  return HttpEndpoint{scheme == "https", uri.getHost(), uri.getPort()};
+}
+
+std::string host_header(const Poco::URI& uri) {
+  std::string host = uri.getHost();
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  const unsigned short port = uri.getSpecifiedPort();  // 0 when the URL names none
+  const unsigned short well_known = uri.getScheme() == "https" ? 443 : 80;
+  if (port == 0 || port == well_known) return host;
+  return host + ":" + std::to_string(port);
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+bool status_expected(int status, const std::vector<int>& expect) {
+  if (expect.empty()) return status >= 200 && status < 300;
+  return std::find(expect.begin(), expect.end(), status) != expect.end();
+}
+
+std::string expected_text(const std::vector<int>& expect) {
+  if (expect.empty()) return "2xx";
+  std::string out;
+  for (int s : expect) out += (out.empty() ? "" : ", ") + std::to_string(s);
+  return out;
+}
+
+// One request and its response on a fresh connection. The body is read (at
+// most max_body_bytes of it) unless `skip_redirect_body` and the answer is a
+// redirect with a Location, which the caller is about to follow.
+Outcome<ResponseHead> exchange(const Poco::URI& uri, const std::string& method,
+                               const ProbeRequest& request, MonoTime deadline,
+                               bool skip_redirect_body, ProbeResult& r, std::string& body) {
+  const HttpOptions& options = request.spec.http;
+  Outcome<HttpEndpoint> endpoint = endpoint_of(uri);
+  if (!endpoint.ok()) return endpoint.failure();
+  ConnectInfo info{&r.phases, {}};
+  Outcome<HttpConnection> conn =
+      HttpConnection::open(endpoint.value(), request.line.binding, options, deadline, info);
+  if (!conn.ok()) return conn.failure();
+  r.cert_expiry = info.cert_expiry;
+
+  const std::string target = uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery();
+  Outcome<std::size_t> sent = conn.value().send_all(
+      format_request(method, target, host_header(uri), options.headers), deadline);
+  if (!sent.ok()) return sent.failure();
+
+  MonoTime mark = Steady::now();
+  ResponseReader reader([&conn, deadline](char* buf, std::size_t size) {
+    return conn.value().receive_some(buf, size, deadline);
+  });
+  Outcome<ResponseHead> head = reader.read_head();
+  if (!head.ok()) return head.failure();
+  add_phase(r.phases.ttfb, Steady::now() - mark);
+
+  body.clear();
+  if (skip_redirect_body && is_redirect(head.value().status) && head.value().header("location"))
+    return head;
+  mark = Steady::now();
+  Outcome<std::uint64_t> got = reader.read_body(head.value(), method, options.max_body_bytes, body);
+  add_phase(r.phases.transfer, Steady::now() - mark);
+  if (!got.ok()) return got.failure();
+  return head;
+}
+
+// Fills ok/reason/detail from the final response.
+void judge(const HttpOptions& options, const std::string& body, ProbeResult& r) {
+  if (!status_expected(r.http_status, options.expect_status)) {
+    r.reason = Reason::http_status;
+    r.detail = "status " + std::to_string(r.http_status) + ", expected " +
+               expected_text(options.expect_status);
+    return;
+  }
+  if (!options.body_regex.empty()) {
+    try {
+      const std::regex re(options.body_regex, std::regex::ECMAScript);
+      if (!std::regex_search(body, re)) {
+        r.reason = Reason::body_mismatch;
+        r.detail =
+            "body (" + std::to_string(body.size()) + " bytes read) does not match body_regex";
+        return;
+      }
+    } catch (const std::regex_error& e) {
+      r.reason = Reason::internal;
+      r.detail = std::string("body_regex: ") + e.what();
+      return;
+    }
+  }
+  r.ok = true;
+  r.reason = Reason::ok;
+}
+
+ProbeResult run_http_round(const ProbeRequest& request) {
+  const HttpOptions& options = request.spec.http;
+  const MonoTime start = Steady::now();
+  const MonoTime deadline = start + request.spec.timing.timeout;
+  ProbeResult r;
+  Poco::URI uri(options.url);
+  std::string method = options.method;
+  std::string body;
+  for (int hop = 0;; ++hop) {
+    const bool may_follow = options.follow_redirects && hop < options.max_redirects;
+    Outcome<ResponseHead> head = exchange(uri, method, request, deadline, may_follow, r, body);
+    if (!head.ok()) {
+      r.reason = head.failure().reason;
+      r.detail =
+          (hop > 0 ? "after redirect to " + uri.toString() + ": " : "") + head.failure().detail;
+      return r;
+    }
+    r.http_status = head.value().status;
+    const std::optional<std::string> location = head.value().header("location");
+    if (!may_follow || !is_redirect(r.http_status) || !location) break;
+    uri.resolve(*location);
+    // As browsers do: 303 always, and 301/302 after a POST, continue with GET.
+    if (r.http_status == 303 ||
+        ((r.http_status == 301 || r.http_status == 302) && method == "POST"))
+      method = "GET";
+  }
+  r.rtt = Steady::now() - start;
+  r.body_bytes = body.size();
+  judge(options, body, r);
+  return r;
+}
+
+}  // namespace
+
+ProbeResult run_http(const ProbeRequest& request) {
+  try {
+    return run_http_round(request);
+  } catch (const Poco::Exception& e) {
+    ProbeResult r;
+    r.reason = Reason::internal;
+    r.detail = "http: " + e.displayText();  // a malformed url or redirect Location
+    return r;
+  } catch (const std::exception& e) {
+    ProbeResult r;
+    r.reason = Reason::internal;
+    r.detail = std::string("http: ") + e.what();
+    return r;
+  }
+}
+
+}  // namespace linewatch

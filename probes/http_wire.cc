@@ -1,0 +1,202 @@
+#include "probes/http_wire.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace linewatch {
+namespace {
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kMaxHead = 64 * 1024;  // status line + headers
+constexpr std::size_t kMaxLine = 8 * 1024;   // one chunk-size or trailer line
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+ProbeFailure malformed(const std::string& what) {
+  return {Reason::http_status, "malformed response: " + what};
+}
+
+// "HTTP/1.1 200 OK" -> 200; 0 when the line is not a status line.
+int parse_status_line(std::string_view line) {
+  if (line.size() < 12 || line.substr(0, 5) != "HTTP/" || line[8] != ' ') return 0;
+  int status = 0;
+  const char* first = line.data() + 9;
+  auto [end, ec] = std::from_chars(first, first + 3, status);
+  if (ec != std::errc() || end != first + 3 || status < 100 || status > 999) return 0;
+  if (line.size() > 12 && line[12] != ' ') return 0;
+  return status;
+}
+
+bool has_body(const ResponseHead& head, std::string_view method) {
+  return method != "HEAD" && head.status >= 200 && head.status != 204 && head.status != 304;
+}
+
+}  // namespace
+
+std::string format_request(std::string_view method, std::string_view target,
+                           std::string_view host_header,
+                           const std::map<std::string, std::string>& headers) {
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"Host", std::string(host_header)},
+      {"User-Agent", "linewatch/0.1"},
+      {"Accept", "*/*"},
+      {"Connection", "close"},
+  };
+  // A probe sends no body; servers may insist on a length for these methods.
+  if (method == "POST" || method == "PUT" || method == "PATCH")
+    fields.push_back({"Content-Length", "0"});
+  for (const auto& [name, value] : headers) {
+    auto same = [&](const auto& f) { return lower(f.first) == lower(name); };
+    auto it = std::find_if(fields.begin(), fields.end(), same);
+    if (it != fields.end())
+      it->second = value;
+    else
+      fields.push_back({name, value});
+  }
+  std::string out;
+  out.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+  for (const auto& [name, value] : fields)
+    out.append(name).append(": ").append(value).append("\r\n");
+  out.append("\r\n");
+  return out;
+}
+
+std::optional<std::string> ResponseHead::header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers)
+    if (name == lower_name) return value;
+  return std::nullopt;
+}
+
+Outcome<bool> ResponseReader::fill() {
+  if (pos_ < buf_.size()) return true;
+  buf_.resize(kReadChunk);
+  pos_ = 0;
+  Outcome<std::size_t> n = source_(buf_.data(), buf_.size());
+  if (!n.ok()) {
+    buf_.clear();
+    return n.failure();
+  }
+  buf_.resize(n.value());
+  return n.value() > 0;
+}
+
+Outcome<std::string> ResponseReader::read_line(std::size_t limit) {
+  std::string line;
+  for (;;) {
+    Outcome<bool> more = fill();
+    if (!more.ok()) return more.failure();
+    if (!more.value()) return malformed("connection closed inside the head");
+    const std::size_t nl = buf_.find('\n', pos_);
+    const std::size_t end = nl == std::string::npos ? buf_.size() : nl;
+    line.append(buf_, pos_, end - pos_);
+    pos_ = nl == std::string::npos ? end : nl + 1;
+    if (line.size() > limit)
+      return malformed("line longer than " + std::to_string(limit) + " bytes");
+    if (nl != std::string::npos) break;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+Outcome<ResponseHead> ResponseReader::read_head() {
+  std::size_t budget = kMaxHead;
+  for (;;) {
+    Outcome<std::string> status_line = read_line(budget);
+    if (!status_line.ok()) return status_line.failure();
+    budget -= std::min(budget, status_line.value().size());
+    ResponseHead head;
+    head.status = parse_status_line(status_line.value());
+    if (head.status == 0)
+      return malformed("status line \"" + status_line.value().substr(0, 80) + "\"");
+    for (;;) {
+      Outcome<std::string> line = read_line(budget);
+      if (!line.ok()) return line.failure();
+      const std::string& text = line.value();
+      budget -= std::min(budget, text.size() + 2);
+      if (text.empty()) break;
+      const std::size_t colon = text.find(':');
+      if (colon == std::string::npos || colon == 0) return malformed("header line without a name");
+      head.headers.emplace_back(lower(trim(std::string_view(text).substr(0, colon))),
+                                std::string(trim(std::string_view(text).substr(colon + 1))));
+    }
+    // Interim answers (100 Continue, 103 Early Hints) precede the real one.
+    if (head.status >= 200 || head.status == 101) return head;
+  }
+}
+
+Outcome<std::uint64_t> ResponseReader::read_exact(std::uint64_t n, std::string& out, bool eof_ok) {
+  std::uint64_t got = 0;
+  while (got < n) {
+    Outcome<bool> more = fill();
+    if (!more.ok()) return more.failure();
+    if (!more.value()) {
+      if (eof_ok) break;
+      return malformed("connection closed after " + std::to_string(got) + " of " +
+                       std::to_string(n) + " expected body bytes");
+    }
+    const std::size_t take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(n - got, buf_.size() - pos_));
+    out.append(buf_, pos_, take);
+    pos_ += take;
+    got += take;
+  }
+  return got;
+}
+
+Outcome<std::uint64_t> ResponseReader::read_chunked(std::uint64_t max_bytes, std::string& body) {
+  const std::size_t start = body.size();
+  for (;;) {
+    Outcome<std::string> line = read_line(kMaxLine);
+    if (!line.ok()) return line.failure();
+    std::string_view size_text =
+        trim(std::string_view(line.value()).substr(0, line.value().find(';')));
+    std::uint64_t size = 0;
+    auto [end, ec] =
+        std::from_chars(size_text.data(), size_text.data() + size_text.size(), size, 16);
+    if (size_text.empty() || ec != std::errc() || end != size_text.data() + size_text.size())
+      return malformed("chunk size \"" + line.value().substr(0, 40) + "\"");
+    if (size == 0) break;
+    const std::uint64_t room = max_bytes - (body.size() - start);
+    Outcome<std::uint64_t> got = read_exact(std::min(size, room), body, false);
+    if (!got.ok()) return got.failure();
+    if (size >= room) return body.size() - start;  // the cap is reached: stop reading
+    Outcome<std::string> crlf = read_line(kMaxLine);
+    if (!crlf.ok()) return crlf.failure();
+    if (!crlf.value().empty()) return malformed("chunk not followed by CRLF");
+  }
+  // Trailer fields end with an empty line; their content is not needed.
+  for (std::size_t i = 0; i < 100; ++i) {
+    Outcome<std::string> trailer = read_line(kMaxLine);
+    if (!trailer.ok()) return trailer.failure();
+    if (trailer.value().empty()) return body.size() - start;
+  }
+  return malformed("too many trailer fields");
+}
+
+Outcome<std::uint64_t> ResponseReader::read_body(const ResponseHead& head, std::string_view method,
+                                                 std::uint64_t max_bytes, std::string& body) {
+  if (!has_body(head, method)) return std::uint64_t{0};
+  const std::optional<std::string> te = head.header("transfer-encoding");
+  if (te && lower(*te).find("chunked") != std::string::npos) return read_chunked(max_bytes, body);
+  if (const std::optional<std::string> cl = head.header("content-length")) {
+    std::uint64_t length = 0;
+    auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), length);
+    if (cl->empty() || ec != std::errc() || end != cl->data() + cl->size())
+      return malformed("content-length \"" + cl->substr(0, 40) + "\"");
+    return read_exact(std::min(length, max_bytes), body, false);
+  }
+  return read_exact(max_bytes, body, true);  // delimited by the server closing
+}
+
+}  // namespace linewatch

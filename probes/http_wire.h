@@ -1,0 +1,75 @@
+// HTTP/1.1 on the wire for the HTTP probe: the request text, and a response
+// reader (status line, headers, then a content-length, chunked or
+// close-delimited body) that keeps at most a fixed number of body bytes.
+//
+// The reader pulls bytes from a ByteSource, so it knows nothing of sockets or
+// TLS; the source carries the deadline. A response that breaks HTTP/1.1
+// framing fails with Reason::http_status (the server answered, but wrongly).
+// Thread-safety: functions are reentrant; a ResponseReader is used by one
+// thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "probes/socket.h"
+
+namespace linewatch {
+
+// Reads up to `size` bytes into `buf`. Success: bytes read, 0 when the peer
+// closed. Failure: the ProbeFailure to report (timeout, refused, tls, ...).
+using ByteSource = std::function<Outcome<std::size_t>(char* buf, std::size_t size)>;
+
+// The request head: "METHOD target HTTP/1.1", Host, User-Agent
+// "linewatch/0.1", Accept, Connection: close, then `headers`. A header of
+// `headers` whose name matches a default one (case-insensitively) replaces it.
+// `host_header` is the Host value ("example.com", "[::1]:8080").
+std::string format_request(std::string_view method, std::string_view target,
+                           std::string_view host_header,
+                           const std::map<std::string, std::string>& headers);
+
+struct ResponseHead {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+
+  // The first value of header `lower_name`, absent when not sent.
+  std::optional<std::string> header(std::string_view lower_name) const;
+};
+
+class ResponseReader {
+ public:
+  explicit ResponseReader(ByteSource source) : source_(std::move(source)) {}
+
+  // Reads the status line and headers, skipping interim 1xx responses.
+  // Failure: the source's, or http_status for a malformed or >64 KiB head.
+  Outcome<ResponseHead> read_head();
+
+  // Reads the body that follows `head` (the answer to `method`) and appends at
+  // most `max_bytes` of it to `body`, then stops reading: the rest is left on
+  // the wire for the caller to drop with the connection.
+  // Failure: the source's, or http_status for bad framing or a body cut short.
+  Outcome<std::uint64_t> read_body(const ResponseHead& head, std::string_view method,
+                                   std::uint64_t max_bytes, std::string& body);
+
+ private:
+  // Ensures at least one unread byte is buffered. Success: false at EOF.
+  Outcome<bool> fill();
+  // Consumes one CRLF-terminated line (CRLF stripped), at most `limit` bytes.
+  Outcome<std::string> read_line(std::size_t limit);
+  // Appends up to `n` bytes of body (fewer only at EOF) to `out`.
+  Outcome<std::uint64_t> read_exact(std::uint64_t n, std::string& out, bool eof_ok);
+  Outcome<std::uint64_t> read_chunked(std::uint64_t max_bytes, std::string& body);
+
+  ByteSource source_;
+  std::string buf_;
+  std::size_t pos_ = 0;  // first unread byte of buf_
+};
+
+}  // namespace linewatch
