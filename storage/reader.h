@@ -1,0 +1,38 @@
+// Read queries over a connection of their own (see store.h for the contract).
+//
+// Thread-safety: all members are thread-safe; one mutex serialises use of the
+// connection, so concurrent readers queue behind each other but never behind
+// the writer (WAL).
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/sqlite.h"
+#include "storage/store.h"
+
+namespace linewatch {
+
+class SampleReader {
+ public:
+  explicit SampleReader(Db db) : db_(std::move(db)) {}
+
+  Result<std::vector<ProbeResult>> samples(const SampleQuery& q) const;
+  Result<std::vector<SeriesInfo>> series() const;
+  Result<std::int64_t> count() const;
+  Result<std::optional<ProbeResult>> latest(const std::string& line, const std::string& target,
+                                            ProbeKind kind) const;
+
+ private:
+  Result<std::vector<ProbeResult>> select(const std::string& line, const std::string& target,
+                                          ProbeKind kind, std::int64_t from_ms, std::int64_t to_ms,
+                                          std::size_t limit, bool newest) const;  // mu_ held
+  Result<std::string> name(const char* table, std::int64_t id) const;             // mu_ held
+
+  mutable std::mutex mu_;
+  mutable Db db_;  // guarded by mu_
+};
+
+}  // namespace linewatch

@@ -1,0 +1,130 @@
+#include "storage/sample_row.h"
+
+#include <charconv>
+
+namespace linewatch {
+
+const char* const kSampleColumns =
+    "kind, ts_ms, ok, reason, rtt_us, duration_us, sent, received, "
+    "rtt_min_us, rtt_median_us, rtt_avg_us, rtt_max_us, rtt_stddev_us, "
+    "dns_us, connect_us, tls_us, ttfb_us, transfer_us, "
+    "http_status, cert_expiry_ms, body_bytes, detail, rtts, id";
+// `id` closes the list so readers can order ties; writers leave it NULL (auto).
+
+namespace {
+
+std::optional<std::int64_t> us(const std::optional<Duration>& d) {
+  if (!d) return std::nullopt;
+  return to_us(*d);
+}
+
+std::optional<Duration> dur(const Stmt& st, int col) {
+  auto v = st.column_opt(col);
+  if (!v) return std::nullopt;
+  return std::chrono::microseconds(*v);
+}
+
+}  // namespace
+
+void bind_sample(Stmt& st, int i, const ProbeResult& r) {
+  st.bind(i++, static_cast<std::int64_t>(r.kind));
+  st.bind(i++, static_cast<std::int64_t>(unix_ms(r.time)));
+  st.bind(i++, std::int64_t{r.ok ? 1 : 0});
+  st.bind(i++, static_cast<std::int64_t>(r.reason));
+  st.bind(i++, us(r.rtt));
+  st.bind(i++, static_cast<std::int64_t>(to_us(r.duration)));
+  st.bind(i++, std::int64_t{r.sent});
+  st.bind(i++, std::int64_t{r.received});
+  for (const auto* d : {&r.rtt_min, &r.rtt_median, &r.rtt_avg, &r.rtt_max, &r.rtt_stddev})
+    st.bind(i++, us(*d));
+  const Phases& p = r.phases;
+  for (const auto* d : {&p.dns, &p.connect, &p.tls, &p.ttfb, &p.transfer}) st.bind(i++, us(*d));
+  st.bind(i++, std::int64_t{r.http_status});
+  if (r.cert_expiry)
+    st.bind(i++, static_cast<std::int64_t>(unix_ms(*r.cert_expiry)));
+  else
+    st.bind_null(i++);
+  st.bind(i++, static_cast<std::int64_t>(r.body_bytes));
+  if (r.detail.empty())
+    st.bind_null(i++);
+  else
+    st.bind(i++, std::string_view(r.detail));
+  if (r.rtts.empty())
+    st.bind_null(i++);
+  else
+    st.bind(i++, std::string_view(encode_rtts(r.rtts)));
+  st.bind_null(i++);  // id: assigned by SQLite
+}
+
+Result<ProbeResult> read_sample(const Stmt& st, int i, std::string_view where) {
+  auto corrupt = [&](std::string_view what) {
+    return io_error(std::string(where) + ": corrupt sample row " +
+                    std::to_string(st.column_int(i + 23)) + ": " + std::string(what));
+  };
+  ProbeResult r;
+  const auto kind = st.column_int(i);
+  if (kind < 0 || kind >= static_cast<std::int64_t>(std::size(kAllProbeKinds)))
+    return corrupt("kind " + std::to_string(kind));
+  r.kind = static_cast<ProbeKind>(kind);
+  r.time = WallTime(std::chrono::milliseconds(st.column_int(i + 1)));
+  r.ok = st.column_int(i + 2) != 0;
+  const auto reason = st.column_int(i + 3);
+  if (reason < 0 || reason > static_cast<std::int64_t>(Reason::internal))
+    return corrupt("reason " + std::to_string(reason));
+  r.reason = static_cast<Reason>(reason);
+  r.rtt = dur(st, i + 4);
+  r.duration = std::chrono::microseconds(st.column_int(i + 5));
+  r.sent = static_cast<int>(st.column_int(i + 6));
+  r.received = static_cast<int>(st.column_int(i + 7));
+  int c = i + 8;
+  for (auto* d : {&r.rtt_min, &r.rtt_median, &r.rtt_avg, &r.rtt_max, &r.rtt_stddev})
+    *d = dur(st, c++);
+  Phases& p = r.phases;
+  for (auto* d : {&p.dns, &p.connect, &p.tls, &p.ttfb, &p.transfer}) *d = dur(st, c++);
+  r.http_status = static_cast<int>(st.column_int(i + 18));
+  if (auto ms = st.column_opt(i + 19)) r.cert_expiry = WallTime(std::chrono::milliseconds(*ms));
+  r.body_bytes = static_cast<std::uint64_t>(st.column_int(i + 20));
+  r.detail = st.column_text(i + 21);
+  if (!st.is_null(i + 22)) {
+    auto rtts = decode_rtts(st.column_text(i + 22));
+    if (!rtts) return corrupt("rtts " + st.column_text(i + 22));
+    r.rtts = std::move(*rtts);
+  }
+  return r;
+}
+
+std::string encode_rtts(const std::vector<std::optional<Duration>>& rtts) {
+  if (rtts.empty()) return {};
+  std::string s = "[";
+  for (const auto& e : rtts) {
+    if (s.size() > 1) s += ',';
+    s += e ? std::to_string(to_us(*e)) : "null";
+  }
+  s += ']';
+  return s;
+}
+
+std::optional<std::vector<std::optional<Duration>>> decode_rtts(std::string_view t) {
+  if (t.size() < 2 || t.front() != '[' || t.back() != ']') return std::nullopt;
+  std::vector<std::optional<Duration>> out;
+  t = t.substr(1, t.size() - 2);
+  while (!t.empty()) {
+    const auto comma = t.find(',');
+    const auto item = t.substr(0, comma);
+    if (item == "null") {
+      out.emplace_back(std::nullopt);
+    } else {
+      long long v = 0;
+      const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+      if (ec != std::errc() || end != item.data() + item.size() || item.empty())
+        return std::nullopt;
+      out.emplace_back(std::chrono::microseconds(v));
+    }
+    if (comma == std::string_view::npos) break;
+    t.remove_prefix(comma + 1);
+    if (t.empty()) return std::nullopt;  // trailing comma
+  }
+  return out;
+}
+
+}  // namespace linewatch

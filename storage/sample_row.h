@@ -1,0 +1,37 @@
+// Mapping between ProbeResult and a `samples` row (see schema.h).
+//
+// Durations are stored in whole microseconds and times in whole milliseconds,
+// so a round trip truncates finer parts; everything else comes back exactly.
+// Stateless; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/probe_result.h"
+#include "storage/sqlite.h"
+
+namespace linewatch {
+
+// The stored columns after line_id and target_id, in order; kSampleColumnCount of them.
+extern const char* const kSampleColumns;
+inline constexpr int kSampleColumnCount = 24;
+
+// Binds r to parameters first..first+kSampleColumnCount-1 in kSampleColumns order.
+void bind_sample(Stmt& st, int first, const ProbeResult& r);
+
+// Reads a row whose columns from `first` on follow kSampleColumns. line and
+// target are left for the caller. Failure: a value outside its enum or
+// malformed rtts (a corrupt or foreign row), named by the path in `where`.
+Result<ProbeResult> read_sample(const Stmt& st, int first, std::string_view where);
+
+// "[812,null,790]" from per-echo RTTs (µs, null for lost); "" for none.
+std::string encode_rtts(const std::vector<std::optional<Duration>>& rtts);
+// The inverse; nullopt when `text` is not such an array.
+std::optional<std::vector<std::optional<Duration>>> decode_rtts(std::string_view text);
+
+}  // namespace linewatch

@@ -1,0 +1,96 @@
+#include "storage/schema.h"
+
+#include <string>
+
+namespace linewatch {
+namespace {
+
+// Index i holds the SQL taking the schema from version i to i+1. Append only:
+// a released step never changes, or existing databases would diverge.
+constexpr const char* kSteps[] = {
+    // v1: interned names and the samples table.
+    R"sql(
+CREATE TABLE lines(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE targets(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE samples(
+  id INTEGER PRIMARY KEY,
+  line_id INTEGER NOT NULL REFERENCES lines(id),
+  target_id INTEGER NOT NULL REFERENCES targets(id),
+  kind INTEGER NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  reason INTEGER NOT NULL,
+  rtt_us INTEGER,
+  duration_us INTEGER NOT NULL,
+  sent INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  rtt_min_us INTEGER,
+  rtt_median_us INTEGER,
+  rtt_avg_us INTEGER,
+  rtt_max_us INTEGER,
+  rtt_stddev_us INTEGER,
+  dns_us INTEGER,
+  connect_us INTEGER,
+  tls_us INTEGER,
+  ttfb_us INTEGER,
+  transfer_us INTEGER,
+  http_status INTEGER NOT NULL,
+  cert_expiry_ms INTEGER,
+  body_bytes INTEGER NOT NULL,
+  detail TEXT
+) STRICT;
+)sql",
+    // v2: indexes for series reads and retention, per-echo RTTs.
+    R"sql(
+CREATE INDEX samples_series ON samples(line_id, target_id, kind, ts_ms);
+CREATE INDEX samples_ts ON samples(ts_ms);
+ALTER TABLE samples ADD COLUMN rtts TEXT;
+)sql",
+};
+static_assert(std::size(kSteps) == kSchemaVersion, "one migration step per version");
+
+Status apply_step(Db& db, int to) {
+  auto tx = Transaction::begin(db);
+  if (!tx) return tx.error();
+  // Re-read under the write lock: another process may have migrated meanwhile.
+  auto now = schema_version(db);
+  if (!now) return now.error();
+  if (*now >= to) return ok_status();
+  auto s = db.exec(kSteps[to - 1], "migrate schema to version " + std::to_string(to));
+  if (!s) return s;
+  s = db.exec("PRAGMA user_version = " + std::to_string(to), "set schema version");
+  if (!s) return s;
+  return tx->commit();
+}
+
+}  // namespace
+
+Result<int> schema_version(Db& db) {
+  auto v = db.query_int("PRAGMA user_version", "read schema version");
+  if (!v) return v.error();
+  return static_cast<int>(*v);
+}
+
+Status check_not_newer(Db& db) {
+  auto v = schema_version(db);
+  if (!v) return v.error();
+  if (*v > kSchemaVersion)
+    return invalid(db.path() + ": schema version " + std::to_string(*v) +
+                   " is newer than this linewatch supports (" + std::to_string(kSchemaVersion) +
+                   "); upgrade linewatch or point agent.data_dir elsewhere");
+  return ok_status();
+}
+
+Status migrate(Db& db, int up_to) {
+  if (up_to < 0 || up_to > kSchemaVersion)
+    return invalid("migrate: no schema version " + std::to_string(up_to));
+  auto v = schema_version(db);
+  if (!v) return v.error();
+  for (int to = *v + 1; to <= up_to; ++to) {
+    auto s = apply_step(db, to);
+    if (!s) return s;
+  }
+  return ok_status();
+}
+
+}  // namespace linewatch

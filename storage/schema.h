@@ -1,0 +1,48 @@
+// The database schema and its migrations.
+//
+// The version lives in `PRAGMA user_version`. Each migration step moves the
+// database from version N-1 to N inside its own transaction, so a crash leaves
+// it at a whole version. A database newer than kSchemaVersion is refused
+// before anything is written to it.
+//
+// Schema, version 2 (durations in whole microseconds, times in unix ms):
+//   lines(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)     -- line names, interned
+//   targets(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)   -- target names, interned
+//   samples STRICT: one ProbeResult per row
+//     id INTEGER PRIMARY KEY, line_id -> lines, target_id -> targets,
+//     kind (ProbeKind), ts_ms (round start), ok (0/1), reason (Reason),
+//     rtt_us, duration_us, sent, received,
+//     rtt_min_us, rtt_median_us, rtt_avg_us, rtt_max_us, rtt_stddev_us,
+//     dns_us, connect_us, tls_us, ttfb_us, transfer_us,
+//     http_status, cert_expiry_ms, body_bytes,
+//     detail TEXT (NULL when empty),
+//     rtts TEXT (v2: per-echo RTTs as a JSON array, null for a lost echo,
+//                e.g. "[812,null,790]"; NULL when the round had no echoes)
+//   Absent optionals are NULL.
+//   v2 indexes: samples_series(line_id, target_id, kind, ts_ms) for per-series
+//   reads, samples_ts(ts_ms) for retention.
+//
+// Thread-safety: the functions use the given connection only; callers serialise.
+#pragma once
+
+#include "core/error.h"
+#include "storage/sqlite.h"
+
+namespace linewatch {
+
+inline constexpr int kSchemaVersion = 2;
+
+// The database's current schema version (0 for a new, empty file).
+Result<int> schema_version(Db& db);
+
+// Fails with an Error naming the file and both versions when the database was
+// written by a newer linewatch. Reads only.
+Status check_not_newer(Db& db);
+
+// Applies every step above the current version up to `up_to` (tests pass 1 to
+// build an old database). Success: the database is at `up_to` or was already
+// newer than the current version but not beyond up_to. Failure: the step that
+// failed is rolled back; earlier steps stay applied.
+Status migrate(Db& db, int up_to = kSchemaVersion);
+
+}  // namespace linewatch

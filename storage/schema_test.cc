@@ -1,0 +1,162 @@
+#include "storage/schema.h"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "core/fake_clock.h"
+#include "storage/store.h"
+#include "storage/test_util.h"
+
+namespace linewatch {
+namespace {
+
+using test::TempDir;
+
+Db open_raw(const std::string& path) {
+  auto db = Db::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, std::chrono::seconds(1));
+  REQUIRE_MESSAGE(db, db.error().message);
+  return std::move(*db);
+}
+
+std::set<std::string> objects(Db& db, const char* type) {
+  auto st = db.prepare("SELECT name FROM sqlite_master WHERE type = ?1", "list objects");
+  REQUIRE(st);
+  st->bind(1, std::string_view(type));
+  std::set<std::string> names;
+  for (;;) {
+    auto row = st->step();
+    REQUIRE(row);
+    if (!*row) break;
+    names.insert(st->column_text(0));
+  }
+  return names;
+}
+
+std::set<std::string> columns(Db& db, const char* table) {
+  auto st = db.prepare(std::string("SELECT name FROM pragma_table_info('") + table + "')", "cols");
+  REQUIRE(st);
+  std::set<std::string> names;
+  while (*st->step()) names.insert(st->column_text(0));
+  return names;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+TEST_CASE("an empty file is migrated to the current version with all tables and indexes") {
+  TempDir dir;
+  FakeClock clock;
+  {
+    auto store = Store::open(dir.path() + "/sub/dir", {}, clock);  // creates missing dirs
+    REQUIRE_MESSAGE(store, store.error().message);
+  }
+  Db db = open_raw(dir.path() + "/sub/dir/linewatch.db");
+  CHECK(*schema_version(db) == kSchemaVersion);
+  CHECK(kSchemaVersion == 2);
+  CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples"});
+  const auto idx = objects(db, "index");
+  CHECK(idx.count("samples_series") == 1);
+  CHECK(idx.count("samples_ts") == 1);
+  CHECK(columns(db, "samples").count("rtts") == 1);
+  CHECK(columns(db, "samples").size() == 26);  // see schema.h
+  CHECK(*db.query_text("PRAGMA journal_mode", "mode") == "wal");
+  // STRICT really applies: a text in an integer column is refused.
+  CHECK_FALSE(
+      db.exec("INSERT INTO lines(name) VALUES('l'); INSERT INTO targets(name) VALUES('t');"
+              "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason,"
+              " duration_us, sent, received, http_status, body_bytes)"
+              " VALUES(1, 1, 'x', 0, 1, 0, 0, 0, 0, 0, 0)",
+              "strict check"));
+}
+
+TEST_CASE("a v1 database is migrated to v2 with its rows preserved") {
+  TempDir dir;
+  {
+    Db db = open_raw(dir.db());
+    REQUIRE(migrate(db, 1));
+    CHECK(*schema_version(db) == 1);
+    CHECK(columns(db, "samples").count("rtts") == 0);
+    CHECK(objects(db, "index").count("samples_series") == 0);
+    REQUIRE(
+        db.exec("INSERT INTO lines(name) VALUES('cn2');"
+                "INSERT INTO targets(name) VALUES('la');"
+                "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason, rtt_us,"
+                " duration_us, sent, received, http_status, body_bytes, detail)"
+                " VALUES(1, 1, 1, 1700000000123, 1, 0, 4321, 5000, 0, 0, 0, 0, 'v1 row')",
+                "insert v1 row"));
+  }
+  FakeClock clock(WallTime(std::chrono::milliseconds(1700000000123)));
+  auto store = Store::open(dir.path(), {}, clock);
+  REQUIRE_MESSAGE(store, store.error().message);
+  CHECK(*(*store)->count() == 1);
+  SampleQuery q{"cn2", "la", ProbeKind::tcp};
+  auto rows = (*store)->samples(q);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 1);
+  const ProbeResult& r = rows->front();
+  CHECK(unix_ms(r.time) == 1700000000123);
+  CHECK(r.rtt == std::optional<Duration>(std::chrono::microseconds(4321)));
+  CHECK(r.detail == "v1 row");
+  CHECK(r.rtts.empty());
+  (*store)->stop();
+  Db db = open_raw(dir.db());
+  CHECK(*schema_version(db) == 2);
+  CHECK(objects(db, "index").count("samples_series") == 1);
+}
+
+TEST_CASE("a database from a newer version is refused and left untouched") {
+  TempDir dir;
+  {
+    Db db = open_raw(dir.db());
+    REQUIRE(
+        db.exec("CREATE TABLE future(x); INSERT INTO future VALUES(1); PRAGMA user_version = 99",
+                "make future db"));
+  }
+  const std::string before = slurp(dir.db());
+  REQUIRE(!before.empty());
+  FakeClock clock;
+  auto store = Store::open(dir.path(), {}, clock);
+  REQUIRE_FALSE(store);
+  CHECK(store.error().message.find("99") != std::string::npos);
+  CHECK(store.error().message.find(dir.db()) != std::string::npos);
+  CHECK(slurp(dir.db()) == before);
+  CHECK_FALSE(std::filesystem::exists(dir.db() + "-wal"));
+}
+
+TEST_CASE("SQLite errors name the file and carry SQLite's message") {
+  TempDir dir;
+  std::ofstream(dir.db()) << "this is not an SQLite database, just some text long enough";
+  FakeClock clock;
+  auto store = Store::open(dir.path(), {}, clock);
+  REQUIRE_FALSE(store);
+  CHECK(store.error().code == ErrorCode::io);
+  CHECK(store.error().message.find(dir.db()) != std::string::npos);
+  CHECK(store.error().message.find("file is not a database") != std::string::npos);
+
+  // A data_dir that cannot be created names the directory.
+  auto nested = Store::open(dir.db() + "/below-a-file", {}, clock);
+  REQUIRE_FALSE(nested);
+  CHECK(nested.error().message.find(dir.db() + "/below-a-file") != std::string::npos);
+
+  Db db = open_raw(dir.path() + "/other.db");
+  auto st = db.prepare("SELECT * FROM no_such_table", "bad query");
+  REQUIRE_FALSE(st);
+  CHECK(st.error().message.find("other.db: bad query: no such table: no_such_table") !=
+        std::string::npos);
+}
+
+TEST_CASE("migrate rejects versions it does not know") {
+  TempDir dir;
+  Db db = open_raw(dir.db());
+  CHECK_FALSE(migrate(db, 3));
+  CHECK_FALSE(migrate(db, -1));
+  CHECK(*schema_version(db) == 0);
+}
+
+}  // namespace
+}  // namespace linewatch

@@ -1,0 +1,78 @@
+#include "storage/store.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "storage/reader.h"
+#include "storage/schema.h"
+#include "storage/writer.h"
+
+namespace linewatch {
+namespace {
+
+constexpr const char* kFileName = "linewatch.db";
+
+// The writer's connection: version check first, because switching to WAL
+// already rewrites the file header and a newer database must stay untouched.
+Result<Db> open_for_writing(const std::string& path, const StoreTuning& tuning) {
+  auto db = Db::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, tuning.busy_timeout);
+  if (!db) return db.error();
+  if (auto s = check_not_newer(*db); !s) return s.error();
+  auto mode = db->query_text("PRAGMA journal_mode = WAL", "enable WAL");
+  if (!mode) return mode.error();
+  if (*mode != "wal")
+    return io_error(path + ": enable WAL: journal mode stayed '" + *mode +
+                    "' (is the file on a filesystem without shared memory support?)");
+  if (auto s = db->exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "set pragmas"); !s)
+    return s.error();
+  if (auto s = migrate(*db); !s) return s.error();
+  return db;
+}
+
+Result<Db> open_for_reading(const std::string& path, const StoreTuning& tuning) {
+  auto db = Db::open(path, SQLITE_OPEN_READWRITE, tuning.busy_timeout);
+  if (!db) return db.error();
+  // query_only guards against a stray write through the read side.
+  if (auto s = db->exec("PRAGMA query_only = ON", "set query_only"); !s) return s.error();
+  return db;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& data_dir,
+                                           const StorageOptions& options, const Clock& clock,
+                                           const StoreTuning& tuning) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return io_error(data_dir + ": create data directory (agent.data_dir): " + ec.message());
+  const std::string path = (std::filesystem::path(data_dir) / kFileName).string();
+  auto wdb = open_for_writing(path, tuning);
+  if (!wdb) return wdb.error();
+  auto rdb = open_for_reading(path, tuning);
+  if (!rdb) return rdb.error();
+  auto reader = std::make_unique<SampleReader>(std::move(*rdb));
+  auto writer = std::make_unique<SampleWriter>(std::move(*wdb), options, tuning, clock);
+  return std::unique_ptr<Store>(new Store(path, std::move(writer), std::move(reader)));
+}
+
+Store::Store(std::string path, std::unique_ptr<SampleWriter> w, std::unique_ptr<SampleReader> r)
+    : path_(std::move(path)), writer_(std::move(w)), reader_(std::move(r)) {}
+
+Store::~Store() { stop(); }
+
+bool Store::submit(ProbeResult r) { return writer_->submit(std::move(r)); }
+bool Store::flush(Duration timeout) { return writer_->flush(timeout); }
+void Store::stop() { writer_->stop(); }
+WriterStats Store::stats() const { return writer_->stats(); }
+
+Result<std::vector<ProbeResult>> Store::samples(const SampleQuery& q) const {
+  return reader_->samples(q);
+}
+Result<std::vector<SeriesInfo>> Store::series() const { return reader_->series(); }
+Result<std::int64_t> Store::count() const { return reader_->count(); }
+Result<std::optional<ProbeResult>> Store::latest(const std::string& line, const std::string& target,
+                                                 ProbeKind kind) const {
+  return reader_->latest(line, target, kind);
+}
+
+}  // namespace linewatch

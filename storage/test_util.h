@@ -1,0 +1,116 @@
+// Helpers shared by the storage tests: a temporary directory removed on
+// destruction, sample results, and a bounded wait.
+#pragma once
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "core/probe_result.h"
+#include "storage/store.h"
+
+namespace linewatch::test {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "linewatch-storage-XXXXXX").string();
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string db() const { return path_ + "/linewatch.db"; }
+
+ private:
+  std::string path_;
+};
+
+// Polls `cond` every 2 ms for at most `limit`; true when it held.
+inline bool wait_until(const std::function<bool()>& cond,
+                       std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return cond();
+}
+
+// An ICMP round at `t` whose echoes are given in µs, 0 meaning lost.
+inline ProbeResult icmp_result(const std::string& line, const std::string& target, WallTime t,
+                               std::initializer_list<int> echoes_us) {
+  ProbeResult r;
+  r.line = line;
+  r.target = target;
+  r.kind = ProbeKind::icmp;
+  r.time = t;
+  for (int us : echoes_us)
+    r.rtts.push_back(us ? std::optional<Duration>(std::chrono::microseconds(us)) : std::nullopt);
+  summarise_echoes(r);
+  r.ok = r.received > 0;
+  r.reason = r.ok ? Reason::ok : Reason::timeout;
+  r.duration = std::chrono::microseconds(1'000'000);
+  return r;
+}
+
+// r as the store gives it back: durations cut to whole µs, times to whole ms.
+inline ProbeResult as_stored(ProbeResult r) {
+  using std::chrono::floor;
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
+  auto cut = [](std::optional<Duration>& d) {
+    if (d) d = std::chrono::duration_cast<microseconds>(*d);
+  };
+  r.time = floor<milliseconds>(r.time);
+  if (r.cert_expiry) r.cert_expiry = floor<milliseconds>(*r.cert_expiry);
+  r.duration = std::chrono::duration_cast<microseconds>(r.duration);
+  for (auto* d : {&r.rtt, &r.rtt_min, &r.rtt_median, &r.rtt_avg, &r.rtt_max, &r.rtt_stddev})
+    cut(*d);
+  for (auto& e : r.rtts) cut(e);
+  Phases& p = r.phases;
+  for (auto* d : {&p.dns, &p.connect, &p.tls, &p.ttfb, &p.transfer}) cut(*d);
+  return r;
+}
+
+// Field-for-field comparison, each field its own CHECK so a failure names it.
+inline void check_same(const ProbeResult& a, const ProbeResult& b) {
+  CHECK(a.line == b.line);
+  CHECK(a.target == b.target);
+  CHECK(a.kind == b.kind);
+  CHECK(a.time == b.time);
+  CHECK(a.ok == b.ok);
+  CHECK(a.reason == b.reason);
+  CHECK(a.detail == b.detail);
+  CHECK(a.rtt == b.rtt);
+  CHECK(a.duration == b.duration);
+  CHECK(a.sent == b.sent);
+  CHECK(a.received == b.received);
+  CHECK(a.rtt_min == b.rtt_min);
+  CHECK(a.rtt_median == b.rtt_median);
+  CHECK(a.rtt_avg == b.rtt_avg);
+  CHECK(a.rtt_max == b.rtt_max);
+  CHECK(a.rtt_stddev == b.rtt_stddev);
+  CHECK(a.rtts == b.rtts);
+  CHECK(a.phases.dns == b.phases.dns);
+  CHECK(a.phases.connect == b.phases.connect);
+  CHECK(a.phases.tls == b.phases.tls);
+  CHECK(a.phases.ttfb == b.phases.ttfb);
+  CHECK(a.phases.transfer == b.phases.transfer);
+  CHECK(a.http_status == b.http_status);
+  CHECK(a.cert_expiry == b.cert_expiry);
+  CHECK(a.body_bytes == b.body_bytes);
+}
+
+}  // namespace linewatch::test
