@@ -1,0 +1,104 @@
+// Private to agent/config_*.cc: the walker that turns YAML nodes into values
+// while collecting positioned errors. Not a public contract.
+//
+// Thread-safety: a Ctx belongs to one load; nothing here is shared.
+#pragma once
+
+// GCC 12 reports yaml-cpp 0.7's own iterator code (node/impl.h) as dangling
+// pointers (a known false positive); silenced for the config loader files only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "core/error.h"
+
+namespace linewatch::config_detail {
+
+// One load's state: where messages point and what went wrong so far.
+struct Ctx {
+  std::string file;
+  std::string base_dir;  // relative paths in the file resolve against this
+  struct Diag {
+    int line, col;
+    std::string text;
+  };
+  std::vector<Diag> diags;
+
+  void error(const YAML::Mark& at, const std::string& path, const std::string& message);
+  void error(const YAML::Node& at, const std::string& path, const std::string& message) {
+    error(at.Mark(), path, message);
+  }
+  // All errors, sorted by position, duplicates dropped, one per line.
+  std::string report() const;
+};
+
+// A key of a map, with what to do with its value. `target_only` keys are
+// refused in the `probes:` defaults section.
+struct Field {
+  const char* name;
+  std::function<void(const YAML::Node& key, const YAML::Node& value, const std::string& path)> on;
+  bool target_only = false;
+};
+
+// Checks that `node` is a map (null counts as an empty one), reports unknown
+// and duplicate keys, and calls each known key's handler in document order.
+// Returns false when node is not a map.
+bool walk_map(Ctx& ctx, const YAML::Node& node, const std::string& path,
+              const std::vector<Field>& fields, bool defaults_section = false);
+
+// "a map", "a list", "\"text\"", "nothing": for "expected X, got Y".
+std::string describe(const YAML::Node& node);
+
+// Scalar readers: on a problem they report it (at the value, or at the key for
+// a missing value) and return nullopt.
+std::optional<std::string> get_text(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                                    const std::string& path);
+std::optional<long long> get_int(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                                 const std::string& path, long long lo, long long hi);
+std::optional<bool> get_bool(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                             const std::string& path);
+std::optional<Duration> get_duration(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                                     const std::string& path, Duration min);
+std::optional<std::uint64_t> get_bytes(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                                       const std::string& path);
+std::optional<std::string> get_id(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                                  const std::string& path);
+
+// Text checks; each returns "" when fine or the message to report.
+std::string check_host(const std::string& host);
+std::string check_ip(const std::string& ip);
+std::string check_url(const std::string& url);
+// Splits HOST:PORT or [V6]:PORT; on failure returns the message in `error`.
+std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text,
+                                                                     std::string& error);
+
+// A path from the file made absolute against ctx.base_dir.
+std::string resolve_path(const Ctx& ctx, const std::string& path);
+
+// The probe sections: defaults in `probes:`, then each target's kinds.
+struct ProbeDefaults {
+  struct Origin {
+    YAML::Mark mark;
+    std::string path;
+    int level = 0;  // 0 built-in, 1 probes: section, 2 the target
+  };
+  struct Entry {
+    ProbeSpec spec;
+    Origin interval, timeout, pings, spacing;
+  };
+  Entry kinds[3];
+};
+ProbeDefaults parse_probe_defaults(Ctx& ctx, const YAML::Node& node);
+void parse_targets(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
+                   const ProbeDefaults& defaults, std::vector<TargetSpec>& out);
+
+}  // namespace linewatch::config_detail

@@ -1,0 +1,198 @@
+#include "agent/config_load.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "agent/config_internal.h"
+#include "core/units.h"
+
+namespace linewatch {
+namespace {
+
+using namespace config_detail;
+
+void parse_agent(Ctx& ctx, const YAML::Node& node, AgentOptions& a) {
+  walk_map(ctx, node, "agent",
+           {{"id",
+             [&](auto& k, auto& v, auto& p) {
+               if (auto id = get_id(ctx, k, v, p)) a.id = *id;
+             }},
+            {"listen",
+             [&](auto& k, auto& v, auto& p) {
+               auto t = get_text(ctx, k, v, p);
+               std::string err;
+               if (t && !split_host_port(*t, err)) return ctx.error(v, p, err);
+               if (t) a.listen = *t;
+             }},
+            {"data_dir",
+             [&](auto& k, auto& v, auto& p) {
+               auto t = get_text(ctx, k, v, p);
+               if (t && t->empty()) return ctx.error(v, p, "must not be empty");
+               if (t) a.data_dir = resolve_path(ctx, *t);
+             }},
+            {"workers", [&](auto& k, auto& v, auto& p) {
+               if (auto n = get_int(ctx, k, v, p, 1, 1024)) a.workers = static_cast<int>(*n);
+             }}});
+}
+
+void parse_storage(Ctx& ctx, const YAML::Node& node, StorageOptions& s) {
+  walk_map(ctx, node, "storage",
+           {{"retention",
+             [&](auto& k, auto& v, auto& p) {
+               if (auto d = get_duration(ctx, k, v, p, std::chrono::hours(1))) s.retention = *d;
+             }},
+            {"queue",
+             [&](auto& k, auto& v, auto& p) {
+               if (auto n = get_int(ctx, k, v, p, 1, 1 << 24)) s.queue_capacity = *n;
+             }},
+            {"batch",
+             [&](auto& k, auto& v, auto& p) {
+               if (auto n = get_int(ctx, k, v, p, 1, 100000)) s.batch_max = *n;
+             }},
+            {"flush_interval", [&](auto& k, auto& v, auto& p) {
+               if (auto d = get_duration(ctx, k, v, p, std::chrono::milliseconds(10)))
+                 s.flush_interval = *d;
+             }}});
+}
+
+std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>& ids) {
+  auto ip = [&ctx](std::string& out) {
+    return [&ctx, &out](auto& k, auto& v, auto& p) {
+      auto t = get_text(ctx, k, v, p);
+      if (!t) return;
+      if (std::string err = check_ip(*t); !err.empty()) return ctx.error(v, p, err);
+      out = *t;
+    };
+  };
+  return {{"id",
+           [&](auto& k, auto& v, auto& p) {
+             if (auto id = get_id(ctx, k, v, p)) {
+               auto [it, fresh] = ids.emplace(*id, v.Mark().line + 1);
+               if (!fresh)
+                 ctx.error(v, p,
+                           "duplicate line id \"" + *id + "\" (first at line " +
+                               std::to_string(it->second) + ")");
+               l.id = *id;
+             }
+           }},
+          {"interface",
+           [&](auto& k, auto& v, auto& p) {
+             auto t = get_text(ctx, k, v, p);
+             if (!t) return;
+             if (t->empty() || t->size() > 15)
+               return ctx.error(v, p, "interface name \"" + *t + "\" must be 1 to 15 characters");
+             if (t->find_first_of("/ \t:") != std::string::npos || *t == "." || *t == "..")
+               return ctx.error(
+                   v, p, "interface name \"" + *t + "\" must not contain '/', ':' or spaces");
+             l.binding.interface = *t;
+           }},
+          {"source", ip(l.binding.source)},
+          {"gateway", ip(l.gateway)},
+          {"fwmark",
+           [&](auto& k, auto& v, auto& p) {
+             if (auto n = get_int(ctx, k, v, p, 1, 4294967295LL))
+               l.binding.fwmark = static_cast<std::uint32_t>(*n);
+           }},
+          {"capacity", [&](auto& k, auto& v, auto& p) {
+             auto t = get_text(ctx, k, v, p);
+             if (!t) return;
+             auto bps = parse_bitrate(*t);
+             if (!bps) return ctx.error(v, p, bps.error().message);
+             if (*bps == 0) return ctx.error(v, p, "must be at least 1bps");
+             l.capacity_bps = *bps;
+           }}};
+}
+
+void parse_lines(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
+                 std::vector<LineSpec>& out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    const bool absent = node.IsNull();
+    return ctx.error(absent ? key : node, "lines",
+                     node.IsSequence() || absent ? "at least one line is required"
+                                                 : "expected a list, got " + describe(node));
+  }
+  std::map<std::string, int> ids;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string path = "lines[" + std::to_string(i) + "]";
+    LineSpec l;
+    if (item.IsNull()) {
+      ctx.error(node, path, "expected a map, got nothing");
+      continue;
+    }
+    if (!walk_map(ctx, item, path, line_fields(ctx, l, ids))) continue;
+    if (!item["id"]) ctx.error(item, path, "missing required key \"id\"");
+    if (!item["interface"] && !item["source"] && !item["fwmark"])
+      ctx.error(item, path, "line must set at least one of interface, source or fwmark");
+    out.push_back(std::move(l));
+  }
+}
+
+// Top-level keys are gathered first so `probes:` applies wherever it appears.
+Result<Config> parse_root(Ctx& ctx, const YAML::Node& root) {
+  Config c;
+  std::map<std::string, std::pair<YAML::Node, YAML::Node>> sections;
+  auto keep = [&sections](const char* name) {
+    return Field{name, [&sections, name](auto& k, auto& v, auto&) { sections[name] = {k, v}; }};
+  };
+  if (!root.IsNull() && !root.IsMap()) {
+    ctx.error(root, "", "expected a map at the top level, got " + describe(root));
+    return invalid(ctx.report());
+  }
+  walk_map(ctx, root, "",
+           {keep("agent"), keep("storage"), keep("probes"), keep("lines"), keep("targets")});
+  auto section = [&](const char* name) {
+    auto it = sections.find(name);
+    return it == sections.end() ? std::pair{root, YAML::Node()} : it->second;
+  };
+  if (YAML::Node v = section("agent").second) parse_agent(ctx, v, c.agent);
+  if (YAML::Node v = section("storage").second) parse_storage(ctx, v, c.storage);
+  ProbeDefaults defaults = parse_probe_defaults(ctx, section("probes").second);
+  parse_lines(ctx, section("lines").first, section("lines").second, c.lines);
+  parse_targets(ctx, section("targets").first, section("targets").second, defaults, c.targets);
+  if (c.storage.batch_max > c.storage.queue_capacity)
+    ctx.error(section("storage").second["batch"], "storage.batch",
+              "batch " + std::to_string(c.storage.batch_max) + " exceeds queue " +
+                  std::to_string(c.storage.queue_capacity));
+  if (!ctx.diags.empty()) return invalid(ctx.report());
+  return c;
+}
+
+}  // namespace
+
+Result<Config> load_config_string(std::string_view yaml, const std::string& name) {
+  Ctx ctx;
+  ctx.file = name;
+  ctx.base_dir = std::filesystem::path(name).parent_path().string();
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    ctx.error(e.mark, "yaml", e.msg);
+    return invalid(ctx.report());
+  }
+  auto config = parse_root(ctx, root);
+  if (config) config->source_path = name;
+  return config;
+}
+
+Result<Config> load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return io_error(path + ": cannot read: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return io_error(path + ": cannot read: " + std::strerror(errno));
+  return load_config_string(text.str(), path);
+}
+
+std::size_t job_count(const Config& config) {
+  std::size_t kinds = 0;
+  for (const TargetSpec& t : config.targets) kinds += t.probes.size();
+  return config.lines.size() * kinds;
+}
+
+}  // namespace linewatch

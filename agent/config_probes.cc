@@ -1,0 +1,334 @@
+// The `probes:` defaults section and the `targets:` list.
+#include <algorithm>
+#include <map>
+#include <regex>
+
+#include "agent/config_internal.h"
+#include "core/units.h"
+
+namespace linewatch::config_detail {
+namespace {
+
+using Entry = ProbeDefaults::Entry;
+using Origin = ProbeDefaults::Origin;
+constexpr Duration kMinInterval = std::chrono::milliseconds(10);
+
+// Keys shared by every kind: the schedule.
+void timing_fields(Ctx& ctx, Entry& e, int level, std::vector<Field>& f) {
+  f.push_back({"interval", [&ctx, &e, level](auto& k, auto& v, auto& p) {
+                 if (auto d = get_duration(ctx, k, v, p, kMinInterval))
+                   e.spec.timing.interval = *d, e.interval = {v.Mark(), p, level};
+               }});
+  f.push_back({"timeout", [&ctx, &e, level](auto& k, auto& v, auto& p) {
+                 if (auto d = get_duration(ctx, k, v, p, std::chrono::milliseconds(1)))
+                   e.spec.timing.timeout = *d, e.timeout = {v.Mark(), p, level};
+               }});
+}
+
+std::vector<Field> icmp_fields(Ctx& ctx, Entry& e, int level) {
+  IcmpOptions& o = e.spec.icmp;
+  std::vector<Field> f = {
+      {"host",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto t = get_text(ctx, k, v, p)) {
+           if (std::string err = check_host(*t); !err.empty()) return ctx.error(v, p, err);
+           o.host = *t;
+         }
+       },
+       true},
+      {"pings",
+       [&ctx, &e, level](auto& k, auto& v, auto& p) {
+         if (auto n = get_int(ctx, k, v, p, 1, 100))
+           e.spec.icmp.pings = static_cast<int>(*n), e.pings = {v.Mark(), p, level};
+       }},
+      {"spacing",
+       [&ctx, &e, level](auto& k, auto& v, auto& p) {
+         if (auto d = get_duration(ctx, k, v, p, Duration::zero()))
+           e.spec.icmp.spacing = *d, e.spacing = {v.Mark(), p, level};
+       }},
+      {"payload",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto n = get_int(ctx, k, v, p, 0, 65000)) o.payload_bytes = static_cast<int>(*n);
+       }},
+      {"family",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto n = get_int(ctx, k, v, p, 4, 6)) {
+           if (*n == 5) return ctx.error(v, p, "must be 4 or 6, got 5");
+           o.family = static_cast<int>(*n);
+         }
+       }},
+  };
+  timing_fields(ctx, e, level, f);
+  return f;
+}
+
+std::vector<Field> tcp_fields(Ctx& ctx, Entry& e, int level) {
+  TcpOptions& o = e.spec.tcp;
+  std::vector<Field> f = {
+      {"host",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto t = get_text(ctx, k, v, p)) {
+           if (std::string err = check_host(*t); !err.empty()) return ctx.error(v, p, err);
+           o.host = *t;
+         }
+       },
+       true},
+      {"port",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto n = get_int(ctx, k, v, p, 1, 65535)) o.port = static_cast<std::uint16_t>(*n);
+       },
+       true},
+      {"send",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto t = get_text(ctx, k, v, p)) o.send = *t;
+       }},
+      {"expect",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto t = get_text(ctx, k, v, p)) o.expect = *t;
+       }},
+  };
+  timing_fields(ctx, e, level, f);
+  return f;
+}
+
+void parse_expect_status(Ctx& ctx, const YAML::Node& k, const YAML::Node& v, const std::string& p,
+                         HttpOptions& o) {
+  if (!v.IsSequence())
+    return ctx.error(v, p, "expected a list of status codes, got " + describe(v));
+  std::vector<int> codes;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (auto n = get_int(ctx, k, v[i], p + "[" + std::to_string(i) + "]", 100, 599))
+      codes.push_back(static_cast<int>(*n));
+  o.expect_status = codes;
+}
+
+void parse_headers(Ctx& ctx, const YAML::Node& k, const YAML::Node& v, const std::string& p,
+                   HttpOptions& o) {
+  if (!v.IsMap()) return ctx.error(v, p, "expected a map of header: value, got " + describe(v));
+  std::map<std::string, std::string> h;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    auto name = get_text(ctx, k, it->first, p);
+    const std::string hp = p + "." + (name ? *name : "?");
+    auto value = get_text(ctx, it->first, it->second, hp);
+    if (!name || !value) continue;
+    static const std::regex kToken("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+    if (!std::regex_match(*name, kToken)) {
+      ctx.error(it->first, hp, "not a valid header name");
+      continue;
+    }
+    if (!h.emplace(*name, *value).second) ctx.error(it->first, hp, "duplicate key");
+  }
+  o.headers = h;
+}
+
+std::vector<Field> http_fields(Ctx& ctx, Entry& e, int level) {
+  HttpOptions& o = e.spec.http;
+  auto tls = [&ctx, &o](auto&, auto& v, auto& p) {
+    walk_map(ctx, v, p,
+             {{"verify",
+               [&ctx, &o](auto& k2, auto& v2, auto& p2) {
+                 if (auto b = get_bool(ctx, k2, v2, p2)) o.tls_verify = *b;
+               }},
+              {"ca_file",
+               [&ctx, &o](auto& k2, auto& v2, auto& p2) {
+                 if (auto t = get_text(ctx, k2, v2, p2)) o.ca_file = resolve_path(ctx, *t);
+               }},
+              {"server_name", [&ctx, &o](auto& k2, auto& v2, auto& p2) {
+                 if (auto t = get_text(ctx, k2, v2, p2)) {
+                   if (std::string err = check_host(*t); !err.empty())
+                     return ctx.error(v2, p2, err);
+                   o.server_name = *t;
+                 }
+               }}});
+  };
+  std::vector<Field> f = {
+      {"url",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto t = get_text(ctx, k, v, p)) {
+           if (std::string err = check_url(*t); !err.empty()) return ctx.error(v, p, err);
+           o.url = *t;
+         }
+       },
+       true},
+      {"method",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto t = get_text(ctx, k, v, p)) {
+           if (*t != "GET" && *t != "HEAD")
+             return ctx.error(v, p, "must be GET or HEAD, got \"" + *t + "\"");
+           o.method = *t;
+         }
+       }},
+      {"expect_status",
+       [&ctx, &o](auto& k, auto& v, auto& p) { parse_expect_status(ctx, k, v, p, o); }},
+      {"body_regex",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         auto t = get_text(ctx, k, v, p);
+         if (!t) return;
+         try {
+           std::regex check(*t, std::regex::ECMAScript);
+           o.body_regex = *t;
+         } catch (const std::regex_error& err) {
+           ctx.error(v, p, std::string("invalid regex: ") + err.what());
+         }
+       }},
+      {"headers", [&ctx, &o](auto& k, auto& v, auto& p) { parse_headers(ctx, k, v, p, o); }},
+      {"tls", tls},
+      {"follow_redirects",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto b = get_bool(ctx, k, v, p)) o.follow_redirects = *b;
+       }},
+      {"max_redirects",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         if (auto n = get_int(ctx, k, v, p, 0, 20)) o.max_redirects = static_cast<int>(*n);
+       }},
+      {"max_body",
+       [&ctx, &o](auto& k, auto& v, auto& p) {
+         auto n = get_bytes(ctx, k, v, p);
+         if (n && *n == 0) return ctx.error(v, p, "must be at least 1B");
+         if (n) o.max_body_bytes = *n;
+       }},
+  };
+  timing_fields(ctx, e, level, f);
+  return f;
+}
+
+std::vector<Field> fields_for(ProbeKind kind, Ctx& ctx, Entry& e, int level) {
+  switch (kind) {
+    case ProbeKind::icmp:
+      return icmp_fields(ctx, e, level);
+    case ProbeKind::tcp:
+      return tcp_fields(ctx, e, level);
+    case ProbeKind::http:
+      return http_fields(ctx, e, level);
+  }
+  return {};
+}
+
+// The most specific of the origins: the one the operator most likely edits.
+const Origin& pick(std::initializer_list<const Origin*> origins) {
+  const Origin* best = *origins.begin();
+  for (const Origin* o : origins)
+    if (o->level > best->level) best = o;
+  return *best;
+}
+
+// Checks that span several keys, on the merged result.
+void check_schedule(Ctx& ctx, const Entry& e, const YAML::Node& node, const std::string& path) {
+  const ProbeTiming& t = e.spec.timing;
+  auto report = [&](const Origin& o, const std::string& msg) {
+    if (o.level == 0) return ctx.error(node, path, msg);
+    ctx.error(o.mark, o.path, msg);
+  };
+  if (e.spec.kind == ProbeKind::icmp) {
+    const Duration step = std::max(e.spec.icmp.spacing, t.timeout);
+    const bool spacing_wins = e.spec.icmp.spacing > t.timeout;
+    if (step * e.spec.icmp.pings > t.interval)
+      report(pick({&e.interval, &e.pings, spacing_wins ? &e.spacing : &e.timeout}),
+             "icmp round (" + std::to_string(e.spec.icmp.pings) + " pings × " +
+                 format_duration(step) + ") exceeds interval " + format_duration(t.interval));
+  } else if (t.timeout > t.interval) {
+    report(pick({&e.timeout, &e.interval}), "timeout " + format_duration(t.timeout) +
+                                                " exceeds interval " + format_duration(t.interval));
+  }
+}
+
+// One kind of one target: shorthand scalar or full map over the defaults.
+std::optional<ProbeSpec> parse_probe(Ctx& ctx, ProbeKind kind, const YAML::Node& key,
+                                     const YAML::Node& v, const std::string& path,
+                                     const Entry& defaults) {
+  Entry e = defaults;
+  if (v.IsScalar()) {
+    auto fields = fields_for(kind, ctx, e, 2);
+    const std::size_t before = ctx.diags.size();
+    if (kind == ProbeKind::tcp) {
+      std::string err;
+      auto hp = split_host_port(v.Scalar(), err);
+      if (!hp) return ctx.error(v, path, err), std::nullopt;
+      e.spec.tcp.host = hp->first, e.spec.tcp.port = hp->second;
+    } else {
+      fields[0].on(key, v, path);  // host (icmp) or url (http) comes first
+    }
+    if (ctx.diags.size() != before) return std::nullopt;
+  } else {
+    if (v.IsNull()) return ctx.error(key, path, "missing value"), std::nullopt;
+    const std::size_t before = ctx.diags.size();
+    if (!walk_map(ctx, v, path, fields_for(kind, ctx, e, 2))) return std::nullopt;
+    const char* required = kind == ProbeKind::http ? "url" : "host";
+    const bool missing_port = kind == ProbeKind::tcp && !v["port"];
+    if (!v[required] || missing_port)
+      ctx.error(v, path,
+                std::string("missing required key \"") + (v[required] ? "port" : required) + "\"");
+    if (ctx.diags.size() != before) return std::nullopt;
+  }
+  check_schedule(ctx, e, v, path);
+  return e.spec;
+}
+
+}  // namespace
+
+ProbeDefaults parse_probe_defaults(Ctx& ctx, const YAML::Node& node) {
+  ProbeDefaults d;
+  for (ProbeKind k : kAllProbeKinds) {
+    Entry& e = d.kinds[static_cast<int>(k)];
+    e.spec.kind = k;
+    if (k == ProbeKind::http) e.spec.timing = {std::chrono::seconds(30), std::chrono::seconds(5)};
+  }
+  std::vector<Field> kinds;
+  for (ProbeKind k : kAllProbeKinds) {
+    kinds.push_back({to_string(k).data(), [&ctx, &d, k](auto&, auto& v, auto& p) {
+                       Entry& e = d.kinds[static_cast<int>(k)];
+                       walk_map(ctx, v, p, fields_for(k, ctx, e, 1), true);
+                     }});
+  }
+  walk_map(ctx, node, "probes", kinds);
+  return d;
+}
+
+void parse_targets(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
+                   const ProbeDefaults& defaults, std::vector<TargetSpec>& out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    const bool absent = node.IsNull();
+    return ctx.error(absent ? key : node, "targets",
+                     node.IsSequence() || absent ? "at least one target is required"
+                                                 : "expected a list, got " + describe(node));
+  }
+  std::map<std::string, int> ids;
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node item = node[i];
+    const std::string path = "targets[" + std::to_string(i) + "]";
+    TargetSpec t;
+    std::vector<Field> fields = {{"id", [&](auto& k, auto& v, auto& p) {
+                                    if (auto id = get_id(ctx, k, v, p)) {
+                                      auto [it, fresh] = ids.emplace(*id, v.Mark().line + 1);
+                                      if (!fresh)
+                                        ctx.error(v, p,
+                                                  "duplicate target id \"" + *id +
+                                                      "\" (first at line " +
+                                                      std::to_string(it->second) + ")");
+                                      t.id = *id;
+                                    }
+                                  }}};
+    bool any_kind = false;
+    for (ProbeKind k : kAllProbeKinds) {
+      fields.push_back(
+          {to_string(k).data(), [&, k](auto& k2, auto& v, auto& p) {
+             any_kind = true;
+             if (auto spec = parse_probe(ctx, k, k2, v, p, defaults.kinds[static_cast<int>(k)]))
+               t.probes.push_back(*spec);
+           }});
+    }
+    if (item.IsNull()) {
+      ctx.error(item.Mark().line < 0 ? node : item, path, "expected a map, got nothing");
+      continue;
+    }
+    if (!walk_map(ctx, item, path, fields)) continue;
+    if (!item["id"]) ctx.error(item, path, "missing required key \"id\"");
+    if (!any_kind)
+      ctx.error(item, path, "target has no probes (set at least one of icmp, tcp, http)");
+    std::sort(t.probes.begin(), t.probes.end(),
+              [](const ProbeSpec& a, const ProbeSpec& b) { return a.kind < b.kind; });
+    out.push_back(std::move(t));
+  }
+}
+
+}  // namespace linewatch::config_detail
