@@ -1,1 +1,57 @@
-int main() { return 0; }
+// linewatch: watches international lines and the endpoints behind them.
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <iostream>
+
+#include "agent/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace linewatch;
+  // A peer closing mid-write (HTTP probe over TLS, API client) must be an
+  // error on that socket, not the death of the agent.
+  signal(SIGPIPE, SIG_IGN);
+  CLI::App app{
+      "linewatch: probes targets through every line, stores the results, and answers\n"
+      "status queries. Run `linewatch SUBCOMMAND --help` for details."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "linewatch 0.1.0");
+
+  std::string config_path = "/etc/linewatch/linewatch.yaml";
+  auto* run = app.add_subcommand("run", "Run the agent in the foreground (Ctrl-C stops it)");
+  run->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+
+  std::string check_path;
+  auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit");
+  check->add_option("FILE", check_path, "Configuration file")->required();
+
+  StatusArgs status;
+  auto* st = app.add_subcommand("status", "Show every line × target from the running agent");
+  st->add_option("-c,--config", status.config_path, "Find the agent at this config's agent.listen");
+  st->add_option("--agent", status.agent_url, "Agent URL (default http://127.0.0.1:9464)");
+  st->add_flag("--json", status.json, "Print the API's JSON instead of a table");
+  st->add_option("--timeout", status.timeout_s, "Seconds to wait for the agent")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 60.0));
+
+  ProbeArgs probe;
+  auto* pr = app.add_subcommand("probe", "Run one probe round now and print the result");
+  pr->add_option("-c,--config", probe.config_path, "Configuration file")->required();
+  pr->add_option("--line", probe.line, "Line id")->required();
+  pr->add_option("--target", probe.target, "Target id")->required();
+  pr->add_option("--kind", probe.kind, "Probe kind (default: every kind of the target)")
+      ->check(CLI::IsMember({"icmp", "tcp", "http"}));
+  pr->add_flag("--json", probe.json, "Print JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (*run) return cmd_run(config_path, std::cout, std::cerr);
+  if (*check) return cmd_check_config(check_path, std::cout, std::cerr);
+  if (*st) return cmd_status(status, std::cout, std::cerr);
+  if (*pr) return cmd_probe(probe, std::cout, std::cerr);
+  return 2;
+}

@@ -101,7 +101,7 @@ void Scheduler::worker_loop() {
     stats_.lag_total += lag;
     if (lag > stats_.lag_max) stats_.lag_max = lag;
     lock.unlock();
-    run_(jobs_[slot.job], slot.planned);
+    run_(slot.job, jobs_[slot.job], slot.planned);
     lock.lock();
     --stats_.in_flight;
     timetable_.set_running(slot.job, false);

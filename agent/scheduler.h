@@ -44,8 +44,8 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  // Runs one round of `job`; called on a worker thread. Must not throw.
-  using Runner = std::function<void(const ProbeJob& job, MonoTime planned)>;
+  // Runs one round of jobs[index]; called on a worker thread. Must not throw.
+  using Runner = std::function<void(std::size_t index, const ProbeJob& job, MonoTime planned)>;
 
   Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers, Runner run);
   ~Scheduler();  // stop(grace = infinite) if still running

@@ -46,7 +46,7 @@ TEST_CASE("rounds run on schedule and a slow job never overlaps itself") {
   SystemClock clock;
   std::atomic<int> runs{0}, overlaps{0};
   std::vector<std::atomic<int>> active(4);
-  Scheduler s(clock, make_jobs(f.config), 4, [&](const ProbeJob& job, MonoTime) {
+  Scheduler s(clock, make_jobs(f.config), 4, [&](std::size_t, const ProbeJob& job, MonoTime) {
     auto& a = active[std::stoi(job.target->id.substr(1))];
     if (a.fetch_add(1) != 0) ++overlaps;
     ++runs;
@@ -73,7 +73,7 @@ TEST_CASE("stop returns within its grace even while a round blocks") {
   std::atomic<bool> release{false};
   std::atomic<bool> started{false};
   auto s = std::make_unique<Scheduler>(clock, make_jobs(f.config), 1,
-                                       [&](const ProbeJob&, MonoTime) {
+                                       [&](std::size_t, const ProbeJob&, MonoTime) {
                                          started = true;
                                          for (int i = 0; i < 300 && !release; ++i)
                                            std::this_thread::sleep_for(10ms);
@@ -94,7 +94,7 @@ TEST_CASE("stop joins everything when rounds finish in time") {
   Fixture f(2, 10ms);
   SystemClock clock;
   std::atomic<int> runs{0};
-  Scheduler s(clock, make_jobs(f.config), 2, [&](const ProbeJob&, MonoTime) { ++runs; });
+  Scheduler s(clock, make_jobs(f.config), 2, [&](std::size_t, const ProbeJob&, MonoTime) { ++runs; });
   s.start();
   std::this_thread::sleep_for(100ms);
   CHECK(s.stop(1s));

@@ -1,0 +1,125 @@
+#include "agent/agent.h"
+
+#include <Poco/JSON/Array.h>
+
+#include <mutex>
+#include <sstream>
+
+#include "agent/api_server.h"
+#include "agent/json.h"
+#include "agent/log.h"
+#include "agent/scheduler.h"
+#include "probes/probe.h"
+#include "rules/status_board.h"
+#include "storage/store.h"
+
+namespace linewatch {
+
+using namespace std::chrono_literals;
+
+struct Agent::Impl {
+  Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk), board(clk, 5min) {}
+
+  void on_round(std::size_t job_index, const ProbeJob& job);
+
+  const Config config;
+  const Clock& clock;
+  StatusBoard board;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<ApiServer> api;
+  // Last outcome per job, to log only on change. A job never runs twice at
+  // once and the scheduler's lock orders its rounds, so each slot has one
+  // writer at a time.
+  std::vector<signed char> last_ok;
+};
+
+void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
+  const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock});
+  board.record(r);
+  store->submit(r);  // never blocks; a full queue counts a drop
+  const signed char now_ok = r.ok ? 1 : 0;
+  if (last_ok[job_index] != now_ok) {
+    const bool first = last_ok[job_index] < 0;
+    last_ok[job_index] = now_ok;
+    if (first && r.ok) return;  // an expected start is not news
+    std::string msg = "line=" + r.line + " target=" + r.target + " kind=" +
+                      std::string(to_string(r.kind)) + " state=" + (r.ok ? "up" : "down");
+    if (!r.ok) msg += " reason=" + std::string(to_string(r.reason)) + " detail=\"" + r.detail + "\"";
+    log(r.ok ? LogLevel::info : LogLevel::warn, msg);
+  }
+}
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Agent::~Agent() {
+  if (impl_ && impl_->scheduler) stop(Duration::max());
+}
+
+Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
+  auto impl = std::make_unique<Impl>(std::move(config), clock);
+  auto store = Store::open(impl->config.agent.data_dir, impl->config.storage, clock);
+  if (!store) return store.error();
+  impl->store = std::move(*store);
+
+  auto jobs = make_jobs(impl->config);
+  impl->last_ok.assign(jobs.size(), -1);
+  Impl* raw = impl.get();
+  impl->scheduler = std::make_unique<Scheduler>(
+      clock, std::move(jobs), impl->config.agent.workers,
+      [raw](std::size_t i, const ProbeJob& job, MonoTime) { raw->on_round(i, job); });
+
+  std::unique_ptr<Agent> agent(new Agent(std::move(impl)));
+  Agent* self = agent.get();
+  auto api = ApiServer::start(agent->impl_->config.agent.listen, [self] { return self->status_json(); });
+  if (!api) return api.error();
+  agent->impl_->api = std::move(*api);
+  return agent;
+}
+
+void Agent::start() { impl_->scheduler->start(); }
+
+bool Agent::stop(Duration grace) {
+  if (!impl_->scheduler) return true;
+  const bool joined = impl_->scheduler->stop(grace);
+  impl_->api.reset();
+  impl_->store->stop();  // flushes what the rounds already submitted
+  if (joined) impl_->scheduler.reset();
+  return joined;
+}
+
+std::uint16_t Agent::api_port() const { return impl_->api ? impl_->api->port() : 0; }
+
+std::string Agent::status_json() const {
+  Poco::JSON::Object doc(Poco::JSON_PRESERVE_KEY_ORDER);
+  doc.set("agent", impl_->config.agent.id);
+  doc.set("version", "0.1.0");
+  doc.set("now", format_time(impl_->clock.wall_now()));
+  doc.set("window_s", std::chrono::duration_cast<std::chrono::seconds>(impl_->board.window()).count());
+
+  const auto ss = impl_->scheduler ? impl_->scheduler->stats() : SchedulerStats{};
+  Poco::JSON::Object::Ptr sched = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  sched->set("jobs", impl_->last_ok.size());
+  sched->set("rounds", ss.rounds);
+  sched->set("overruns", ss.overruns);
+  sched->set("missed", ss.missed);
+  sched->set("lag_avg_ms", ss.rounds ? to_ms(ss.lag_total) / static_cast<double>(ss.rounds) : 0.0);
+  sched->set("lag_max_ms", to_ms(ss.lag_max));
+  doc.set("scheduler", sched);
+
+  const auto st = impl_->store->stats();
+  Poco::JSON::Object::Ptr storage = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  storage->set("submitted", st.submitted);
+  storage->set("written", st.written);
+  storage->set("dropped", st.dropped);
+  storage->set("write_errors", st.write_errors);
+  doc.set("storage", storage);
+
+  Poco::JSON::Array::Ptr series = new Poco::JSON::Array;
+  for (const auto& s : impl_->board.snapshot()) series->add(summary_to_json(s));
+  doc.set("series", series);
+  std::ostringstream out;
+  doc.stringify(out);
+  return out.str();
+}
+
+}  // namespace linewatch

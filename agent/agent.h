@@ -1,0 +1,47 @@
+// Agent: the running linewatch, wired from one Config.
+//
+//   scheduler ──> probes ──> results ──┬──> storage writer (SQLite, never blocks a probe)
+//                                      └──> status board ──> HTTP API
+//
+// open() does everything that can fail (storage, listen socket) before any
+// probe runs, so a bad data_dir or a busy port is reported at start, not later.
+// Thread-safe after start(); start() and stop() from the owner only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "core/time.h"
+
+namespace linewatch {
+
+class Agent {
+ public:
+  // Opens storage under config.agent.data_dir and binds config.agent.listen.
+  static Result<std::unique_ptr<Agent>> open(Config config, const Clock& clock);
+  ~Agent();
+
+  // Starts probing; returns at once.
+  void start();
+
+  // Stops probing, waiting up to `grace` for rounds in flight, then flushes
+  // and closes storage. Returns false when a round was still running: its
+  // worker is abandoned and the caller should end the process.
+  bool stop(Duration grace);
+
+  // The /api/v1/status document.
+  std::string status_json() const;
+
+  std::uint16_t api_port() const;
+
+  struct Impl;
+
+ private:
+  explicit Agent(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace linewatch

@@ -1,0 +1,39 @@
+// The `linewatch` subcommands. Each returns the process exit code:
+// 0 success, 1 the thing checked is bad (probe failed, config invalid),
+// 2 usage or environment error (no agent answering, unreadable file).
+// Output goes to the given streams so tests can capture it.
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+namespace linewatch {
+
+int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err);
+int cmd_check_config(const std::string& config_path, std::ostream& out, std::ostream& err);
+
+struct StatusArgs {
+  std::string config_path;  // "" = none; else agent.listen is read from it
+  std::string agent_url;    // "" = from the config or the default listen address
+  bool json = false;
+  double timeout_s = 3;
+};
+int cmd_status(const StatusArgs& args, std::ostream& out, std::ostream& err);
+
+struct ProbeArgs {
+  std::string config_path;
+  std::string line;
+  std::string target;
+  std::string kind;  // "" = every kind the target has
+  bool json = false;
+};
+int cmd_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
+
+// The URL the query commands use: --agent, else http://<agent.listen of the
+// config>, else the default listen address. Wildcard listen addresses map to
+// loopback. Fails with a config error message when the config cannot be read.
+std::optional<std::string> agent_url(const std::string& explicit_url,
+                                     const std::string& config_path, std::ostream& err);
+
+}  // namespace linewatch

@@ -1,0 +1,66 @@
+// `linewatch run` and `linewatch check-config`.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <ostream>
+
+#include "agent/agent.h"
+#include "agent/cli.h"
+#include "agent/config_load.h"
+#include "agent/log.h"
+
+namespace linewatch {
+
+int cmd_check_config(const std::string& config_path, std::ostream& out, std::ostream& err) {
+  auto cfg = load_config_file(config_path);
+  if (!cfg) {
+    err << cfg.error().message << "\n";
+    return 1;
+  }
+  out << config_path << ": ok (" << cfg->lines.size() << " lines, " << cfg->targets.size()
+      << " targets, " << job_count(*cfg) << " probe jobs)\n";
+  return 0;
+}
+
+int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err) {
+  auto cfg = load_config_file(config_path);
+  if (!cfg) {
+    err << cfg.error().message << "\n";
+    return 1;
+  }
+  // Block the stop signals before any thread exists so every thread inherits
+  // the mask and only sigwait() below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  SystemClock clock;
+  const std::string id = cfg->agent.id;
+  const std::size_t jobs = job_count(*cfg);
+  auto agent = Agent::open(std::move(*cfg), clock);
+  if (!agent) {
+    err << "linewatch: " << agent.error().message << "\n";
+    return 2;
+  }
+  agent.value()->start();
+  log(LogLevel::info, "agent=" + id + " msg=\"started\" jobs=" + std::to_string(jobs) +
+                          " api=127.0.0.1:" + std::to_string(agent.value()->api_port()));
+  out.flush();
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log(LogLevel::info, std::string("msg=\"stopping\" signal=") + (sig == SIGINT ? "INT" : "TERM"));
+  // The grace keeps the whole stop under a second: rounds still running after
+  // it are abandoned; they are incomplete and would not be stored anyway.
+  if (!agent.value()->stop(std::chrono::milliseconds(600))) {
+    log(LogLevel::warn, "msg=\"stopped with rounds in flight; they are not recorded\"");
+    std::_Exit(0);  // workers still reference the agent: do not run destructors
+  }
+  log(LogLevel::info, "msg=\"stopped\"");
+  return 0;
+}
+
+}  // namespace linewatch

@@ -1,0 +1,89 @@
+#include "agent/json.h"
+
+#include <ctime>
+
+#include <Poco/JSON/Array.h>
+
+namespace linewatch {
+
+std::string format_time(WallTime t) {
+  const auto ms = unix_ms(t);
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+namespace {
+void put_ms(Poco::JSON::Object& o, const char* key, const std::optional<Duration>& d) {
+  if (d) o.set(key, to_ms(*d));
+}
+}  // namespace
+
+Poco::JSON::Object::Ptr result_to_json(const ProbeResult& r) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("line", r.line);
+  o->set("target", r.target);
+  o->set("kind", std::string(to_string(r.kind)));
+  o->set("time", format_time(r.time));
+  o->set("ok", r.ok);
+  o->set("reason", std::string(to_string(r.reason)));
+  if (!r.detail.empty()) o->set("detail", r.detail);
+  put_ms(*o, "rtt_ms", r.rtt);
+  o->set("duration_ms", to_ms(r.duration));
+  if (r.kind == ProbeKind::icmp) {
+    o->set("sent", r.sent);
+    o->set("received", r.received);
+    o->set("loss", r.loss());
+    put_ms(*o, "rtt_min_ms", r.rtt_min);
+    put_ms(*o, "rtt_median_ms", r.rtt_median);
+    put_ms(*o, "rtt_avg_ms", r.rtt_avg);
+    put_ms(*o, "rtt_max_ms", r.rtt_max);
+    put_ms(*o, "rtt_stddev_ms", r.rtt_stddev);
+    Poco::JSON::Array::Ptr echoes = new Poco::JSON::Array;
+    for (const auto& e : r.rtts) echoes->add(e ? Poco::Dynamic::Var(to_ms(*e)) : Poco::Dynamic::Var());
+    o->set("rtts_ms", echoes);
+  } else {
+    Poco::JSON::Object::Ptr ph = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    put_ms(*ph, "dns_ms", r.phases.dns);
+    put_ms(*ph, "connect_ms", r.phases.connect);
+    put_ms(*ph, "tls_ms", r.phases.tls);
+    put_ms(*ph, "ttfb_ms", r.phases.ttfb);
+    put_ms(*ph, "transfer_ms", r.phases.transfer);
+    o->set("phases", ph);
+  }
+  if (r.kind == ProbeKind::http) {
+    if (r.http_status) o->set("http_status", r.http_status);
+    o->set("body_bytes", r.body_bytes);
+    if (r.cert_expiry) o->set("cert_expiry", format_time(*r.cert_expiry));
+  }
+  return o;
+}
+
+Poco::JSON::Object::Ptr summary_to_json(const SeriesSummary& s) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("line", s.key.line);
+  o->set("target", s.key.target);
+  o->set("kind", std::string(to_string(s.key.kind)));
+  o->set("latest", result_to_json(s.latest));
+  Poco::JSON::Object::Ptr w = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  w->set("rounds", s.rounds);
+  w->set("availability", s.availability);
+  w->set("loss", s.loss);
+  put_ms(*w, "rtt_median_ms", s.rtt_median);
+  put_ms(*w, "rtt_p95_ms", s.rtt_p95);
+  put_ms(*w, "jitter_ms", s.jitter);
+  if (s.last_failure) {
+    w->set("last_failure", std::string(to_string(*s.last_failure)));
+    if (s.last_failure_time) w->set("last_failure_time", format_time(*s.last_failure_time));
+    if (!s.last_failure_detail.empty()) w->set("last_failure_detail", s.last_failure_detail);
+  }
+  o->set("window", w);
+  return o;
+}
+
+}  // namespace linewatch

@@ -1,0 +1,73 @@
+#include "agent/status_table.h"
+
+#include <Poco/JSON/Array.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace linewatch {
+namespace {
+
+std::string ms(const Poco::JSON::Object& o, const char* key) {
+  if (!o.has(key) || o.isNull(key)) return "-";
+  char buf[32];
+  const double v = o.getValue<double>(key);
+  std::snprintf(buf, sizeof buf, v < 10 ? "%.2fms" : v < 100 ? "%.1fms" : "%.0fms", v);
+  return buf;
+}
+
+std::string pct(double v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.1f%%", v * 100);
+  return buf;
+}
+
+using Row = std::vector<std::string>;
+
+void print_rows(const std::vector<Row>& rows, std::ostream& out) {
+  std::vector<std::size_t> width;
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], r[i].size());
+    }
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+}  // namespace
+
+void print_status_table(const Poco::JSON::Object& status, std::ostream& out) {
+  auto series = status.getArray("series");
+  out << "agent " << status.getValue<std::string>("agent") << "  " << series->size()
+      << " series  window " << status.getValue<int>("window_s") << "s  at "
+      << status.getValue<std::string>("now") << "\n";
+  std::vector<Row> rows{{"LINE", "TARGET", "KIND", "STATE", "LAST", "MEDIAN", "P95", "JITTER",
+                         "LOSS", "AVAIL", "ROUNDS", "LAST FAILURE"}};
+  for (std::size_t i = 0; i < series->size(); ++i) {
+    auto s = series->getObject(static_cast<unsigned>(i));
+    auto latest = s->getObject("latest");
+    auto win = s->getObject("window");
+    const bool ok = latest->getValue<bool>("ok");
+    std::string state = ok ? "up" : "DOWN " + latest->getValue<std::string>("reason");
+    std::string failure = "-";
+    if (win->has("last_failure"))
+      failure = win->getValue<std::string>("last_failure") + " at " +
+                win->getValue<std::string>("last_failure_time").substr(11, 8);
+    rows.push_back({s->getValue<std::string>("line"), s->getValue<std::string>("target"),
+                    s->getValue<std::string>("kind"), state, ms(*latest, "rtt_ms"),
+                    ms(*win, "rtt_median_ms"), ms(*win, "rtt_p95_ms"), ms(*win, "jitter_ms"),
+                    pct(win->getValue<double>("loss")), pct(win->getValue<double>("availability")),
+                    std::to_string(win->getValue<int>("rounds")), failure});
+  }
+  print_rows(rows, out);
+}
+
+}  // namespace linewatch

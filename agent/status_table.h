@@ -1,0 +1,14 @@
+// Renders the /api/v1/status document as the aligned table of `linewatch status`.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+
+#include <ostream>
+
+namespace linewatch {
+
+// Prints a header line (agent, series count, window) and one row per series.
+// Missing figures print as "-". Throws Poco::Exception on a malformed document.
+void print_status_table(const Poco::JSON::Object& status, std::ostream& out);
+
+}  // namespace linewatch
