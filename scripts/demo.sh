@@ -21,6 +21,13 @@ start_web() {
   # The target the TCP and HTTP probes look at: a plain web server on loopback.
   python3 -m http.server 9465 --bind 127.0.0.1 --directory docs >/dev/null 2>&1 &
   web_pid=$!
+  # Wait (bounded) until it accepts, so the first rounds do not race its start.
+  for _ in $(seq 1 50); do
+    (exec 3<>/dev/tcp/127.0.0.1/9465) 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "demo: the local web server did not start on 127.0.0.1:9465" >&2
+  return 1
 }
 stop_pid() { if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then kill "$1"; wait "$1" 2>/dev/null || true; fi; }
 cleanup() { stop_pid "$agent_pid"; stop_pid "$web_pid"; }
