@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The CLI's promises: exit codes (0 ok, 1 checked thing bad, 2 usage or
+# environment), messages that name the file, key or address to fix, and
+# `probe` output in both forms. Loopback only.
+set -euo pipefail
+bin=${1:?usage: cli_test.sh PATH/TO/linewatch}
+src=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/linewatch-cli.XXXXXX)
+holder_pid=""
+cleanup() {
+  if [ -n "$holder_pid" ] && kill -0 "$holder_pid" 2>/dev/null; then kill "$holder_pid"; wait "$holder_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect CODE PATTERN CMD...: runs CMD, checks its exit code and that its
+# combined output matches PATTERN (grep -E).
+expect() {
+  local want=$1 pattern=$2; shift 2
+  local out code
+  set +e; out=$("$@" 2>&1); code=$?; set -e
+  [ "$code" -eq "$want" ] || fail "$* exited $code, want $want; output: $out"
+  echo "$out" | grep -Eq -- "$pattern" || fail "$* output lacks /$pattern/: $out"
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+closed=$(free_port)
+api=$(free_port)
+cat >"$work/ok.yaml" <<YAML
+agent: { listen: 127.0.0.1:$api, data_dir: data }
+lines: [ { id: lo, source: 127.0.0.1 } ]
+targets:
+  - { id: me, icmp: { host: 127.0.0.1, pings: 3, spacing: 10ms, timeout: 200ms, interval: 1s } }
+  - { id: closed, tcp: { host: 127.0.0.1, port: $closed, interval: 1s, timeout: 200ms } }
+YAML
+
+expect 0 "Usage: .*SUBCOMMAND" "$bin" --help
+expect 0 "--agent" "$bin" status --help
+expect 2 "requires a subcommand|A subcommand is required" "$bin"
+expect 0 "ok \(1 lines, 2 targets, 2 probe jobs\)" "$bin" check-config "$work/ok.yaml"
+
+# Bad configs: exit 1 with FILE:LINE:COL: key: message.
+expect 1 "line_not_pinned.yaml:2:5: lines\[0\]: line must set at least one of interface, source or fwmark" \
+  "$bin" check-config "$src/tests/testdata/config/bad/line_not_pinned.yaml"
+expect 1 "$work/nope.yaml: cannot read: No such file or directory" "$bin" check-config "$work/nope.yaml"
+expect 1 "cannot read" "$bin" run -c "$work/nope.yaml"
+
+# probe: a good round exits 0 and shows every echo; a failed one exits 1 with its reason.
+expect 0 "lo → me icmp: ok" "$bin" probe -c "$work/ok.yaml" --line lo --target me
+expect 0 "echoes +3/3 answered" "$bin" probe -c "$work/ok.yaml" --line lo --target me
+expect 1 "FAILED \(refused\)" "$bin" probe -c "$work/ok.yaml" --line lo --target closed
+"$bin" probe -c "$work/ok.yaml" --line lo --target me --json >"$work/probe.json"
+python3 - "$work/probe.json" <<'PY' || fail "probe --json is not the documented shape"
+import json, sys
+r = json.load(open(sys.argv[1]))[0]
+assert r["kind"] == "icmp" and r["ok"] and r["sent"] == 3 and len(r["rtts_ms"]) == 3, r
+assert r["rtt_median_ms"] > 0, r
+PY
+expect 2 'no line "nope"' "$bin" probe -c "$work/ok.yaml" --line nope --target me
+expect 2 'no target "nope"' "$bin" probe -c "$work/ok.yaml" --line lo --target nope
+expect 2 'has no http probe' "$bin" probe -c "$work/ok.yaml" --line lo --target me --kind http
+
+# status with nothing listening: exit 2, names the URL.
+expect 2 "no agent answering at http://127.0.0.1:$closed" "$bin" status --agent "http://127.0.0.1:$closed"
+expect 2 "no agent answering at http://127.0.0.1:$api" "$bin" status -c "$work/ok.yaml"
+
+# run on a busy listen port: exit 2 naming agent.listen, and the data already
+# stored stays as it was. First store some rows with a short real run.
+"$bin" run -c "$work/ok.yaml" 2>"$work/run.log" &
+run_pid=$!
+for _ in $(seq 1 60); do
+  sleep 0.25
+  n=$(sqlite3 "$work/data/linewatch.db" "SELECT count(*) FROM samples" 2>/dev/null || echo 0)
+  [ "$n" -ge 2 ] && break
+done
+kill -TERM "$run_pid"; wait "$run_pid" || fail "agent exited non-zero on SIGTERM"
+before=$(sqlite3 "$work/data/linewatch.db" "SELECT count(*) FROM samples")
+[ "$before" -ge 2 ] || fail "the short run stored $before rows"
+python3 -c "
+import socket, time, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $api)); s.listen(1); print('ready', flush=True); time.sleep(30)" >"$work/holder.out" &
+holder_pid=$!
+for _ in $(seq 1 50); do grep -q ready "$work/holder.out" 2>/dev/null && break; sleep 0.1; done
+expect 2 "agent.listen 127.0.0.1:$api: .*(in use|binding)" "$bin" run -c "$work/ok.yaml"
+after=$(sqlite3 "$work/data/linewatch.db" "SELECT count(*) FROM samples")
+[ "$after" -eq "$before" ] || fail "rows changed from $before to $after on a failed start"
+[ "$(sqlite3 "$work/data/linewatch.db" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
+echo "cli: all checks passed"
