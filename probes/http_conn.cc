@@ -125,18 +125,6 @@ Outcome<Poco::Net::StreamSocket> start_tls(Poco::Net::StreamSocket plain, const 
   }
 }
 
-Outcome<Fd> connect_any(const std::vector<SocketAddress>& addresses, const LineBinding& binding,
-                        MonoTime deadline) {
-  Outcome<Fd> fd = ProbeFailure{Reason::internal, "connect: no address"};
-  for (const SocketAddress& address : addresses) {
-    fd = connect_with_deadline(address, binding, deadline);
-    if (fd.ok()) break;
-    const Reason r = fd.failure().reason;
-    if (r == Reason::bind || r == Reason::timeout) break;  // the next address would fare no better
-  }
-  return fd;
-}
-
 }  // namespace
 
 Outcome<HttpConnection> HttpConnection::open(const HttpEndpoint& endpoint,
@@ -154,10 +142,10 @@ Outcome<HttpConnection> HttpConnection::open(const HttpEndpoint& endpoint,
     return f;
   }
 
-  start = Steady::now();
-  Outcome<Fd> fd = connect_any(addresses.value(), binding, deadline);
+  Duration handshake{};
+  Outcome<Fd> fd = connect_any(addresses.value(), binding, deadline, &handshake);
   if (!fd.ok()) return fd.failure();
-  add_phase(info.phases->connect, Steady::now() - start);
+  add_phase(info.phases->connect, handshake);
   if (!set_blocking(fd.value().get(), true))
     return ProbeFailure{Reason::internal, "connect: cannot make the socket blocking"};
   // Poco takes ownership of the descriptor from here on.

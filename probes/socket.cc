@@ -165,13 +165,17 @@ bool set_blocking(int fd, bool blocking) {
 }
 
 Outcome<Fd> connect_with_deadline(const SocketAddress& address, const LineBinding& binding,
-                                  MonoTime deadline) {
+                                  MonoTime deadline, Duration* handshake) {
   Fd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return ProbeFailure{Reason::internal, "socket: " + errno_text(errno)};
   if (Status s = apply_binding(fd.get(), address.family(), binding); !s.ok())
     return ProbeFailure{Reason::bind, s.error().message};
   const std::string what = "connect " + address.to_string();
-  if (::connect(fd.get(), address.get(), address.length) == 0) return fd;
+  const MonoTime start = Steady::now();
+  if (::connect(fd.get(), address.get(), address.length) == 0) {
+    if (handshake) *handshake = Steady::now() - start;
+    return fd;
+  }
   if (errno != EINPROGRESS) return errno_failure(what, errno);
   const int ready = wait_ready(fd.get(), POLLOUT, deadline);
   if (ready == 0) return ProbeFailure{Reason::timeout, what + ": timed out"};
@@ -180,7 +184,21 @@ Outcome<Fd> connect_with_deadline(const SocketAddress& address, const LineBindin
   socklen_t len = sizeof(err);
   if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
   if (err != 0) return errno_failure(what, err);
+  if (handshake) *handshake = Steady::now() - start;
   return fd;
+}
+
+Outcome<Fd> connect_any(const std::vector<SocketAddress>& addresses, const LineBinding& binding,
+                        MonoTime deadline, Duration* handshake) {
+  ProbeFailure last{Reason::internal, "connect: no address"};
+  for (const SocketAddress& address : addresses) {
+    Outcome<Fd> fd = connect_with_deadline(address, binding, deadline, handshake);
+    if (fd.ok()) return fd;
+    last = fd.failure();
+    if (last.reason != Reason::refused && last.reason != Reason::unreachable) break;
+    if (Steady::now() >= deadline) break;
+  }
+  return last;
 }
 
 Outcome<std::size_t> send_all(int fd, std::string_view data, MonoTime deadline) {

@@ -105,8 +105,16 @@ int wait_ready(int fd, short events, MonoTime deadline);
 // Success: the connected socket, still non-blocking (clear O_NONBLOCK with
 // set_blocking() before handing it to blocking code). Failure: Reason::bind
 // (binding message), refused, unreachable, timeout, or internal.
+// `handshake`, when given, receives the time from just before connect() to
+// the handshake's end: socket creation and binding are not the line's delay.
 Outcome<Fd> connect_with_deadline(const SocketAddress& address, const LineBinding& binding,
-                                  MonoTime deadline);
+                                  MonoTime deadline, Duration* handshake = nullptr);
+
+// Tries `addresses` in order until one connects; a refused or unreachable
+// address moves on to the next while time remains, any other failure ends the
+// attempt. `handshake` is that of the address that connected.
+Outcome<Fd> connect_any(const std::vector<SocketAddress>& addresses, const LineBinding& binding,
+                        MonoTime deadline, Duration* handshake = nullptr);
 
 // Sets or clears O_NONBLOCK. Returns false with errno set on failure.
 bool set_blocking(int fd, bool blocking);

@@ -61,21 +61,6 @@ Outcome<std::size_t> read_until(int fd, const std::string& expect, MonoTime dead
                                                  std::to_string(kMaxExpectBytes) + " bytes"};
 }
 
-// Connects to the first address that accepts; a refusal or an unreachable
-// address moves on to the next while time remains.
-Outcome<Fd> connect_any(const std::vector<SocketAddress>& addresses, const LineBinding& binding,
-                        MonoTime deadline) {
-  ProbeFailure last{Reason::internal, "connect: no address"};
-  for (const SocketAddress& address : addresses) {
-    Outcome<Fd> fd = connect_with_deadline(address, binding, deadline);
-    if (fd.ok()) return fd;
-    last = fd.failure();
-    if (last.reason != Reason::refused && last.reason != Reason::unreachable) break;
-    if (std::chrono::steady_clock::now() >= deadline) break;
-  }
-  return last;
-}
-
 ProbeResult failed(ProbeResult r, const ProbeFailure& f) {
   r.ok = false;
   r.reason = f.reason;
@@ -99,10 +84,10 @@ ProbeResult run_tcp(const ProbeRequest& request) {
   if (!addresses.ok()) return failed(std::move(r), addresses.failure());
   if (!numeric) r.phases.dns = clock.now() - dns_start;
 
-  const MonoTime connect_start = clock.now();
-  Outcome<Fd> fd = connect_any(addresses.value(), request.line.binding, deadline);
+  Duration handshake{};
+  Outcome<Fd> fd = connect_any(addresses.value(), request.line.binding, deadline, &handshake);
   if (!fd.ok()) return failed(std::move(r), fd.failure());
-  r.phases.connect = clock.now() - connect_start;
+  r.phases.connect = handshake;
   r.rtt = r.phases.connect;
 
   if (!tcp.send.empty()) {
