@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Builds the benchmarks and runs all three with modest defaults (about 4-5
+# Builds the benchmarks and runs all four with modest defaults (about 5
 # minutes in total on a 2-core machine), printing every figures table.
 #
 # Usage: bash bench/run.sh [--build-dir DIR] [--only NAME]...
 #                          [--scheduler "FLAGS"] [--icmp "FLAGS"] [--storage "FLAGS"]
+#                          [--linesim "FLAGS"]
 #   --build-dir DIR   configure with cmake into DIR and build only the bench
 #                     targets there; without it scripts/build.sh builds ./build
-#   --only NAME       run only scheduler, icmp or storage (repeatable)
-#   --scheduler/--icmp/--storage "FLAGS"
+#   --only NAME       run only scheduler, icmp, storage or linesim (repeatable)
+#   --scheduler/--icmp/--storage/--linesim "FLAGS"
 #                     extra flags for that benchmark, appended after the
 #                     defaults below (later flags win); see each --help
 #
-# Network: loopback only. bench_icmp needs root (raw sockets) and is skipped
+# Network: loopback only, except bench_linesim, which stays inside a private
+# network namespace it creates (198.18.0.0/15 addresses only). bench_icmp and
+# bench_linesim need root (raw sockets; namespaces and TUN) and are skipped
 # otherwise. Each benchmark is bounded by its own flags and, as a backstop,
 # by timeout(1), which ends it by PID.
 set -euo pipefail
@@ -19,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 build_dir=""
 only=()
-scheduler_extra="" icmp_extra="" storage_extra=""
+scheduler_extra="" icmp_extra="" storage_extra="" linesim_extra=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-dir) build_dir="$2"; shift 2 ;;
@@ -27,7 +30,8 @@ while [[ $# -gt 0 ]]; do
     --scheduler) scheduler_extra="$2"; shift 2 ;;
     --icmp) icmp_extra="$2"; shift 2 ;;
     --storage) storage_extra="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --linesim) linesim_extra="$2"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -35,14 +39,14 @@ done
 if [[ -n "$build_dir" ]]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build "$build_dir" -j "$(nproc 2>/dev/null || echo 2)" \
-    --target bench_scheduler bench_icmp bench_storage
+    --target bench_scheduler bench_icmp bench_storage bench_linesim
 elif [[ -f scripts/build.sh ]]; then
   bash scripts/build.sh
   build_dir=build
 else
   build_dir=build
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build --target bench_scheduler bench_icmp bench_storage
+  cmake --build build --target bench_scheduler bench_icmp bench_storage bench_linesim
 fi
 bin="$build_dir/bench"
 status=0
@@ -81,4 +85,13 @@ fi
 # ~45 s: 10 s flat out, then up to three 8 s paced runs.
 # shellcheck disable=SC2086
 wanted storage && run 300 "$bin/bench_storage" $storage_extra
+if wanted linesim; then
+  if [[ $(id -u) -eq 0 ]]; then
+    # ~28 s: 3 rates x (4 s baseline + 4 s through linesim) plus setup and drains.
+    # shellcheck disable=SC2086
+    run 120 "$bin/bench_linesim" --duration 4 $linesim_extra
+  else
+    echo; echo "bench_linesim skipped: needs root for a network namespace and a TUN device"
+  fi
+fi
 exit "$status"
