@@ -5,6 +5,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "tests/lab/linesim/control.h"
@@ -37,6 +38,7 @@ Result<std::unique_ptr<Linesim>> Linesim::open(const LoopOptions& o) {
 Linesim::Linesim(const LoopOptions& o, Fd tun, std::unique_ptr<ControlServer> control, Fd timer)
     : far_(o.far),
       model_(o.seed, o.limits),
+      spin_(o.spin),
       tun_(std::move(tun)),
       control_(std::move(control)),
       timer_(std::move(timer)),
@@ -69,6 +71,12 @@ Status Linesim::run(int stop_fd) {
         if (::read(fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
           return io_error(errno_text("read timerfd"));
         armed_.reset();
+        // The timer fired up to spin_ early: wait out the rest on the CPU.
+        if (auto next = model_.next_release()) {
+          const MonoTime until = std::min(*next, std::chrono::steady_clock::now() + spin_);
+          while (std::chrono::steady_clock::now() < until) {
+          }
+        }
         release_due();
       } else if (fd == control_->listen_fd()) {
         control_->accept_pending([&](int c) { (void)watch(ep.get(), c); });
@@ -109,7 +117,7 @@ void Linesim::rearm() {
   if (next == armed_) return;
   itimerspec spec{};
   if (next) {
-    auto ns = next->time_since_epoch().count();
+    auto ns = (*next - spin_).time_since_epoch().count();
     spec.it_value.tv_sec = ns / 1'000'000'000;
     spec.it_value.tv_nsec = ns % 1'000'000'000;
     if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;

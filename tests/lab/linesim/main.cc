@@ -7,6 +7,7 @@
 #include <iostream>
 #include <random>
 
+#include "core/units.h"
 #include "tests/lab/linesim/client.h"
 #include "tests/lab/linesim/loop.h"
 
@@ -51,6 +52,11 @@ int main_impl(int argc, char** argv) {
   app.add_option("--far-prefix", far, "IPv4 prefix whose destinations are the 'up' direction")
       ->capture_default_str();
   auto* seed_opt = app.add_option("--seed", seed, "random seed (default: random)");
+  std::string spin = "250us";
+  app.add_option("--spin", spin,
+                 "busy-wait this long before each timed release instead of trusting the "
+                 "timer's wake-up (0 = never)")
+      ->capture_default_str();
   app.add_option("--send", send,
                  "client mode: send one command, print the reply; exit 0 ok, 1 error, 2 no "
                  "connection");
@@ -70,8 +76,14 @@ int main_impl(int argc, char** argv) {
     std::cerr << "linesim: --far-prefix: " << prefix.error().message << "\n";
     return 2;
   }
+  // "0" is accepted bare, as in the control protocol.
+  auto spin_d = spin == "0" ? Result<Duration>(Duration(0)) : parse_duration(spin);
+  if (!spin_d || *spin_d > std::chrono::milliseconds(10)) {
+    std::cerr << "linesim: --spin: " << (spin_d ? "at most 10ms" : spin_d.error().message) << "\n";
+    return 2;
+  }
   LoopOptions options{
-      dev, control, *prefix, seed_opt->count() > 0 ? seed : std::random_device{}(), {}};
+      dev, control, *prefix, seed_opt->count() > 0 ? seed : std::random_device{}(), {}, *spin_d};
   return serve(options);
 }
 
