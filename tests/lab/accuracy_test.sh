@@ -7,6 +7,7 @@
 #
 #   accuracy_test.sh BUILD_DIR
 set -euo pipefail
+[ "$(id -u)" -eq 0 ] || { echo "accuracy_test: skipped, needs root"; exit 77; }
 build=$(cd "${1:?usage: accuracy_test.sh BUILD_DIR}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$build/agent/linewatch
@@ -125,7 +126,10 @@ done
 lab set 1 --loss 0% >/dev/null
 
 echo "Cut line:"
-(cd "$work" && lab exec "$bin" run -c "$work/lab.yaml" >"$work/agent.log" 2>&1) &
+# Not through the lab() function: its subshell would get the PID, and ending
+# it would orphan the agent. lab.sh exec execs, so $! is the agent itself.
+bash "$here/lab.sh" --name "$name" --build "$build" exec "$bin" run -c "$work/lab.yaml" \
+  >"$work/agent.log" 2>&1 &
 agent_pid=$!
 status() { lab exec "$bin" status -c "$work/lab.yaml" --json 2>/dev/null; }
 # Wait (bounded) for every series to have a good round.
