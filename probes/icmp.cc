@@ -99,13 +99,6 @@ std::optional<Duration> echo_once(pingobj_t* obj, std::string& error) {
       std::chrono::duration<double, std::milli>(latency_ms));
 }
 
-ProbeResult failed(ProbeResult r, const ProbeFailure& f) {
-  r.ok = false;
-  r.reason = f.reason;
-  r.detail = f.detail;
-  return r;
-}
-
 }  // namespace
 
 ProbeResult run_icmp(const ProbeRequest& request) {

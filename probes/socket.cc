@@ -69,11 +69,6 @@ ProbeFailure errno_failure(const std::string& what, int err) {
 
 }  // namespace
 
-void Fd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 std::string SocketAddress::host() const {
   char text[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {

@@ -19,41 +19,25 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/fd.h"
 #include "core/probe_result.h"
 #include "core/time.h"
 
 namespace linewatch {
-
-// Owns one file descriptor and closes it on destruction. Move-only.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Gives up ownership: the caller must close the returned fd.
-  int release() { return std::exchange(fd_, -1); }
-  // Closes the owned fd (if any) and takes `fd`.
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 // Why a socket step failed, as the probe should report it.
 struct ProbeFailure {
   Reason reason = Reason::internal;
   std::string detail;  // "connect 127.0.0.1:80: Connection refused"
 };
+
+// `r` marked failed with f's reason and detail; what r measured so far stays.
+inline ProbeResult failed(ProbeResult r, const ProbeFailure& f) {
+  r.ok = false;
+  r.reason = f.reason;
+  r.detail = f.detail;
+  return r;
+}
 
 // Either a value or a ProbeFailure.
 template <class T>

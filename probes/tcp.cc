@@ -61,13 +61,6 @@ Outcome<std::size_t> read_until(int fd, const std::string& expect, MonoTime dead
                                                  std::to_string(kMaxExpectBytes) + " bytes"};
 }
 
-ProbeResult failed(ProbeResult r, const ProbeFailure& f) {
-  r.ok = false;
-  r.reason = f.reason;
-  r.detail = f.detail;
-  return r;
-}
-
 }  // namespace
 
 ProbeResult run_tcp(const ProbeRequest& request) {
