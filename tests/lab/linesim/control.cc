@@ -1,5 +1,6 @@
 #include "tests/lab/linesim/control.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <type_traits>
@@ -12,6 +13,11 @@ namespace {
 // and settings never hold one.
 std::string number(double v) {
   char buf[32];
+  // Whole numbers print as such: "%g" alone would write 50 as "5e+01".
+  if (v == std::floor(v) && std::fabs(v) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
   std::snprintf(buf, sizeof buf, "%.17g", v);
   for (int precision = 1; precision < 17; ++precision) {
     char shorter[32];
