@@ -57,6 +57,7 @@
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "tests/support/temp_dir.h"
 #include "tests/lab/linesim/client.h"
 #include "tests/lab/linesim/fd.h"
 
@@ -113,24 +114,7 @@ std::string in_private_namespace(const std::function<void()>& body) {
   return failure;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/bench-linesim-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error(linesim::errno_text("mkdtemp"));
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = linewatch::testing::TempDir;
 
 sockaddr_in v4(const char* ip, int port) {
   sockaddr_in a{};
@@ -383,7 +367,7 @@ long long counter(const std::optional<Poco::JSON::Object::Ptr>& up, const char* 
 void bench_in_namespace(const Options& o, std::vector<RunFigures>& runs,
                         std::optional<double>& linesim_life_cpu) {
   TempDir dir;
-  const std::string sock = (dir.path() / "line.sock").string();
+  const std::string sock = dir.file("line.sock");
   LinesimChild child(o.linesim, sock);
   for (int i = 0; i < 300 && !show_up(sock); ++i) std::this_thread::sleep_for(milliseconds(10));
   if (!child.alive() || !show_up(sock)) throw std::runtime_error("linesim did not come up");

@@ -38,6 +38,7 @@
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "tests/support/temp_dir.h"
 #include "storage/store.h"
 
 namespace linewatch::bench {
@@ -61,32 +62,7 @@ struct Options {
 };
 
 // A mkdtemp directory under `parent`, removed with its contents on destruction.
-class TempDir {
- public:
-  explicit TempDir(const std::string& parent) {
-    std::string tmpl = parent + "/linewatch-bench-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr)
-      throw std::runtime_error("mkdtemp in " + parent + ": " + std::strerror(errno));
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
-  std::uintmax_t bytes() const {
-    std::uintmax_t total = 0;
-    for (const auto& e : std::filesystem::directory_iterator(path_))
-      if (e.is_regular_file()) total += e.file_size();
-    return total;
-  }
-
- private:
-  std::string path_;
-};
+using TempDir = linewatch::testing::TempDir;
 
 ProbeResult icmp_sample(std::mt19937& rng, const std::string& line, const std::string& target) {
   std::uniform_int_distribution<int> base(5'000, 80'000), jitter(0, 3'000), lost(0, 99);
@@ -171,7 +147,7 @@ struct RunFigures {
 RunFigures submit_run(const Options& o, const std::vector<ProbeResult>& pool, double seconds,
                       double rate) {
   const SystemClock clock;
-  TempDir dir(o.dir);
+  TempDir dir("linewatch-bench", o.dir);
   RunFigures f;
   f.rate = rate;
   {

@@ -23,28 +23,12 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/temp_dir.h"
+
 namespace linewatch::test {
 
 // A fresh directory under the system temp dir, removed with its content.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "linewatch-http-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = linewatch::testing::TempDir;
 
 // Makes ca.pem (a CA) and server.pem/server.key (signed by it, SAN
 // IP:127.0.0.1 and DNS:localhost), both valid for `days` days, in `dir`.

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <doctest/doctest.h>
+
+#include "tests/support/temp_dir.h"
 #include <stdlib.h>
 
 #include <chrono>
@@ -16,25 +18,9 @@
 
 namespace linewatch::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "linewatch-storage-XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string db() const { return path_ + "/linewatch.db"; }
-
- private:
-  std::string path_;
+struct TempDir : linewatch::testing::TempDir {
+  TempDir() : linewatch::testing::TempDir("linewatch-storage") {}
+  std::string db() const { return file("linewatch.db"); }
 };
 
 // Polls `cond` every 2 ms for at most `limit`; true when it held.
