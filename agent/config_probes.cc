@@ -25,17 +25,23 @@ void timing_fields(Ctx& ctx, Entry& e, int level, std::vector<Field>& f) {
                }});
 }
 
+// `host:` of a probe: a name or address, only under a target (a default
+// destination in `probes:` would make no sense).
+Field host_field(Ctx& ctx, std::string& out) {
+  return {"host",
+          [&ctx, &out](auto& k, auto& v, auto& p) {
+            if (auto t = get_text(ctx, k, v, p)) {
+              if (std::string err = check_host(*t); !err.empty()) return ctx.error(v, p, err);
+              out = *t;
+            }
+          },
+          true};
+}
+
 std::vector<Field> icmp_fields(Ctx& ctx, Entry& e, int level) {
   IcmpOptions& o = e.spec.icmp;
   std::vector<Field> f = {
-      {"host",
-       [&ctx, &o](auto& k, auto& v, auto& p) {
-         if (auto t = get_text(ctx, k, v, p)) {
-           if (std::string err = check_host(*t); !err.empty()) return ctx.error(v, p, err);
-           o.host = *t;
-         }
-       },
-       true},
+      host_field(ctx, o.host),
       {"pings",
        [&ctx, &e, level](auto& k, auto& v, auto& p) {
          if (auto n = get_int(ctx, k, v, p, 1, 100))
@@ -65,14 +71,7 @@ std::vector<Field> icmp_fields(Ctx& ctx, Entry& e, int level) {
 std::vector<Field> tcp_fields(Ctx& ctx, Entry& e, int level) {
   TcpOptions& o = e.spec.tcp;
   std::vector<Field> f = {
-      {"host",
-       [&ctx, &o](auto& k, auto& v, auto& p) {
-         if (auto t = get_text(ctx, k, v, p)) {
-           if (std::string err = check_host(*t); !err.empty()) return ctx.error(v, p, err);
-           o.host = *t;
-         }
-       },
-       true},
+      host_field(ctx, o.host),
       {"port",
        [&ctx, &o](auto& k, auto& v, auto& p) {
          if (auto n = get_int(ctx, k, v, p, 1, 65535)) o.port = static_cast<std::uint16_t>(*n);
