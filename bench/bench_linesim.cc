@@ -57,9 +57,10 @@
 #include <thread>
 
 #include "bench/bench_util.h"
-#include "tests/support/temp_dir.h"
 #include "tests/lab/linesim/client.h"
 #include "tests/lab/linesim/fd.h"
+#include "tests/lab/linesim/private_netns.h"
+#include "tests/support/temp_dir.h"
 
 extern char** environ;
 
@@ -80,39 +81,8 @@ struct Options {
   std::string linesim = LINESIM_BINARY;
 };
 
-constexpr const char* kReceiverIp = "198.19.0.9";
+constexpr const char* kReceiverIp = linesim::kNamespaceReceiverIp;
 constexpr int kWarmPort = 5999;
-
-constexpr const char* kSetup =
-    "ip link set lo up && ip addr add 198.19.0.9/32 dev lo && "
-    "ip tuntap add dev sim mode tun && sysctl -qw net.ipv6.conf.sim.disable_ipv6=1 && "
-    "ip link set sim up && ip addr add 198.18.200.1/24 dev sim && "
-    "ip rule add pref 200 lookup local && ip rule del pref 0 && "
-    "ip rule add pref 100 fwmark 1 lookup 100 && ip route add 198.19.0.0/16 dev sim table 100 && "
-    "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 "
-    "net.ipv4.conf.sim.rp_filter=0 net.ipv4.conf.sim.accept_local=1";
-
-// Runs body() in a new thread inside a fresh network namespace with the
-// topology above; the TUN is deleted when body returns or throws. Returns ""
-// or what failed.
-std::string in_private_namespace(const std::function<void()>& body) {
-  std::string failure;
-  std::thread t([&] {
-    try {
-      if (::unshare(CLONE_NEWNET) != 0)
-        throw std::runtime_error(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno));
-      if (std::system(kSetup) != 0) throw std::runtime_error("namespace setup failed");
-      struct TunGuard {
-        ~TunGuard() { (void)std::system("ip link del sim 2>/dev/null"); }
-      } tun_guard;
-      body();
-    } catch (const std::exception& e) {
-      failure = e.what();
-    }
-  });
-  t.join();
-  return failure;
-}
 
 using TempDir = linewatch::testing::TempDir;
 
@@ -396,7 +366,8 @@ int run(const Options& o) {
   std::fflush(stdout);
   std::vector<RunFigures> runs;
   std::optional<double> life_cpu;
-  const std::string failure = in_private_namespace([&] { bench_in_namespace(o, runs, life_cpu); });
+  const std::string failure =
+      linesim::in_private_namespace([&] { bench_in_namespace(o, runs, life_cpu); });
   if (!failure.empty()) throw std::runtime_error(failure);
   print_runs(runs);
   print_figures(runs);

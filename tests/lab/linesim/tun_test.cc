@@ -39,6 +39,7 @@
 
 #include "tests/lab/linesim/client.h"
 #include "tests/lab/linesim/loop.h"
+#include "tests/lab/linesim/private_netns.h"
 
 extern char** environ;
 
@@ -47,36 +48,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Steady = std::chrono::steady_clock;
-
-constexpr const char* kSetup =
-    "ip link set lo up && ip addr add 198.19.0.9/32 dev lo && "
-    "ip tuntap add dev sim mode tun && sysctl -qw net.ipv6.conf.sim.disable_ipv6=1 && "
-    "ip link set sim up && ip addr add 198.18.200.1/24 dev sim && "
-    "ip rule add pref 200 lookup local && ip rule del pref 0 && "
-    "ip rule add pref 100 fwmark 1 lookup 100 && ip route add 198.19.0.0/16 dev sim table 100 && "
-    "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 "
-    "net.ipv4.conf.sim.rp_filter=0 net.ipv4.conf.sim.accept_local=1";
-
-// Runs body() in a new thread inside a fresh namespace with the topology
-// above. Returns "" or what failed in the setup.
-std::string in_lab_namespace(const std::function<void()>& body) {
-  std::string failure;
-  std::thread t([&] {
-    if (::unshare(CLONE_NEWNET) != 0) {
-      failure = std::string("unshare: ") + std::strerror(errno);
-      return;
-    }
-    if (std::system(kSetup) != 0) {
-      failure = "namespace setup failed: " + std::string(kSetup);
-      return;
-    }
-    body();
-    // The namespace dies with the thread; delete the persistent TUN explicitly anyway.
-    (void)std::system("ip link del sim 2>/dev/null");
-  });
-  t.join();
-  return failure;
-}
 
 struct TempDir {
   std::filesystem::path path;
@@ -190,7 +161,7 @@ std::string send_command(const std::string& sock, const std::string& line) {
 TEST_CASE("in-process loop: zero and 20 ms delay, fast setting changes, cut and restore") {
   TempDir dir;
   const std::string sock = (dir.path / "line.sock").string();
-  std::string failure = in_lab_namespace([&] {
+  std::string failure = in_private_namespace([&] {
     auto sim = Linesim::open({"sim", sock, *parse_prefix("198.19.0.0/16"), 7, {}});
     REQUIRE_MESSAGE(sim.ok(), (sim.ok() ? "" : sim.error().message));
     Fd stop(::eventfd(0, EFD_CLOEXEC));
@@ -254,7 +225,7 @@ TEST_CASE("in-process loop: zero and 20 ms delay, fast setting changes, cut and 
 TEST_CASE("in-process loop: 20000 packets/s on well under one core") {
   TempDir dir;
   const std::string sock = (dir.path / "line.sock").string();
-  std::string failure = in_lab_namespace([&] {
+  std::string failure = in_private_namespace([&] {
     auto sim = Linesim::open({"sim", sock, *parse_prefix("198.19.0.0/16"), 8, {}});
     REQUIRE(sim.ok());
     Fd stop(::eventfd(0, EFD_CLOEXEC));
@@ -331,7 +302,7 @@ TEST_CASE("linesim process: client mode exit codes, SIGKILL cuts the line, SIGTE
   TempDir dir;
   const std::string sock = (dir.path / "line.sock").string();
   const std::string client = std::string(LINESIM_BINARY) + " --control " + sock + " --send ";
-  std::string failure = in_lab_namespace([&] {
+  std::string failure = in_private_namespace([&] {
     UdpPath path;
     CHECK(path.delivered(3, 100ms) == 0);  // no reader on the TUN: nothing passes
     pid_t pid = spawn_linesim(sock);
@@ -372,7 +343,7 @@ TEST_CASE("linesim process: client mode exit codes, SIGKILL cuts the line, SIGTE
 
 TEST_CASE("attach refuses a missing device and a device already in use") {
   TempDir dir;
-  std::string failure = in_lab_namespace([&] {
+  std::string failure = in_private_namespace([&] {
     auto missing = attach_tun("nosuch0");
     REQUIRE_FALSE(missing.ok());
     CHECK(missing.error().code == ErrorCode::not_found);
