@@ -58,8 +58,9 @@ probe() {
   done
 }
 
-# check_rtt LINE EMULATED_MS: medians of ICMP echoes, TCP connect, HTTP connect
-# and ttfb (plain and TLS) lie within ±1 ms of the emulated round trip.
+# check_rtt LINE EMULATED_MS: medians of ICMP echoes, TCP connect and HTTP
+# connect (plain and TLS) lie within ±1 ms of the emulated round trip; HTTP
+# time to first byte lies between one round trip and 3 ms more.
 check_rtt() {
   local line=$1 want=$2
   { probe "$line" far-rtt icmp 1; probe "$line" far tcp 15; probe "$line" far http 15
@@ -83,8 +84,14 @@ for r in rows:
 bad = []
 for k, v in series.items():
     med = statistics.median(v)
-    print(f"  {name} emulated {want:5.1f} ms  {k:14s} median {med:8.3f} ms  error {med - want:+.3f} ms  (n={len(v)})")
-    if abs(med - want) > 1.0:
+    # The handshake and the echo are one round trip each, carried by the far
+    # kernel: they must match the emulated delay. Time to first byte adds the
+    # far server's own work (a user-space HTTP server waking up and answering),
+    # so it is held to "at least one round trip, and little more".
+    low, high = (want - 1.0, want + 1.0) if k != "http ttfb" else (want, want + 3.0)
+    verdict = "" if low <= med <= high else f"  OUT OF [{low:.1f}, {high:.1f}]"
+    print(f"  {name} emulated {want:5.1f} ms  {k:14s} median {med:8.3f} ms  error {med - want:+.3f} ms  (n={len(v)}){verdict}")
+    if verdict:
         bad.append(k)
 sys.exit(1 if bad else 0)
 PY
