@@ -1,5 +1,4 @@
 #include <doctest/doctest.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "probes/netns_test_support.h"
 #include "probes/probe.h"
 
 namespace linewatch {
@@ -131,20 +131,9 @@ TEST_CASE("echo starts are spaced") {
 // Moves the calling thread (only) into a new network namespace whose loopback
 // is up but ignores echo requests, so echoes to 127.0.0.1 are really lost
 // (the root namespace answers every echo, so loss cannot be seen there).
-// The namespace goes away with the thread. Returns "" or what failed.
 std::string enter_silent_namespace() {
-  if (::unshare(CLONE_NEWNET) != 0) return std::string("unshare: ") + std::strerror(errno);
-  // A child forked from this thread starts in its namespace. The extra address
-  // is there because liboping resolves with AI_ADDRCONFIG, which finds no IPv4
-  // without a non-loopback address.
-  if (std::system("ip link set lo up && ip addr add 198.18.0.1/32 dev lo") != 0)
-    return "ip: cannot set up loopback in the test namespace";
-  // /proc/sys/net follows the opening thread's namespace.
-  std::ofstream("/proc/sys/net/ipv4/icmp_echo_ignore_all") << "1\n";
-  std::ifstream check("/proc/sys/net/ipv4/icmp_echo_ignore_all");
-  int value = 0;
-  check >> value;
-  return value == 1 ? "" : "icmp_echo_ignore_all not set";
+  if (auto e = testing::enter_private_namespace(); !e.empty()) return e;
+  return testing::set_sysctl("net/ipv4/icmp_echo_ignore_all", "1");
 }
 
 TEST_CASE("lost echoes each wait their timeout and the round is a timeout") {
@@ -175,5 +164,29 @@ TEST_CASE("lost echoes each wait their timeout and the round is a timeout") {
   CHECK(took < 450ms);
 }
 
+TEST_CASE("a target with no route is unreachable at once, not a timeout") {
+  IcmpRound round("198.18.5.5", 2, 10ms);  // the private namespace has only loopback
+  round.spec.timing.timeout = 2s;
+  ProbeResult r;
+  std::string setup_error;
+  Duration took{};
+  std::thread([&] {
+    setup_error = testing::enter_private_namespace();
+    if (!setup_error.empty()) return;
+    const auto start = Steady::now();
+    r = round.run();
+    took = Steady::now() - start;
+  }).join();
+  REQUIRE(setup_error == "");
+  INFO(r.detail);
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason == Reason::unreachable);
+  CHECK(r.detail == "echo request to 198.18.5.5: Network is unreachable");
+  CHECK(r.sent == 2);
+  CHECK(r.received == 0);
+  CHECK(took < 1s);  // did not wait out the 2 s timeout
+}
+
 }  // namespace
 }  // namespace linewatch
+

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # libraries
   libssl-dev zlib1g-dev libpoco-dev prometheus-cpp-dev libsqlite3-dev
-  liboping-dev libcli11-dev doctest-dev libyaml-cpp-dev
+  libcli11-dev doctest-dev libyaml-cpp-dev
   # runtime tools used by tests, the demo and benchmarks
   iproute2 iputils-ping fping curl openssl procps sqlite3 python3
 )

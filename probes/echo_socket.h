@@ -1,0 +1,75 @@
+// EchoSocket: one ICMP echo socket pinned to a line, timing each echo with
+// the kernel's own send and receive stamps.
+//
+// Why not a ping library: liboping stamps a reply in user space after
+// select() wakes, which adds the thread's wake-up latency (0.05-0.1 ms on an
+// idle virtual CPU) to every RTT, and each of its raw sockets is handed every
+// ICMP packet the host receives. Here the RTT runs from the kernel's software
+// transmit stamp to its receive stamp (SO_TIMESTAMPING), and the socket sees
+// only its own replies: a ping socket (SOCK_DGRAM/IPPROTO_ICMP) is matched by
+// the kernel; a raw socket, used when net.ipv4.ping_group_range does not
+// admit the process, carries a BPF filter on its echo identifier.
+//
+// Thread-safety: a plain move-only value; use one EchoSocket from one thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/fd.h"
+#include "core/time.h"
+#include "probes/icmp_wire.h"
+#include "probes/socket.h"
+
+namespace linewatch {
+
+class EchoSocket {
+ public:
+  enum class Kind {
+    automatic,  // a ping socket when allowed, else a raw socket
+    datagram,   // ping socket only (needs ping_group_range to admit our group)
+    raw,        // raw socket only (needs root or CAP_NET_RAW)
+  };
+
+  // What one echo came to.
+  struct Echo {
+    std::optional<Duration> rtt;  // nullopt: no reply by the deadline
+    bool kernel_stamped = false;  // rtt is kernel receive minus kernel/just-before-send stamp
+    int send_errno = 0;           // non-zero: the request never left (ENETUNREACH, ...)
+  };
+
+  // Opens an ICMP socket of `family` (AF_INET or AF_INET6) and pins it to
+  // `binding` (see binding.h). Failure: Reason::bind with the binding message,
+  // or Reason::internal naming both sockets that could not be opened and what
+  // would allow them.
+  static Outcome<EchoSocket> open(int family, const LineBinding& binding, Kind kind = Kind::automatic);
+
+  // Sends echo request `seq` with `payload_bytes` bytes (>= 0) to `target`
+  // (same family) and waits until its reply arrives or `deadline` passes.
+  // Replies to other requests, rounds, sockets or hosts are read and ignored.
+  // The kernel enables receive stamps for the host a moment after the first
+  // socket asks (a deferred static key), so the first echo of an idle host can
+  // come back with user-space times; kernel_stamped says which.
+  Echo echo(const SocketAddress& target, std::uint16_t seq, int payload_bytes, MonoTime deadline);
+
+  Kind kind() const { return kind_; }
+  // Packets read that were not the awaited reply (late, foreign, our own
+  // request seen on loopback): a raw socket's filter keeps this near zero.
+  std::uint64_t ignored() const { return ignored_; }
+
+ private:
+  EchoSocket(Fd fd, int family, Kind kind);
+
+  Fd fd_;
+  int family_ = 0;
+  Kind kind_ = Kind::raw;
+  std::uint16_t id_ = 0;  // raw sockets only; the kernel picks a ping socket's
+  icmp_wire::Cookie cookie_{};
+  std::vector<std::uint8_t> buffer_;
+  std::uint64_t ignored_ = 0;
+};
+
+}  // namespace linewatch
