@@ -219,12 +219,15 @@ void check_schedule(Ctx& ctx, const Entry& e, const YAML::Node& node, const std:
     ctx.error(o.mark, o.path, msg);
   };
   if (e.spec.kind == ProbeKind::icmp) {
-    const Duration step = std::max(e.spec.icmp.spacing, t.timeout);
-    const bool spacing_wins = e.spec.icmp.spacing > t.timeout;
-    if (step * e.spec.icmp.pings > t.interval)
-      report(pick({&e.interval, &e.pings, spacing_wins ? &e.spacing : &e.timeout}),
-             "icmp round (" + std::to_string(e.spec.icmp.pings) + " pings × " +
-                 format_duration(step) + ") exceeds interval " + format_duration(t.interval));
+    // Requests leave `spacing` apart and the last waits `timeout` (see
+    // EchoSocket::round), so that is how long a round may take.
+    const int pings = e.spec.icmp.pings;
+    const Duration round = e.spec.icmp.spacing * std::max(pings - 1, 0) + t.timeout;
+    if (round > t.interval)
+      report(pick({&e.interval, &e.pings, &e.spacing, &e.timeout}),
+             "icmp round of " + format_duration(round) + " ((" + std::to_string(pings) +
+                 " pings - 1) × spacing " + format_duration(e.spec.icmp.spacing) + " + timeout " +
+                 format_duration(t.timeout) + ") exceeds interval " + format_duration(t.interval));
   } else if (t.timeout > t.interval) {
     report(pick({&e.timeout, &e.interval}), "timeout " + format_duration(t.timeout) +
                                                 " exceeds interval " + format_duration(t.interval));

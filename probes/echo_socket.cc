@@ -12,7 +12,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <random>
+#include <span>
 
 #include "probes/binding.h"
 
@@ -113,90 +115,192 @@ Outcome<EchoSocket> EchoSocket::open(int family, const LineBinding& binding, Kin
     return ProbeFailure{Reason::internal, std::string("icmp: reply filter: ") + std::strerror(errno)};
   // Without stamps the echo falls back to user-space times, so a kernel that
   // refuses them costs accuracy, not the probe.
+  // OPT_ID numbers each send stamp by datagram, so overlapping echoes each
+  // find their own.
   const int stamping = SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_RX_SOFTWARE |
-                       SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_OPT_TSONLY;
+                       SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_OPT_TSONLY |
+                       SOF_TIMESTAMPING_OPT_ID;
   (void)::setsockopt(socket.fd_.get(), SOL_SOCKET, SO_TIMESTAMPING, &stamping, sizeof(stamping));
+  // ICMP errors about our requests come back on the error queue, quoting the
+  // request, so an unreachable ends its echo at once.
+  const int on = 1;
+  if (family == AF_INET6)
+    (void)::setsockopt(socket.fd_.get(), SOL_IPV6, IPV6_RECVERR, &on, sizeof(on));
+  else
+    (void)::setsockopt(socket.fd_.get(), SOL_IP, IP_RECVERR, &on, sizeof(on));
   if (Status s = apply_binding(socket.fd_.get(), family, binding); !s.ok())
     return ProbeFailure{Reason::bind, s.error().message};
   return socket;
 }
 
-EchoSocket::Echo EchoSocket::echo(const SocketAddress& target, std::uint16_t seq, int payload_bytes,
-                                  MonoTime deadline) {
-  Echo echo;
-  const std::vector<std::uint8_t> request =
-      icmp_wire::echo_request(family_, id_, seq, cookie_, payload_bytes);
-  const icmp_wire::Expected expected{family_, kind_ == Kind::raw && family_ == AF_INET,
-                                     kind_ == Kind::raw ? std::optional(id_) : std::nullopt, seq,
-                                     cookie_, payload_bytes};
-  // Stamps older than this belong to earlier echoes on this socket.
-  const Duration sent_user = realtime_now();
-  const MonoTime sent_steady = Steady::now();
-  if (::sendto(fd_.get(), request.data(), request.size(), 0, target.get(), target.length) < 0) {
-    echo.send_errno = errno;
-    return echo;
-  }
+// One request of a round, from its send to its reply or deadline.
+struct EchoSocket::Pending {
+  std::uint16_t seq = 0;
+  bool sent = false;
+  bool done = false;
+  std::uint32_t send_key = 0;  // which datagram on this socket: matches a send stamp
+  Duration sent_user{};        // wall clock just before sendto()
+  MonoTime sent_steady{};
+  MonoTime deadline{};
   std::optional<Duration> sent_kernel;
-  auto take_send_stamp = [&] {
-    char control[256];
-    for (int i = 0; i < 16; ++i) {  // bounded: one stamp per send, the rest are stale
-      msghdr msg{};
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof(control);
-      if (::recvmsg(fd_.get(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return;
-      if (auto stamp = software_stamp(msg); stamp && *stamp >= sent_user) sent_kernel = stamp;
-    }
-  };
-  take_send_stamp();
+  Echo result;
+};
 
+// The error queue holds two kinds of news: send stamps (numbered by
+// datagram, thanks to OPT_ID) and, with IP_RECVERR, ICMP errors quoting the
+// request they are about.
+void EchoSocket::take_errors(std::vector<Pending>& pending) {
+  char control[512];
+  std::uint8_t quoted[64];
+  const std::optional<std::uint16_t> our_id = kind_ == Kind::raw ? std::optional(id_) : std::nullopt;
   for (;;) {
-    const MonoTime now = Steady::now();
-    if (now >= deadline) return echo;
-    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
+    iovec io{quoted, sizeof(quoted)};
+    msghdr msg{};
+    msg.msg_iov = &io;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (n < 0) return;
+    std::optional<sock_extended_err> error;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      const bool ip_error = (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                            (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR);
+      if (!ip_error) continue;
+      error.emplace();
+      std::memcpy(&*error, CMSG_DATA(c), sizeof(sock_extended_err));
+    }
+    if (!error) continue;
+    if (error->ee_origin == SO_EE_ORIGIN_TIMESTAMPING) {
+      const std::optional<Duration> stamp = software_stamp(msg);
+      for (Pending& p : pending)
+        if (stamp && p.sent && p.send_key == error->ee_data && *stamp >= p.sent_user)
+          p.sent_kernel = stamp;
+    } else if (error->ee_origin == SO_EE_ORIGIN_ICMP || error->ee_origin == SO_EE_ORIGIN_ICMP6) {
+      const auto seq = icmp_wire::quoted_request_seq(
+          {quoted, static_cast<std::size_t>(n)}, family_, our_id);
+      for (Pending& p : pending) {
+        if (!seq || !p.sent || p.done || p.seq != *seq) continue;
+        p.done = true;
+        p.result.icmp_errno = static_cast<int>(error->ee_errno);
+      }
+    }
+  }
+}
+
+void EchoSocket::take_replies(const SocketAddress& target, const Plan& plan,
+                              std::vector<Pending>& pending) {
+  icmp_wire::Expected expected{family_, kind_ == Kind::raw && family_ == AF_INET,
+                               kind_ == Kind::raw ? std::optional(id_) : std::nullopt, 0, cookie_,
+                               plan.payload_bytes};
+  for (;;) {
+    sockaddr_storage from{};
+    iovec io{buffer_.data(), buffer_.size()};
+    char control[256];
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof(from);
+    msg.msg_iov = &io;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
+    if (n < 0) return;
+    const Duration received_user = realtime_now();
+    const MonoTime received_steady = Steady::now();
+    const std::span<const std::uint8_t> packet{buffer_.data(), static_cast<std::size_t>(n)};
+    Pending* match = nullptr;
+    if (same_host(from, target)) {
+      for (Pending& p : pending) {
+        if (!p.sent || p.done || received_steady > p.deadline) continue;
+        expected.seq = p.seq;
+        if (icmp_wire::is_reply(packet, expected)) match = &p;
+      }
+    }
+    if (match == nullptr) {
+      ++ignored_;
+      continue;
+    }
+    Pending& p = *match;
+    p.done = true;
+    const Duration user_rtt = received_steady - p.sent_steady;
+    p.result.rtt = user_rtt;
+    if (!p.sent_kernel) take_errors(pending);
+    // The kernel's interval lies inside the user-space one; anything else
+    // means the wall clock stepped mid-echo, and the steady figure stands.
+    if (auto received_kernel = software_stamp(msg)) {
+      const Duration kernel_rtt = *received_kernel - p.sent_kernel.value_or(p.sent_user);
+      if (kernel_rtt >= Duration::zero() && *received_kernel <= received_user &&
+          kernel_rtt <= user_rtt + std::chrono::microseconds(50)) {
+        p.result.rtt = kernel_rtt;
+        p.result.kernel_stamped = true;
+      }
+    }
+  }
+}
+
+std::vector<EchoSocket::Echo> EchoSocket::round(const SocketAddress& target, const Plan& plan) {
+  std::vector<Pending> pending(static_cast<std::size_t>(std::max(plan.count, 0)));
+  const MonoTime start = Steady::now();
+  std::size_t next = 0;  // the next request to send
+  for (;;) {
+    MonoTime now = Steady::now();
+    if (next < pending.size() && now >= start + plan.spacing * static_cast<long>(next)) {
+      Pending& p = pending[next];
+      p.seq = static_cast<std::uint16_t>(plan.first_seq + next);
+      const std::vector<std::uint8_t> request =
+          icmp_wire::echo_request(family_, id_, p.seq, cookie_, plan.payload_bytes);
+      p.sent_user = realtime_now();
+      p.sent_steady = Steady::now();
+      p.deadline = p.sent_steady + plan.timeout;
+      ++next;
+      if (::sendto(fd_.get(), request.data(), request.size(), 0, target.get(), target.length) < 0) {
+        p.result.send_errno = errno;
+        p.done = true;
+        continue;
+      }
+      p.sent = true;
+      p.send_key = sends_++;
+      take_errors(pending);
+      continue;
+    }
+    // Next wake-up: the next send or the earliest deadline still open.
+    std::optional<MonoTime> wake;
+    if (next < pending.size()) wake = start + plan.spacing * static_cast<long>(next);
+    for (Pending& p : pending) {
+      if (!p.sent || p.done) continue;
+      if (now >= p.deadline) {
+        p.done = true;  // lost: a reply after this is late and ignored
+        continue;
+      }
+      if (!wake || p.deadline < *wake) wake = p.deadline;
+    }
+    if (!wake) break;
+    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(*wake - now);
     timespec wait{static_cast<time_t>(left.count() / 1'000'000'000),
                   static_cast<long>(left.count() % 1'000'000'000)};
     pollfd p{fd_.get(), POLLIN, 0};
-    const int ready = ::ppoll(&p, 1, &wait, nullptr);
-    if (ready < 0 && errno != EINTR) return echo;
-    if (ready <= 0) continue;
-    if (p.revents & POLLERR) take_send_stamp();
-    if (!(p.revents & POLLIN)) continue;
-    for (;;) {
-      sockaddr_storage from{};
-      iovec io{buffer_.data(), buffer_.size()};
-      char control[256];
-      msghdr msg{};
-      msg.msg_name = &from;
-      msg.msg_namelen = sizeof(from);
-      msg.msg_iov = &io;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof(control);
-      const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
-      if (n < 0) break;
-      const Duration received_user = realtime_now();
-      const MonoTime received_steady = Steady::now();
-      if (!same_host(from, target) ||
-          !icmp_wire::is_reply({buffer_.data(), static_cast<std::size_t>(n)}, expected)) {
-        ++ignored_;
-        continue;
-      }
-      const Duration user_rtt = received_steady - sent_steady;
-      echo.rtt = user_rtt;
-      if (!sent_kernel) take_send_stamp();
-      // The kernel's interval lies inside the user-space one; anything else
-      // means the wall clock stepped mid-echo, and the steady figure stands.
-      if (auto received_kernel = software_stamp(msg)) {
-        const Duration kernel_rtt = *received_kernel - sent_kernel.value_or(sent_user);
-        if (kernel_rtt >= Duration::zero() && *received_kernel <= received_user &&
-            kernel_rtt <= user_rtt + std::chrono::microseconds(50)) {
-          echo.rtt = kernel_rtt;
-          echo.kernel_stamped = true;
-        }
-      }
-      return echo;
+    if (::ppoll(&p, 1, &wait, nullptr) <= 0) continue;  // timeout or EINTR: re-plan
+    if (p.revents & POLLERR) {
+      take_errors(pending);
+      // A hard ICMP error also sets the socket's pending error, which poll
+      // reports until it is read; the queued copy above already told us.
+      int error = 0;
+      socklen_t length = sizeof(error);
+      (void)::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &error, &length);
     }
+    if (p.revents & POLLIN) take_replies(target, plan, pending);
   }
+  std::vector<Echo> echoes;
+  echoes.reserve(pending.size());
+  for (const Pending& p : pending) echoes.push_back(p.result);
+  return echoes;
+}
+
+EchoSocket::Echo EchoSocket::echo(const SocketAddress& target, std::uint16_t seq, int payload_bytes,
+                                  MonoTime deadline) {
+  const Duration timeout = std::max(Duration::zero(), Duration(deadline - Steady::now()));
+  return round(target, Plan{1, Duration::zero(), timeout, payload_bytes, seq}).front();
 }
 
 }  // namespace linewatch

@@ -39,6 +39,9 @@ class EchoSocket {
     std::optional<Duration> rtt;  // nullopt: no reply by the deadline
     bool kernel_stamped = false;  // rtt is kernel receive minus kernel/just-before-send stamp
     int send_errno = 0;           // non-zero: the request never left (ENETUNREACH, ...)
+    // Non-zero: a router on the way answered with an ICMP error instead
+    // (EHOSTUNREACH, ENETUNREACH, ...); the echo stopped waiting then.
+    int icmp_errno = 0;
   };
 
   // Opens an ICMP socket of `family` (AF_INET or AF_INET6) and pins it to
@@ -47,12 +50,25 @@ class EchoSocket {
   // would allow them.
   static Outcome<EchoSocket> open(int family, const LineBinding& binding, Kind kind = Kind::automatic);
 
-  // Sends echo request `seq` with `payload_bytes` bytes (>= 0) to `target`
-  // (same family) and waits until its reply arrives or `deadline` passes.
+  // One round: `count` echo requests to `target` (same family), request i
+  // sent at start + i × spacing whether or not earlier ones were answered
+  // (as fping -p does, so a lossy line does not stretch the round), each
+  // waiting up to `timeout` for its reply. Returns one Echo per request, in
+  // order. The round lasts at most (count − 1) × spacing + timeout.
   // Replies to other requests, rounds, sockets or hosts are read and ignored.
   // The kernel enables receive stamps for the host a moment after the first
   // socket asks (a deferred static key), so the first echo of an idle host can
   // come back with user-space times; kernel_stamped says which.
+  struct Plan {
+    int count = 1;
+    Duration spacing{};
+    Duration timeout{};
+    int payload_bytes = 56;       // >= 0
+    std::uint16_t first_seq = 0;  // request i carries first_seq + i
+  };
+  std::vector<Echo> round(const SocketAddress& target, const Plan& plan);
+
+  // A round of one request with sequence `seq` that waits until `deadline`.
   Echo echo(const SocketAddress& target, std::uint16_t seq, int payload_bytes, MonoTime deadline);
 
   Kind kind() const { return kind_; }
@@ -68,8 +84,14 @@ class EchoSocket {
   Kind kind_ = Kind::raw;
   std::uint16_t id_ = 0;  // raw sockets only; the kernel picks a ping socket's
   icmp_wire::Cookie cookie_{};
+
+  struct Pending;
+  void take_errors(std::vector<Pending>& pending);
+  void take_replies(const SocketAddress& target, const Plan& plan, std::vector<Pending>& pending);
+
   std::vector<std::uint8_t> buffer_;
   std::uint64_t ignored_ = 0;
+  std::uint32_t sends_ = 0;  // datagrams sent: the kernel's key for send stamps
 };
 
 }  // namespace linewatch

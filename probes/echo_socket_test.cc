@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <unistd.h>
+
 #include <functional>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -105,6 +108,84 @@ TEST_CASE("a raw socket does not see another socket's replies") {
     CHECK(quiet.value().ignored() == 0);
     CHECK(busy.value().ignored() == 0);
   }
+}
+
+TEST_CASE("a round's requests overlap, each keeps its own kernel-stamped RTT") {
+  auto socket = EchoSocket::open(AF_INET, {}, EchoSocket::Kind::raw);
+  REQUIRE(socket.ok());
+  const auto start = Steady::now();
+  const auto echoes =
+      socket.value().round(address("127.0.0.1"), EchoSocket::Plan{20, 1ms, 1s, 56, 65530});
+  const auto took = Steady::now() - start;
+  REQUIRE(echoes.size() == 20);
+  int stamped = 0;
+  for (const auto& e : echoes) {
+    REQUIRE(e.rtt.has_value());
+    CHECK(*e.rtt < 10ms);
+    stamped += e.kernel_stamped ? 1 : 0;
+  }
+  CHECK(stamped >= 19);  // the first may precede the kernel's stamp switch-on
+  CHECK(took >= 19ms);   // 19 gaps of 1 ms between 20 requests
+  CHECK(took < 500ms);   // replies end the round; no timeout was waited out
+  CHECK(socket.value().ignored() == 0);
+}
+
+// Sequence numbers wrap within a round (65530 + 20 above); a zero count
+// sends nothing and returns at once.
+TEST_CASE("a round of zero requests is empty") {
+  auto socket = EchoSocket::open(AF_INET, {}, EchoSocket::Kind::raw);
+  REQUIRE(socket.ok());
+  CHECK(socket.value().round(address("127.0.0.1"), EchoSocket::Plan{0, 1ms, 1s, 56, 0}).empty());
+}
+
+// A router on the way answers for a network it has no route to: the probe says
+// "unreachable" instead of waiting for a reply that will not come. The router
+// is a second private namespace joined by a veth pair.
+TEST_CASE("an ICMP unreachable from a router ends the echo at once with its error") {
+  std::promise<pid_t> router_tid;
+  std::promise<void> wired, done;
+  std::string router_error;
+  std::thread router([&] {
+    router_error = testing::enter_private_namespace();
+    router_tid.set_value(static_cast<pid_t>(::gettid()));
+    wired.get_future().wait();
+    if (router_error.empty() &&
+        std::system("ip addr add 198.18.10.2/30 dev lwrt1 && ip link set lwrt1 up && "
+                    "ip route add unreachable 198.18.11.0/24") != 0)
+      router_error = "router setup failed";
+    if (router_error.empty()) router_error = testing::set_sysctl("net/ipv4/ip_forward", "1");
+    done.get_future().wait();
+  });
+  const pid_t tid = router_tid.get_future().get();
+  std::promise<void> router_ready;
+  EchoSocket::Echo echo;
+  Duration took{};
+  std::string setup;
+  std::thread host([&] {
+    setup = testing::enter_private_namespace();
+    const std::string wire = "ip link add lwrt0 type veth peer name lwrt1 netns " +
+                             std::to_string(tid) +
+                             " && ip addr add 198.18.10.1/30 dev lwrt0 && ip link set lwrt0 up";
+    if (setup.empty() && std::system(wire.c_str()) != 0) setup = "veth setup failed";
+    wired.set_value();
+    if (!setup.empty()) return;
+    std::this_thread::sleep_for(200ms);  // the router's addresses and routes
+    if (std::system("ip route add 198.18.11.0/24 via 198.18.10.2") != 0) setup = "route failed";
+    auto socket = EchoSocket::open(AF_INET, {}, EchoSocket::Kind::raw);
+    if (!setup.empty() || !socket.ok()) return;
+    const auto start = Steady::now();
+    echo = socket.value().echo(address("198.18.11.5"), 1, 56, start + 2s);
+    took = Steady::now() - start;
+  });
+  host.join();
+  done.set_value();
+  router.join();
+  REQUIRE(setup == "");
+  REQUIRE(router_error == "");
+  CHECK_FALSE(echo.rtt.has_value());
+  CHECK(echo.send_errno == 0);
+  CHECK(echo.icmp_errno == EHOSTUNREACH);  // an "unreachable" route answers host-unreachable
+  CHECK(took < 1s);  // did not wait out the 2 s timeout
 }
 
 TEST_CASE("the binding applies: a missing source address is a bind failure") {

@@ -1,16 +1,16 @@
 // The ICMP probe: a SmokePing-style round of echo requests on one EchoSocket
 // (echo_socket.h), which times each echo with the kernel's stamps.
 //
-// Echoes go one at a time so each has its own timeout and its start follows
-// the previous start by `spacing` (or follows its end when it took longer),
-// which spreads a round over time instead of sending a burst. Spacing uses
-// the real steady clock: the waits are real, whatever clock the request has.
+// Request i leaves at start + i × spacing whether or not earlier ones were
+// answered, as fping -p and SmokePing do: a round spreads over time instead
+// of bursting, and a lossy line does not stretch it (each echo waits its own
+// timeout). The waits are real steady-clock time, whatever clock the request
+// has.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <random>
 #include <string>
-#include <thread>
 
 #include "probes/binding.h"
 #include "probes/echo_socket.h"
@@ -44,16 +44,14 @@ ProbeResult run_icmp(const ProbeRequest& request) {
 
   // Sequence numbers start at random so rounds that follow each other on
   // reused identifiers do not share them.
-  auto seq = static_cast<std::uint16_t>(std::random_device{}());
+  const EchoSocket::Plan plan{icmp.pings, icmp.spacing, request.spec.timing.timeout,
+                              icmp.payload_bytes,
+                              static_cast<std::uint16_t>(std::random_device{}())};
   int send_errno = 0;
-  MonoTime next_start = Steady::now();
-  for (int i = 0; i < icmp.pings; ++i, ++seq) {
-    std::this_thread::sleep_until(next_start);
-    const MonoTime start = Steady::now();
-    next_start = start + icmp.spacing;
-    const EchoSocket::Echo echo =
-        socket.value().echo(target, seq, icmp.payload_bytes, start + request.spec.timing.timeout);
+  int icmp_errno = 0;
+  for (const EchoSocket::Echo& echo : socket.value().round(target, plan)) {
     if (echo.send_errno != 0) send_errno = echo.send_errno;
+    if (echo.icmp_errno != 0) icmp_errno = echo.icmp_errno;
     r.rtts.push_back(echo.rtt);
   }
   summarise_echoes(r);
@@ -64,6 +62,10 @@ ProbeResult run_icmp(const ProbeRequest& request) {
     // Nothing left the host (no route, a firewall): say so, not "timeout".
     r.reason = reason_for_errno(send_errno);
     r.detail = "echo request to " + target.host() + ": " + std::strerror(send_errno);
+  } else if (icmp_errno != 0) {
+    // A router on the way answered for the target.
+    r.reason = reason_for_errno(icmp_errno);
+    r.detail = "no reply from " + target.host() + ": " + std::strerror(icmp_errno) + " (ICMP error)";
   } else {
     r.reason = Reason::timeout;
     r.detail = "no reply from " + target.host() + " to " + std::to_string(r.sent) + " echo requests";

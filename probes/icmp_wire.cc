@@ -69,6 +69,14 @@ bool is_reply(std::span<const std::uint8_t> packet, const Expected& expected) {
                     icmp + kHeaderBytes);
 }
 
+std::optional<std::uint16_t> quoted_request_seq(std::span<const std::uint8_t> packet, int family,
+                                                std::optional<std::uint16_t> id) {
+  if (packet.size() < kHeaderBytes) return std::nullopt;
+  if (packet[0] != (family == AF_INET6 ? kEchoRequest6 : kEchoRequest4)) return std::nullopt;
+  if (id && read16(&packet[4]) != *id) return std::nullopt;
+  return read16(&packet[6]);
+}
+
 std::vector<sock_filter> reply_filter(int family, std::uint16_t id) {
   const std::uint32_t accept = 0xffffffffu;
   if (family == AF_INET6) {

@@ -51,6 +51,12 @@ struct Expected {
 // truncated or malformed packets are simply not replies.
 bool is_reply(std::span<const std::uint8_t> packet, const Expected& expected);
 
+// The sequence number of our echo request quoted in `packet` (what an ICMP
+// error hands back: the request's ICMP header onwards), when it is an echo
+// request of `family` with `id` (unchecked when nullopt); else nullopt.
+std::optional<std::uint16_t> quoted_request_seq(std::span<const std::uint8_t> packet, int family,
+                                                std::optional<std::uint16_t> id);
+
 // A classic BPF program for SO_ATTACH_FILTER on a raw socket of `family` that
 // accepts echo replies carrying `id` and drops everything else, so a raw
 // socket is not woken by the host's other ICMP traffic. IPv4 programs skip the

@@ -127,6 +127,20 @@ TEST_CASE("truncated packets are not replies and are never read past their end")
   CHECK_FALSE(is_reply(std::vector<std::uint8_t>{}, Expected{AF_INET, true, 1, 1, kCookie, 0}));
 }
 
+TEST_CASE("the request quoted in an ICMP error gives back its sequence number") {
+  const auto request = echo_request(AF_INET, 0x1234, 0xbeef, kCookie, 56);
+  CHECK(quoted_request_seq(request, AF_INET, 0x1234) == std::optional<std::uint16_t>(0xbeef));
+  CHECK(quoted_request_seq(request, AF_INET, std::nullopt) == std::optional<std::uint16_t>(0xbeef));
+  CHECK_FALSE(quoted_request_seq(request, AF_INET, 0x4321).has_value());
+  CHECK_FALSE(quoted_request_seq(request, AF_INET6, std::nullopt).has_value());
+  CHECK_FALSE(quoted_request_seq(reply_to(request, AF_INET), AF_INET, 0x1234).has_value());
+  CHECK_FALSE(
+      quoted_request_seq(std::vector<std::uint8_t>(request.begin(), request.begin() + 7), AF_INET, 0x1234)
+          .has_value());
+  const auto request6 = echo_request(AF_INET6, 7, 9, kCookie, 0);
+  CHECK(quoted_request_seq(request6, AF_INET6, 7) == std::optional<std::uint16_t>(9));
+}
+
 TEST_CASE("the reply filter is a short program ending in accept and drop") {
   for (int family : {AF_INET, AF_INET6}) {
     const auto code = reply_filter(family, 0x1234);

@@ -7,7 +7,7 @@ namespace linewatch {
 
 Duration round_budget(const ProbeSpec& spec) {
   if (spec.kind == ProbeKind::icmp)
-    return std::max(spec.icmp.spacing, spec.timing.timeout) * spec.icmp.pings;
+    return spec.icmp.spacing * std::max(spec.icmp.pings - 1, 0) + spec.timing.timeout;
   return spec.timing.timeout;
 }
 

@@ -31,8 +31,8 @@ ProbeResult run_icmp(const ProbeRequest& request);
 ProbeResult run_tcp(const ProbeRequest& request);
 ProbeResult run_http(const ProbeRequest& request);
 
-// The longest a round of `spec` may take: ICMP pings × max(spacing, timeout),
-// others the timeout. Config validation keeps it within the interval.
+// The longest a round of `spec` may take: ICMP (pings − 1) × spacing +
+// timeout, others the timeout. Config validation keeps it within the interval.
 Duration round_budget(const ProbeSpec& spec);
 
 }  // namespace linewatch
