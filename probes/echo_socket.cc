@@ -22,7 +22,9 @@ namespace linewatch {
 namespace {
 
 using Steady = std::chrono::steady_clock;
-constexpr std::size_t kMaxPacket = 65536 + 60;  // largest payload plus an IPv4 header
+// Room for a reply to our request behind the largest IPv4 header; anything
+// longer is not our reply, and a truncated read still shows its header.
+constexpr std::size_t kReplySlack = 8 + 60 + 64;
 
 int icmp_protocol(int family) {
   return family == AF_INET6 ? static_cast<int>(IPPROTO_ICMPV6) : static_cast<int>(IPPROTO_ICMP);
@@ -79,7 +81,7 @@ bool attach_reply_filter(int fd, int family, std::uint16_t id) {
 }  // namespace
 
 EchoSocket::EchoSocket(Fd fd, int family, Kind kind)
-    : fd_(std::move(fd)), family_(family), kind_(kind), buffer_(kMaxPacket) {
+    : fd_(std::move(fd)), family_(family), kind_(kind) {
   std::random_device random;
   id_ = static_cast<std::uint16_t>(random());
   for (auto& b : cookie_) b = static_cast<std::uint8_t>(random());
@@ -241,6 +243,7 @@ void EchoSocket::take_replies(const SocketAddress& target, const Plan& plan,
 
 std::vector<EchoSocket::Echo> EchoSocket::round(const SocketAddress& target, const Plan& plan) {
   std::vector<Pending> pending(static_cast<std::size_t>(std::max(plan.count, 0)));
+  buffer_.resize(static_cast<std::size_t>(std::max(plan.payload_bytes, 0)) + kReplySlack);
   const MonoTime start = Steady::now();
   std::size_t next = 0;  // the next request to send
   for (;;) {
