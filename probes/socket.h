@@ -89,8 +89,11 @@ int wait_ready(int fd, short events, MonoTime deadline);
 // Success: the connected socket, still non-blocking (clear O_NONBLOCK with
 // set_blocking() before handing it to blocking code). Failure: Reason::bind
 // (binding message), refused, unreachable, timeout, or internal.
-// `handshake`, when given, receives the time from just before connect() to
-// the handshake's end: socket creation and binding are not the line's delay.
+// `handshake`, when given, receives the handshake's round trip as the kernel
+// measured it (TCP_INFO: SYN sent to SYN-ACK taken), or, when the SYN was
+// retransmitted or the kernel has no sample, the time from just before
+// connect() to the handshake's end. Socket creation and binding are not the
+// line's delay, and neither is this thread's wake-up.
 Outcome<Fd> connect_with_deadline(const SocketAddress& address, const LineBinding& binding,
                                   MonoTime deadline, Duration* handshake = nullptr);
 
