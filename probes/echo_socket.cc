@@ -10,9 +10,9 @@
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <random>
 #include <span>
 
@@ -114,7 +114,8 @@ Outcome<EchoSocket> EchoSocket::open(int family, const LineBinding& binding, Kin
   }
   EchoSocket socket(std::move(fd), family, opened);
   if (opened == Kind::raw && !attach_reply_filter(socket.fd_.get(), family, socket.id_))
-    return ProbeFailure{Reason::internal, std::string("icmp: reply filter: ") + std::strerror(errno)};
+    return ProbeFailure{Reason::internal,
+                        std::string("icmp: reply filter: ") + std::strerror(errno)};
   // Without stamps the echo falls back to user-space times, so a kernel that
   // refuses them costs accuracy, not the probe.
   // OPT_ID numbers each send stamp by datagram, so overlapping echoes each
@@ -154,7 +155,8 @@ struct EchoSocket::Pending {
 void EchoSocket::take_errors(std::vector<Pending>& pending) {
   char control[512];
   std::uint8_t quoted[64];
-  const std::optional<std::uint16_t> our_id = kind_ == Kind::raw ? std::optional(id_) : std::nullopt;
+  const std::optional<std::uint16_t> our_id =
+      kind_ == Kind::raw ? std::optional(id_) : std::nullopt;
   for (;;) {
     iovec io{quoted, sizeof(quoted)};
     msghdr msg{};
@@ -179,8 +181,8 @@ void EchoSocket::take_errors(std::vector<Pending>& pending) {
         if (stamp && p.sent && p.send_key == error->ee_data && *stamp >= p.sent_user)
           p.sent_kernel = stamp;
     } else if (error->ee_origin == SO_EE_ORIGIN_ICMP || error->ee_origin == SO_EE_ORIGIN_ICMP6) {
-      const auto seq = icmp_wire::quoted_request_seq(
-          {quoted, static_cast<std::size_t>(n)}, family_, our_id);
+      const auto seq =
+          icmp_wire::quoted_request_seq({quoted, static_cast<std::size_t>(n)}, family_, our_id);
       for (Pending& p : pending) {
         if (!seq || !p.sent || p.done || p.seq != *seq) continue;
         p.done = true;
@@ -192,8 +194,11 @@ void EchoSocket::take_errors(std::vector<Pending>& pending) {
 
 void EchoSocket::take_replies(const SocketAddress& target, const Plan& plan,
                               std::vector<Pending>& pending) {
-  icmp_wire::Expected expected{family_, kind_ == Kind::raw && family_ == AF_INET,
-                               kind_ == Kind::raw ? std::optional(id_) : std::nullopt, 0, cookie_,
+  icmp_wire::Expected expected{family_,
+                               kind_ == Kind::raw && family_ == AF_INET,
+                               kind_ == Kind::raw ? std::optional(id_) : std::nullopt,
+                               0,
+                               cookie_,
                                plan.payload_bytes};
   for (;;) {
     sockaddr_storage from{};

@@ -48,7 +48,8 @@ class EchoSocket {
   // `binding` (see binding.h). Failure: Reason::bind with the binding message,
   // or Reason::internal naming both sockets that could not be opened and what
   // would allow them.
-  static Outcome<EchoSocket> open(int family, const LineBinding& binding, Kind kind = Kind::automatic);
+  static Outcome<EchoSocket> open(int family, const LineBinding& binding,
+                                  Kind kind = Kind::automatic);
 
   // One round: `count` echo requests to `target` (same family), request i
   // sent at start + i × spacing whether or not earlier ones were answered

@@ -2,10 +2,9 @@
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
-
-#include <chrono>
 #include <unistd.h>
 
+#include <chrono>
 #include <functional>
 #include <future>
 #include <string>
@@ -52,7 +51,8 @@ void check_answered(EchoSocket& socket, const std::string& host) {
 }
 
 TEST_CASE("a raw socket times echoes to 127.0.0.1 and ::1 with kernel stamps") {
-  for (auto [family, host] : {std::pair<int, std::string>{AF_INET, "127.0.0.1"}, std::pair<int, std::string>{AF_INET6, "::1"}}) {
+  for (auto [family, host] : {std::pair<int, std::string>{AF_INET, "127.0.0.1"},
+                              std::pair<int, std::string>{AF_INET6, "::1"}}) {
     CAPTURE(host);
     auto socket = EchoSocket::open(family, {}, EchoSocket::Kind::raw);
     REQUIRE_MESSAGE(socket.ok(), socket.failure().detail);
@@ -63,7 +63,8 @@ TEST_CASE("a raw socket times echoes to 127.0.0.1 and ::1 with kernel stamps") {
 
 TEST_CASE("a ping socket is used where ping_group_range admits the process") {
   const std::string setup = in_namespace("0 2147483647", [] {
-    for (auto [family, host] : {std::pair<int, std::string>{AF_INET, "127.0.0.1"}, std::pair<int, std::string>{AF_INET6, "::1"}}) {
+    for (auto [family, host] : {std::pair<int, std::string>{AF_INET, "127.0.0.1"},
+                                std::pair<int, std::string>{AF_INET6, "::1"}}) {
       CAPTURE(host);
       auto socket = EchoSocket::open(family, {});
       REQUIRE_MESSAGE(socket.ok(), socket.failure().detail);
@@ -74,7 +75,8 @@ TEST_CASE("a ping socket is used where ping_group_range admits the process") {
   CHECK(setup == "");
 }
 
-TEST_CASE("where ping sockets are refused, a raw socket takes over; asking for one only fails clearly") {
+TEST_CASE(
+    "where ping sockets are refused, a raw socket takes over; asking for one only fails clearly") {
   const std::string setup = in_namespace("1 0", [] {
     auto automatic = EchoSocket::open(AF_INET, {});
     REQUIRE_MESSAGE(automatic.ok(), automatic.failure().detail);
@@ -94,14 +96,16 @@ TEST_CASE("where ping sockets are refused, a raw socket takes over; asking for o
 // Without its filter a raw socket receives every ICMP packet of the host, so
 // a second socket would see the first one's replies.
 TEST_CASE("a raw socket does not see another socket's replies") {
-  for (auto [family, host] : {std::pair<int, std::string>{AF_INET, "127.0.0.1"}, std::pair<int, std::string>{AF_INET6, "::1"}}) {
+  for (auto [family, host] : {std::pair<int, std::string>{AF_INET, "127.0.0.1"},
+                              std::pair<int, std::string>{AF_INET6, "::1"}}) {
     CAPTURE(host);
     auto quiet = EchoSocket::open(family, {}, EchoSocket::Kind::raw);
     auto busy = EchoSocket::open(family, {}, EchoSocket::Kind::raw);
     REQUIRE(quiet.ok());
     REQUIRE(busy.ok());
     for (std::uint16_t seq = 1; seq <= 5; ++seq)
-      REQUIRE(busy.value().echo(address(host.c_str()), seq, 56, Steady::now() + 1s).rtt.has_value());
+      REQUIRE(
+          busy.value().echo(address(host.c_str()), seq, 56, Steady::now() + 1s).rtt.has_value());
     // busy's five replies (and, on loopback, its five requests) reached the
     // host while quiet was open; unfiltered, quiet would read them all now.
     REQUIRE(quiet.value().echo(address(host.c_str()), 1, 56, Steady::now() + 1s).rtt.has_value());
@@ -185,11 +189,12 @@ TEST_CASE("an ICMP unreachable from a router ends the echo at once with its erro
   CHECK_FALSE(echo.rtt.has_value());
   CHECK(echo.send_errno == 0);
   CHECK(echo.icmp_errno == EHOSTUNREACH);  // an "unreachable" route answers host-unreachable
-  CHECK(took < 1s);  // did not wait out the 2 s timeout
+  CHECK(took < 1s);                        // did not wait out the 2 s timeout
 }
 
 TEST_CASE("the binding applies: a missing source address is a bind failure") {
-  auto socket = EchoSocket::open(AF_INET, LineBinding{"198.18.255.254", {}, {}}, EchoSocket::Kind::raw);
+  auto socket =
+      EchoSocket::open(AF_INET, LineBinding{"198.18.255.254", {}, {}}, EchoSocket::Kind::raw);
   REQUIRE_FALSE(socket.ok());
   CHECK(socket.failure().reason == Reason::bind);
   CHECK(socket.failure().detail == "source 198.18.255.254: Cannot assign requested address");

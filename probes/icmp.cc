@@ -65,10 +65,12 @@ ProbeResult run_icmp(const ProbeRequest& request) {
   } else if (icmp_errno != 0) {
     // A router on the way answered for the target.
     r.reason = reason_for_errno(icmp_errno);
-    r.detail = "no reply from " + target.host() + ": " + std::strerror(icmp_errno) + " (ICMP error)";
+    r.detail =
+        "no reply from " + target.host() + ": " + std::strerror(icmp_errno) + " (ICMP error)";
   } else {
     r.reason = Reason::timeout;
-    r.detail = "no reply from " + target.host() + " to " + std::to_string(r.sent) + " echo requests";
+    r.detail =
+        "no reply from " + target.host() + " to " + std::to_string(r.sent) + " echo requests";
   }
   return r;
 }

@@ -191,4 +191,3 @@ TEST_CASE("a target with no route is unreachable at once, not a timeout") {
 
 }  // namespace
 }  // namespace linewatch
-

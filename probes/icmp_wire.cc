@@ -39,8 +39,8 @@ std::uint16_t checksum(std::span<const std::uint8_t> data) {
 
 std::vector<std::uint8_t> echo_request(int family, std::uint16_t id, std::uint16_t seq,
                                        const Cookie& cookie, int payload_bytes) {
-  std::vector<std::uint8_t> packet(kHeaderBytes + static_cast<std::size_t>(std::max(payload_bytes, 0)),
-                                   'x');
+  std::vector<std::uint8_t> packet(
+      kHeaderBytes + static_cast<std::size_t>(std::max(payload_bytes, 0)), 'x');
   packet[0] = family == AF_INET6 ? kEchoRequest6 : kEchoRequest4;
   packet[1] = 0;
   write16(&packet[2], 0);
@@ -81,19 +81,19 @@ std::vector<sock_filter> reply_filter(int family, std::uint16_t id) {
   const std::uint32_t accept = 0xffffffffu;
   if (family == AF_INET6) {
     return {
-        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),               // type
+        BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),  // type
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kEchoReply6, 0, 3),
-        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4),               // identifier
+        BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4),  // identifier
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, id, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, accept),
         BPF_STMT(BPF_RET | BPF_K, 0),
     };
   }
   return {
-      BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),                // X = IPv4 header length
-      BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),                 // type
+      BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 0),  // X = IPv4 header length
+      BPF_STMT(BPF_LD | BPF_B | BPF_IND, 0),   // type
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kEchoReply4, 0, 3),
-      BPF_STMT(BPF_LD | BPF_H | BPF_IND, 4),                 // identifier
+      BPF_STMT(BPF_LD | BPF_H | BPF_IND, 4),  // identifier
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, id, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, accept),
       BPF_STMT(BPF_RET | BPF_K, 0),

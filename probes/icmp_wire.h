@@ -37,9 +37,9 @@ std::vector<std::uint8_t> echo_request(int family, std::uint16_t id, std::uint16
 
 // What the reply to one request must look like.
 struct Expected {
-  int family = 0;                  // AF_INET or AF_INET6
-  bool ip_header = false;          // packet starts with an IPv4 header (raw IPv4 sockets)
-  std::optional<std::uint16_t> id; // nullopt: the kernel already matched it (ping sockets)
+  int family = 0;                   // AF_INET or AF_INET6
+  bool ip_header = false;           // packet starts with an IPv4 header (raw IPv4 sockets)
+  std::optional<std::uint16_t> id;  // nullopt: the kernel already matched it (ping sockets)
   std::uint16_t seq = 0;
   Cookie cookie{};
   int payload_bytes = 0;

@@ -99,11 +99,13 @@ TEST_CASE("a reply behind an IPv4 header is found by its header length, options 
 
 TEST_CASE("replies to other identifiers, sequences or rounds are not ours") {
   const auto good = reply_to(echo_request(AF_INET, 0x1234, 7, kCookie, 56), AF_INET);
-  CHECK_FALSE(is_reply(reply_to(echo_request(AF_INET, 0x1235, 7, kCookie, 56), AF_INET), expect(AF_INET)));
+  CHECK_FALSE(
+      is_reply(reply_to(echo_request(AF_INET, 0x1235, 7, kCookie, 56), AF_INET), expect(AF_INET)));
   CHECK_FALSE(is_reply(good, expect(AF_INET, 8)));
   Cookie other = kCookie;
   other[7] = 9;
-  CHECK_FALSE(is_reply(reply_to(echo_request(AF_INET, 0x1234, 7, other, 56), AF_INET), expect(AF_INET)));
+  CHECK_FALSE(
+      is_reply(reply_to(echo_request(AF_INET, 0x1234, 7, other, 56), AF_INET), expect(AF_INET)));
   // A ping socket's kernel already matched the identifier, so any id passes.
   Expected any_id = expect(AF_INET);
   any_id.id = std::nullopt;
@@ -134,9 +136,9 @@ TEST_CASE("the request quoted in an ICMP error gives back its sequence number") 
   CHECK_FALSE(quoted_request_seq(request, AF_INET, 0x4321).has_value());
   CHECK_FALSE(quoted_request_seq(request, AF_INET6, std::nullopt).has_value());
   CHECK_FALSE(quoted_request_seq(reply_to(request, AF_INET), AF_INET, 0x1234).has_value());
-  CHECK_FALSE(
-      quoted_request_seq(std::vector<std::uint8_t>(request.begin(), request.begin() + 7), AF_INET, 0x1234)
-          .has_value());
+  CHECK_FALSE(quoted_request_seq(std::vector<std::uint8_t>(request.begin(), request.begin() + 7),
+                                 AF_INET, 0x1234)
+                  .has_value());
   const auto request6 = echo_request(AF_INET6, 7, 9, kCookie, 0);
   CHECK(quoted_request_seq(request6, AF_INET6, 7) == std::optional<std::uint16_t>(9));
 }

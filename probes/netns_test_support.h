@@ -22,7 +22,8 @@ inline std::string set_sysctl(const std::string& key, const std::string& value) 
   std::ifstream check(path);
   std::string got;
   std::getline(check, got);
-  for (char& c : got) if (c == '\t') c = ' ';
+  for (char& c : got)
+    if (c == '\t') c = ' ';
   return got == value ? "" : key + " is \"" + got + "\", wanted \"" + value + "\"";
 }
 
@@ -31,7 +32,8 @@ inline std::string set_sysctl(const std::string& key, const std::string& value) 
 // Returns "" or what failed.
 inline std::string enter_private_namespace() {
   if (::unshare(CLONE_NEWNET) != 0) return std::string("unshare: ") + std::strerror(errno);
-  if (std::system("ip link set lo up") != 0) return "ip: cannot bring up loopback in the test namespace";
+  if (std::system("ip link set lo up") != 0)
+    return "ip: cannot bring up loopback in the test namespace";
   return "";
 }
 
