@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <random>
 #include <span>
 
@@ -40,10 +41,16 @@ Duration realtime_now() {
   return since_epoch(t);
 }
 
+// Control-message space, aligned as the CMSG_* macros expect.
+struct alignas(cmsghdr) Control {
+  char bytes[512];
+};
+
 // The software stamp of a SCM_TIMESTAMPING control message, if `msg` has one.
 std::optional<Duration> software_stamp(msghdr& msg) {
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPING) continue;
+    if (c->cmsg_len < CMSG_LEN(sizeof(scm_timestamping))) continue;
     scm_timestamping stamps{};
     std::memcpy(&stamps, CMSG_DATA(c), sizeof(stamps));
     if (stamps.ts[0].tv_sec == 0 && stamps.ts[0].tv_nsec == 0) return std::nullopt;
@@ -64,6 +71,26 @@ bool same_host(const sockaddr_storage& from, const SocketAddress& target) {
                      sizeof(in6_addr)) == 0;
 }
 
+// Random bits for identifiers and cookies. std::random_device may throw
+// where no entropy source is available; a clock reading still keeps rounds
+// apart, which is all a cookie is for.
+std::uint64_t random_bits() {
+  try {
+    std::random_device random;
+    return (static_cast<std::uint64_t>(random()) << 32) | random();
+  } catch (const std::exception&) {
+    return static_cast<std::uint64_t>(Steady::now().time_since_epoch().count()) *
+           0x9e3779b97f4a7c15ull;
+  }
+}
+
+// Drops whatever is queued on `fd` now (non-blocking reads until empty).
+void discard_queued(int fd) {
+  std::uint8_t scrap[256];
+  for (int i = 0; i < 100000; ++i)  // bounded: a flood must not hold us here
+    if (::recv(fd, scrap, sizeof(scrap), MSG_DONTWAIT) < 0) return;
+}
+
 // Limits a raw socket to echo replies with our identifier, so it is not
 // woken (or made to copy) for the rest of the host's ICMP traffic.
 bool attach_reply_filter(int fd, int family, std::uint16_t id) {
@@ -82,9 +109,7 @@ bool attach_reply_filter(int fd, int family, std::uint16_t id) {
 
 EchoSocket::EchoSocket(Fd fd, int family, Kind kind)
     : fd_(std::move(fd)), family_(family), kind_(kind) {
-  std::random_device random;
-  id_ = static_cast<std::uint16_t>(random());
-  for (auto& b : cookie_) b = static_cast<std::uint8_t>(random());
+  id_ = static_cast<std::uint16_t>(random_bits());
 }
 
 Outcome<EchoSocket> EchoSocket::open(int family, const LineBinding& binding, Kind kind) {
@@ -113,16 +138,21 @@ Outcome<EchoSocket> EchoSocket::open(int family, const LineBinding& binding, Kin
     return ProbeFailure{Reason::internal, detail};
   }
   EchoSocket socket(std::move(fd), family, opened);
-  if (opened == Kind::raw && !attach_reply_filter(socket.fd_.get(), family, socket.id_))
-    return ProbeFailure{Reason::internal,
-                        std::string("icmp: reply filter: ") + std::strerror(errno)};
+  if (opened == Kind::raw) {
+    if (!attach_reply_filter(socket.fd_.get(), family, socket.id_))
+      return ProbeFailure{Reason::internal,
+                          std::string("icmp: reply filter: ") + std::strerror(errno)};
+    // What arrived between socket() and the filter is anybody's ICMP.
+    discard_queued(socket.fd_.get());
+  }
   // Without stamps the echo falls back to user-space times, so a kernel that
-  // refuses them costs accuracy, not the probe.
-  // OPT_ID numbers each send stamp by datagram, so overlapping echoes each
-  // find their own.
+  // refuses them costs accuracy, not the probe. The send stamp is wanted
+  // where the packet enters the device's queue (TX_SCHED), the driver's
+  // (TX_SOFTWARE) being the fallback; OPT_ID numbers the stamps by datagram
+  // so overlapping echoes each find their own.
   const int stamping = SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_RX_SOFTWARE |
-                       SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_OPT_TSONLY |
-                       SOF_TIMESTAMPING_OPT_ID;
+                       SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_TX_SCHED |
+                       SOF_TIMESTAMPING_OPT_TSONLY | SOF_TIMESTAMPING_OPT_ID;
   (void)::setsockopt(socket.fd_.get(), SOL_SOCKET, SO_TIMESTAMPING, &stamping, sizeof(stamping));
   // ICMP errors about our requests come back on the error queue, quoting the
   // request, so an unreachable ends its echo at once.
@@ -146,6 +176,7 @@ struct EchoSocket::Pending {
   MonoTime sent_steady{};
   MonoTime deadline{};
   std::optional<Duration> sent_kernel;
+  bool sent_kernel_at_queue = false;  // sent_kernel is the TX_SCHED stamp
   Echo result;
 };
 
@@ -153,7 +184,7 @@ struct EchoSocket::Pending {
 // datagram, thanks to OPT_ID) and, with IP_RECVERR, ICMP errors quoting the
 // request they are about.
 void EchoSocket::take_errors(std::vector<Pending>& pending) {
-  char control[512];
+  Control control;
   std::uint8_t quoted[64];
   const std::optional<std::uint16_t> our_id =
       kind_ == Kind::raw ? std::optional(id_) : std::nullopt;
@@ -162,24 +193,29 @@ void EchoSocket::take_errors(std::vector<Pending>& pending) {
     msghdr msg{};
     msg.msg_iov = &io;
     msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
+    msg.msg_control = control.bytes;
+    msg.msg_controllen = sizeof(control.bytes);
     const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
     if (n < 0) return;
     std::optional<sock_extended_err> error;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       const bool ip_error = (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
                             (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR);
-      if (!ip_error) continue;
+      if (!ip_error || c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) continue;
       error.emplace();
       std::memcpy(&*error, CMSG_DATA(c), sizeof(sock_extended_err));
     }
     if (!error) continue;
     if (error->ee_origin == SO_EE_ORIGIN_TIMESTAMPING) {
       const std::optional<Duration> stamp = software_stamp(msg);
-      for (Pending& p : pending)
-        if (stamp && p.sent && p.send_key == error->ee_data && *stamp >= p.sent_user)
-          p.sent_kernel = stamp;
+      const bool at_queue = error->ee_info == SCM_TSTAMP_SCHED;
+      if (!stamp || !keys_trusted_ || (error->ee_info != SCM_TSTAMP_SND && !at_queue)) continue;
+      for (Pending& p : pending) {
+        if (!p.sent || p.send_key != error->ee_data || *stamp < p.sent_user) continue;
+        if (p.sent_kernel_at_queue && !at_queue) continue;  // keep the earlier stamp
+        p.sent_kernel = stamp;
+        p.sent_kernel_at_queue = at_queue;
+      }
     } else if (error->ee_origin == SO_EE_ORIGIN_ICMP || error->ee_origin == SO_EE_ORIGIN_ICMP6) {
       const auto seq =
           icmp_wire::quoted_request_seq({quoted, static_cast<std::size_t>(n)}, family_, our_id);
@@ -203,26 +239,34 @@ void EchoSocket::take_replies(const SocketAddress& target, const Plan& plan,
   for (;;) {
     sockaddr_storage from{};
     iovec io{buffer_.data(), buffer_.size()};
-    char control[256];
+    Control control;
     msghdr msg{};
     msg.msg_name = &from;
     msg.msg_namelen = sizeof(from);
     msg.msg_iov = &io;
     msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
+    msg.msg_control = control.bytes;
+    msg.msg_controllen = sizeof(control.bytes);
     const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
     if (n < 0) return;
     const Duration received_user = realtime_now();
     const MonoTime received_steady = Steady::now();
+    const std::optional<Duration> received_kernel = software_stamp(msg);
     const std::span<const std::uint8_t> packet{buffer_.data(), static_cast<std::size_t>(n)};
     Pending* match = nullptr;
     if (same_host(from, target)) {
       for (Pending& p : pending) {
-        if (!p.sent || p.done || received_steady > p.deadline) continue;
+        if (!p.sent || p.done) continue;
         expected.seq = p.seq;
         if (icmp_wire::is_reply(packet, expected)) match = &p;
       }
+    }
+    // In time by the kernel's clock when it stamped the reply: a reply that
+    // arrived before its deadline is not lost because this thread was slow.
+    if (match != nullptr) {
+      const bool in_time = received_kernel ? *received_kernel - match->sent_user <= plan.timeout
+                                           : received_steady <= match->deadline;
+      if (!in_time) match = nullptr;
     }
     if (match == nullptr) {
       ++ignored_;
@@ -235,20 +279,41 @@ void EchoSocket::take_replies(const SocketAddress& target, const Plan& plan,
     if (!p.sent_kernel) take_errors(pending);
     // The kernel's interval lies inside the user-space one; anything else
     // means the wall clock stepped mid-echo, and the steady figure stands.
-    if (auto received_kernel = software_stamp(msg)) {
-      const Duration kernel_rtt = *received_kernel - p.sent_kernel.value_or(p.sent_user);
-      if (kernel_rtt >= Duration::zero() && *received_kernel <= received_user &&
-          kernel_rtt <= user_rtt + std::chrono::microseconds(50)) {
-        p.result.rtt = kernel_rtt;
-        p.result.kernel_stamped = true;
-      }
+    const Duration end = received_kernel.value_or(received_user);
+    const Duration begin = p.sent_kernel.value_or(p.sent_user);
+    const Duration kernel_rtt = end - begin;
+    if ((received_kernel || p.sent_kernel) && kernel_rtt >= Duration::zero() &&
+        end <= received_user && kernel_rtt <= user_rtt + std::chrono::microseconds(50)) {
+      p.result.rtt = kernel_rtt;
+      p.result.receive_stamped = received_kernel.has_value();
+      p.result.send_stamped = p.sent_kernel.has_value();
     }
   }
+}
+
+// Sized so a burst of large replies (spacing 0, payload up to 65000) is not
+// dropped by the socket before this thread reads it. Raising the limit above
+// net.core.rmem_max needs CAP_NET_ADMIN; without it the kernel's cap stands.
+void EchoSocket::size_receive_buffer(const Plan& plan) {
+  constexpr std::size_t kPerReply = 1024;  // kernel bookkeeping per queued packet
+  const std::size_t replies = static_cast<std::size_t>(std::clamp(plan.count, 1, 1000));
+  const std::size_t want = std::min<std::size_t>(
+      replies * (static_cast<std::size_t>(std::max(plan.payload_bytes, 0)) + kPerReply), 64u << 20);
+  int current = 0;
+  socklen_t length = sizeof(current);
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &current, &length) != 0) return;
+  if (static_cast<std::size_t>(current) >= want) return;
+  const int value = static_cast<int>(want);
+  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &value, sizeof(value)) != 0)
+    (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &value, sizeof(value));
 }
 
 std::vector<EchoSocket::Echo> EchoSocket::round(const SocketAddress& target, const Plan& plan) {
   std::vector<Pending> pending(static_cast<std::size_t>(std::max(plan.count, 0)));
   buffer_.resize(static_cast<std::size_t>(std::max(plan.payload_bytes, 0)) + kReplySlack);
+  const std::uint64_t bits = random_bits();
+  std::memcpy(cookie_.data(), &bits, cookie_.size());
+  size_receive_buffer(plan);
   const MonoTime start = Steady::now();
   std::size_t next = 0;  // the next request to send
   for (;;) {
@@ -265,6 +330,7 @@ std::vector<EchoSocket::Echo> EchoSocket::round(const SocketAddress& target, con
       if (::sendto(fd_.get(), request.data(), request.size(), 0, target.get(), target.length) < 0) {
         p.result.send_errno = errno;
         p.done = true;
+        keys_trusted_ = false;
         continue;
       }
       p.sent = true;
@@ -272,6 +338,11 @@ std::vector<EchoSocket::Echo> EchoSocket::round(const SocketAddress& target, con
       take_errors(pending);
       continue;
     }
+    // A reply may be queued already when its deadline comes; read before
+    // calling anything lost.
+    bool expiring = false;
+    for (const Pending& p : pending) expiring |= p.sent && !p.done && now >= p.deadline;
+    if (expiring) take_replies(target, plan, pending);
     // Next wake-up: the next send or the earliest deadline still open.
     std::optional<MonoTime> wake;
     if (next < pending.size()) wake = start + plan.spacing * static_cast<long>(next);

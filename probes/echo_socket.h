@@ -36,9 +36,10 @@ class EchoSocket {
 
   // What one echo came to.
   struct Echo {
-    std::optional<Duration> rtt;  // nullopt: no reply by the deadline
-    bool kernel_stamped = false;  // rtt is kernel receive minus kernel/just-before-send stamp
-    int send_errno = 0;           // non-zero: the request never left (ENETUNREACH, ...)
+    std::optional<Duration> rtt;   // nullopt: no reply by the deadline
+    bool receive_stamped = false;  // rtt ends at the kernel's receive stamp
+    bool send_stamped = false;     // rtt starts at the kernel's send stamp
+    int send_errno = 0;            // non-zero: the request never left (ENETUNREACH, ...)
     // Non-zero: a router on the way answered with an ICMP error instead
     // (EHOSTUNREACH, ENETUNREACH, ...); the echo stopped waiting then.
     int icmp_errno = 0;
@@ -56,10 +57,14 @@ class EchoSocket {
   // (as fping -p does, so a lossy line does not stretch the round), each
   // waiting up to `timeout` for its reply. Returns one Echo per request, in
   // order. The round lasts at most (count − 1) × spacing + timeout.
-  // Replies to other requests, rounds, sockets or hosts are read and ignored.
-  // The kernel enables receive stamps for the host a moment after the first
-  // socket asks (a deferred static key), so the first echo of an idle host can
-  // come back with user-space times; kernel_stamped says which.
+  // Each round draws a fresh cookie, so replies to other requests, rounds,
+  // sockets or hosts are read and ignored. A reply counts when the kernel
+  // received it within `timeout`, even if this thread reads it later. The
+  // send stamp is taken where the packet enters the device's queue, so local
+  // queueing counts, as it does for ping. The kernel enables receive stamps
+  // for the host a moment after the first socket asks (a deferred static
+  // key), so the first echo of an idle host can come back with user-space
+  // times; receive_stamped and send_stamped say which.
   struct Plan {
     int count = 1;
     Duration spacing{};
@@ -89,10 +94,14 @@ class EchoSocket {
   struct Pending;
   void take_errors(std::vector<Pending>& pending);
   void take_replies(const SocketAddress& target, const Plan& plan, std::vector<Pending>& pending);
+  void size_receive_buffer(const Plan& plan);
 
   std::vector<std::uint8_t> buffer_;
   std::uint64_t ignored_ = 0;
   std::uint32_t sends_ = 0;  // datagrams sent: the kernel's key for send stamps
+  // A failed send may or may not have used up a key, so after one the keys
+  // cannot be trusted and echoes fall back to the user-space send time.
+  bool keys_trusted_ = true;
 };
 
 }  // namespace linewatch

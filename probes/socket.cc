@@ -186,7 +186,7 @@ Outcome<Fd> connect_with_deadline(const SocketAddress& address, const LineBindin
   const std::string what = "connect " + address.to_string();
   const MonoTime start = Steady::now();
   if (::connect(fd.get(), address.get(), address.length) == 0) {
-    if (handshake) *handshake = Steady::now() - start;
+    if (handshake) *handshake = handshake_time(fd.get(), Steady::now() - start);
     return fd;
   }
   if (errno != EINPROGRESS) return errno_failure(what, errno);
