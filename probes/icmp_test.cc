@@ -136,20 +136,32 @@ std::string enter_silent_namespace() {
   return testing::set_sysctl("net/ipv4/icmp_echo_ignore_all", "1");
 }
 
+// A round run on a thread that `enter` first moves into its own network
+// namespace, with how long the round took.
+struct TimedRound {
+  std::string setup_error;  // "" or what `enter` reported
+  ProbeResult result;
+  Duration took{};
+};
+TimedRound run_in_namespace(const IcmpRound& round, std::string (*enter)()) {
+  TimedRound t;
+  std::thread([&] {
+    t.setup_error = enter();
+    if (!t.setup_error.empty()) return;
+    const auto start = Steady::now();
+    t.result = round.run();
+    t.took = Steady::now() - start;
+  }).join();
+  return t;
+}
+
 TEST_CASE("lost echoes each wait their timeout and the round is a timeout") {
   IcmpRound round("127.0.0.1", 3, 50ms);
   round.spec.timing.timeout = 100ms;
-  ProbeResult r;
-  std::string setup_error;
-  Duration took{};
-  std::thread([&] {
-    setup_error = enter_silent_namespace();
-    if (!setup_error.empty()) return;
-    const auto start = Steady::now();
-    r = round.run();
-    took = Steady::now() - start;
-  }).join();
-  REQUIRE(setup_error == "");
+  const TimedRound t = run_in_namespace(round, enter_silent_namespace);
+  REQUIRE(t.setup_error == "");
+  const ProbeResult& r = t.result;
+  const Duration took = t.took;
   INFO(r.detail);
   CHECK_FALSE(r.ok);
   CHECK(r.reason == Reason::timeout);
@@ -169,17 +181,10 @@ TEST_CASE("lost echoes each wait their timeout and the round is a timeout") {
 TEST_CASE("a target with no route is unreachable at once, not a timeout") {
   IcmpRound round("198.18.5.5", 2, 10ms);  // the private namespace has only loopback
   round.spec.timing.timeout = 2s;
-  ProbeResult r;
-  std::string setup_error;
-  Duration took{};
-  std::thread([&] {
-    setup_error = testing::enter_private_namespace();
-    if (!setup_error.empty()) return;
-    const auto start = Steady::now();
-    r = round.run();
-    took = Steady::now() - start;
-  }).join();
-  REQUIRE(setup_error == "");
+  const TimedRound t = run_in_namespace(round, testing::enter_private_namespace);
+  REQUIRE(t.setup_error == "");
+  const ProbeResult& r = t.result;
+  const Duration took = t.took;
   INFO(r.detail);
   CHECK_FALSE(r.ok);
   CHECK(r.reason == Reason::unreachable);
