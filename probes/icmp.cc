@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <random>
 #include <string>
 
 #include "probes/binding.h"
@@ -42,11 +41,10 @@ ProbeResult run_icmp(const ProbeRequest& request) {
   auto socket = EchoSocket::open(target.family(), request.line.binding);
   if (!socket.ok()) return failed(std::move(r), socket.failure());
 
-  // Sequence numbers start at random so rounds that follow each other on
-  // reused identifiers do not share them.
+  // Sequence numbers may start at 0: each round draws its own cookie
+  // (EchoSocket::round), which is what keeps rounds apart.
   const EchoSocket::Plan plan{icmp.pings, icmp.spacing, request.spec.timing.timeout,
-                              icmp.payload_bytes,
-                              static_cast<std::uint16_t>(std::random_device{}())};
+                              icmp.payload_bytes, 0};
   int send_errno = 0;
   int icmp_errno = 0;
   for (const EchoSocket::Echo& echo : socket.value().round(target, plan)) {
