@@ -2,6 +2,12 @@
 # Installs the Debian packages linewatch builds, tests and benchmarks with.
 # Idempotent: packages already present are skipped, and apt is only asked
 # when something is missing, so a second run costs a dpkg query.
+#
+# apt's own output goes to a log file (LINEWATCH_SETUP_LOG, default
+# /tmp/linewatch-setup.log); the terminal gets one line per step, and the
+# log's tail when a step fails. On a fresh VM another apt (unattended
+# upgrades, cloud-init) often holds the dpkg lock for minutes: we wait for it
+# (LINEWATCH_APT_LOCK_WAIT seconds, default 600) instead of failing at once.
 set -euo pipefail
 
 packages=(
@@ -9,10 +15,15 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # libraries
   libssl-dev zlib1g-dev libpoco-dev prometheus-cpp-dev libsqlite3-dev
-  libcli11-dev doctest-dev libyaml-cpp-dev
+  libcli11-dev doctest-dev libyaml-cpp-dev libre2-dev
+  # packaging: cpack's DEB generator computes dependencies with dpkg-shlibdeps and file
+  dpkg-dev file
   # runtime tools used by tests, the demo and benchmarks
-  iproute2 iputils-ping fping curl openssl procps sqlite3 python3
+  iproute2 iputils-ping fping curl openssl procps sqlite3 python3 systemd
 )
+
+log=${LINEWATCH_SETUP_LOG:-/tmp/linewatch-setup.log}
+lock_wait=${LINEWATCH_APT_LOCK_WAIT:-600}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,7 +43,39 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-echo "setup: installing ${missing[*]}"
+# step TITLE CMD...: runs CMD with its output in the log; on failure shows
+# the log's tail and exits with CMD's code.
+step() {
+  local title=$1; shift
+  local start=$SECONDS code=0
+  printf 'setup: %s ... ' "$title"
+  { echo "== $title: $*"; } >>"$log"
+  "$@" >>"$log" 2>&1 || code=$?
+  if [ "$code" -ne 0 ]; then
+    echo "failed (exit $code); last lines of $log:"
+    tail -n 20 "$log" | sed 's/^/  /'
+    exit "$code"
+  fi
+  echo "done ($((SECONDS - start)) s)"
+}
+
+# apt-get update takes the lists lock, which DPkg::Lock::Timeout does not
+# cover on every apt: retry it while another apt holds that lock.
+apt_update() {
+  local deadline=$((SECONDS + lock_wait))
+  while true; do
+    if apt-get -o DPkg::Lock::Timeout="$lock_wait" update; then return 0; fi
+    if [ "$SECONDS" -ge "$deadline" ] || ! tail -n 5 "$log" | grep -q 'Could not get lock'; then
+      return 1
+    fi
+    echo "lists lock busy, retrying in 5 s"
+    sleep 5
+  done
+}
+
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+: >"$log"
+echo "setup: ${#missing[@]} packages missing: ${missing[*]} (apt output: $log)"
+step "updating package lists" apt_update
+step "installing ${#missing[@]} packages" \
+  apt-get -o DPkg::Lock::Timeout="$lock_wait" install -y --no-install-recommends "${missing[@]}"
