@@ -56,12 +56,8 @@ constexpr Units kBytes{"byte size", "B, KiB, MiB, GiB, TiB, kB, MB, GB or TB", k
 
 using u128 = unsigned __int128;
 
-// Appends rather than `"literal" + std::string`: GCC 12 at -O3 misreads that
-// prepend as an overlapping memcpy (-Wrestrict, GCC bug 105329).
 Error bad(std::string_view text, std::string_view why) {
-  std::string m = "\"";
-  m.append(text).append("\": ").append(why);
-  return invalid(std::move(m));
+  return invalid("\"" + std::string(text) + "\": " + std::string(why));
 }
 
 const Unit* find_unit(const Units& units, std::string_view name) {
@@ -148,8 +144,7 @@ Result<Duration> parse_duration(std::string_view text) {
 std::string format_duration(Duration d) {
   if (d < Duration::zero()) {
     // -(min) overflows; min is never a config value, so clamp its magnitude by one ns.
-    std::string out = "-";  // appended, not prepended: see bad()
-    return out.append(format_duration(d == Duration::min() ? Duration::max() : -d));
+    return "-" + format_duration(d == Duration::min() ? Duration::max() : -d);
   }
   auto ns = static_cast<std::uint64_t>(d.count());
   if (ns == 0) return "0s";
