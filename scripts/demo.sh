@@ -45,15 +45,24 @@ show() {
   "$bin" status -c "$config" || true
 }
 
-sleep 5
-show "after 5 s: every line reaches every target"
+# Wait (bounded) until every probe job has finished a round, so the first
+# table is complete rather than a snapshot of whichever rounds came first.
+waited=0
+for waited in $(seq 1 30); do
+  sleep 1
+  "$bin" status -c "$config" --json 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if len(d["series"]) >= d["scheduler"]["jobs"] else 1)' && break
+done
+show "after ${waited} s: every line × target has had its first round"
 if [ "$seconds" -eq 0 ]; then
   echo "running until Ctrl-C; in another shell: $bin status -c $config"
   while kill -0 "$agent_pid" 2>/dev/null; do sleep 10; show "$(date +%T)"; done
   exit 0
 fi
 half=$(( seconds / 2 ))
-sleep $(( half > 5 ? half - 5 : 0 ))
+sleep $(( half > waited ? half - waited : 0 ))
 stop_pid "$web_pid"; web_pid=""
 echo; echo "── the web server on 127.0.0.1:9465 is stopped now (TCP and HTTP probes should fail: refused)"
 sleep 6
