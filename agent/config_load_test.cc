@@ -129,7 +129,7 @@ TEST_CASE("examples/local.yaml loads with defaults and overrides applied") {
   CHECK(job_count(c) == 2 * 3);
 }
 
-TEST_CASE("examples/full.yaml loads; target beats probes: beats built-in") {
+TEST_CASE("examples/full.yaml loads, and target beats probes: beats built-in") {
   auto r = load_config_file((kSource / "examples/full.yaml").string());
   REQUIRE_MESSAGE(r.ok(), r.error().message);
   const Config& c = *r;
@@ -198,7 +198,7 @@ TEST_CASE("relative paths resolve against the config file's directory") {
   CHECK(here->agent.data_dir == (fs::current_path().parent_path() / "data").string());
 }
 
-TEST_CASE("config values written with format_* load back to the same values") {
+TEST_CASE("config values written with the format_ functions load back to the same values") {
   const Duration interval = 1500ms, timeout = 250ms;
   const std::uint64_t cap = 1'500'000, body = 1536;
   std::ostringstream yaml;

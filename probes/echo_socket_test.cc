@@ -92,7 +92,8 @@ TEST_CASE("a ping socket is used where ping_group_range admits the process") {
 }
 
 TEST_CASE(
-    "where ping sockets are refused, a raw socket takes over; asking for one only fails clearly") {
+    "where ping sockets are refused, a raw socket takes over, and asking for one only fails "
+    "clearly") {
   const std::string setup = in_namespace("1 0", [] {
     auto automatic = EchoSocket::open(AF_INET, {});
     CHECK_MESSAGE(automatic.ok(), automatic.failure().detail);

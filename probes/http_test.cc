@@ -89,7 +89,7 @@ TEST_CASE("http: a plain 200 is ok, with connect, ttfb and transfer but no dns o
   CHECK(head.find("\r\nX-Probe: yes\r\n") != std::string::npos);
 }
 
-TEST_CASE("http: a host name is resolved and timed as the dns phase; method is sent") {
+TEST_CASE("http: a host name is resolved and timed as the dns phase, and the method is sent") {
   Recorder rec;
   TestServer server(rec.handler());
   HttpCase c(server.url("/", "localhost"));

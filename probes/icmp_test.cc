@@ -82,7 +82,7 @@ TEST_CASE("binding to source, interface and fwmark on loopback still answers") {
   check_all_answered(round.run(), 3);
 }
 
-TEST_CASE("a source address the host does not have fails to bind") {
+TEST_CASE("icmp: a source address the host does not have fails to bind") {
   IcmpRound round("127.0.0.1");
   round.line.binding.source = "198.18.255.254";  // not on this host: nothing is sent
   ProbeResult r = round.run();
@@ -103,7 +103,7 @@ TEST_CASE("an interface that does not exist fails to bind") {
   CHECK(r.detail.find("No such device") != std::string::npos);
 }
 
-TEST_CASE("a source of the other family than the target fails to bind") {
+TEST_CASE("icmp: a source of the other family than the target fails to bind") {
   IcmpRound round("::1");
   round.line.binding.source = "127.0.0.1";
   ProbeResult r = round.run();
@@ -111,7 +111,7 @@ TEST_CASE("a source of the other family than the target fails to bind") {
   CHECK(r.reason == Reason::bind);
 }
 
-TEST_CASE("a name that cannot resolve is a dns failure") {
+TEST_CASE("icmp: a name that cannot resolve is a dns failure") {
   IcmpRound round("no-such-host.invalid");
   ProbeResult r = round.run();
   CHECK_FALSE(r.ok);

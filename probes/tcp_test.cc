@@ -143,7 +143,7 @@ TEST_CASE("a server that closes without the expected bytes is a body mismatch") 
   CHECK(r.detail.find("closed after 6 bytes") != std::string::npos);
 }
 
-TEST_CASE("a source address the host does not have fails to bind") {
+TEST_CASE("tcp: a source address the host does not have fails to bind") {
   Listener l = listen_on("127.0.0.1");
   TcpRound round("127.0.0.1", l.port);
   round.line.binding.source = "198.18.255.254";  // not on this host: nothing is sent
@@ -153,7 +153,7 @@ TEST_CASE("a source address the host does not have fails to bind") {
   CHECK(r.detail == "source 198.18.255.254: Cannot assign requested address");
 }
 
-TEST_CASE("a source of the other family than the target fails to bind") {
+TEST_CASE("tcp: a source of the other family than the target fails to bind") {
   Listener l = listen_on("::1");
   TcpRound round("::1", l.port);
   round.line.binding.source = "127.0.0.1";
@@ -189,7 +189,7 @@ TEST_CASE("a name from /etc/hosts is resolved and timed") {
   CHECK(r.phases.dns.has_value());
 }
 
-TEST_CASE("a name that cannot resolve is a dns failure") {
+TEST_CASE("tcp: a name that cannot resolve is a dns failure") {
   TcpRound round("no-such-host.invalid", 80);
   ProbeResult r = round.run();
   CHECK_FALSE(r.ok);

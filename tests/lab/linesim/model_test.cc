@@ -49,7 +49,7 @@ Stats stats(const std::vector<double>& v) {
   return s;
 }
 
-TEST_CASE("zero delay sends at once; a fixed delay is honoured to the nanosecond") {
+TEST_CASE("zero delay sends at once, and a fixed delay is honoured to the nanosecond") {
   FakeClock clock;
   LineModel m(1);
   auto p = packet(7);

@@ -105,7 +105,7 @@ TEST_CASE("with no token configured, auth is not required") {
   CHECK(call(f.at, "GET", "/v1/models", "", "anything").status == 200);
 }
 
-TEST_CASE("a whole completion has the OpenAI shape and takes ttft + tokens * interval") {
+TEST_CASE("a whole completion has the OpenAI shape and takes ttft + tokens x interval") {
   Fixture f;
   const auto t0 = std::chrono::steady_clock::now();
   test::Reply r =
