@@ -3,39 +3,43 @@
 //   GET /api/v1/status   every series: latest round and window figures
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
 //
+// Other paths answer 404 {"error":"not found"}; everything about the protocol
+// and the limits that keep hostile clients from locking the operator out
+// (head deadline, head size, connection caps with eviction) is HttpServer's,
+// see http_server.h and docs/api.md.
+//
 // Handlers only read snapshots handed out by `status`; they never touch the
 // scheduler or storage directly. Listens where agent.listen says (loopback by
-// default). Thread-safe; the server owns its threads and stops them on
-// destruction.
+// default). Thread-safety: the server owns its one thread, which calls
+// `status`; destruction stops and joins it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "agent/http_server.h"
 #include "core/error.h"
-
-namespace Poco::Net {
-class HTTPServer;
-}
 
 namespace linewatch {
 
 class ApiServer {
  public:
-  using StatusFn = std::function<std::string()>;  // returns the status JSON
+  using StatusFn = std::function<std::string()>;  // returns the status JSON; must be quick
 
-  // Binds `listen` ("HOST:PORT", IPv4 or [IPv6]) and starts serving. Fails with
-  // a message naming agent.listen when the address is busy or not local.
-  static Result<std::unique_ptr<ApiServer>> start(const std::string& listen, StatusFn status);
-  ~ApiServer();
+  // Binds `listen` ("HOST:PORT", IPv4 or [IPv6]) and starts serving. Fails
+  // with a message naming agent.listen when the address is busy or not local,
+  // e.g. "agent.listen 127.0.0.1:9464: bind: Address already in use".
+  // `options` are for tests; the agent runs with the defaults.
+  static Result<std::unique_ptr<ApiServer>> start(const std::string& listen, StatusFn status,
+                                                  HttpServerOptions options = {});
 
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return server_->port(); }
 
  private:
-  ApiServer() = default;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
-  std::uint16_t port_ = 0;
+  explicit ApiServer(std::unique_ptr<HttpServer> server) : server_(std::move(server)) {}
+  std::unique_ptr<HttpServer> server_;
 };
 
 }  // namespace linewatch
