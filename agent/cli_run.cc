@@ -1,4 +1,6 @@
 // `linewatch run` and `linewatch check-config`.
+#include <Poco/Exception.h>
+#include <Poco/Net/SocketAddress.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -11,12 +13,30 @@
 #include "agent/log.h"
 
 namespace linewatch {
+namespace {
+
+// A config that cannot be read is the environment's fault (2); one that reads
+// but is invalid is the thing checked being bad (1). See cli.h.
+int config_exit_code(const Error& e) { return e.code == ErrorCode::io ? 2 : 1; }
+
+// The address the API is bound to: agent.listen's host as the server
+// resolved it, with the port the socket got.
+std::string bound_address(const std::string& listen, std::uint16_t port) {
+  try {
+    const Poco::Net::SocketAddress configured(listen);
+    return Poco::Net::SocketAddress(configured.host(), port).toString();
+  } catch (const Poco::Exception&) {
+    return listen;  // bound moments ago, so not expected; still say something true
+  }
+}
+
+}  // namespace
 
 int cmd_check_config(const std::string& config_path, std::ostream& out, std::ostream& err) {
   auto cfg = load_config_file(config_path);
   if (!cfg) {
     err << cfg.error().message << "\n";
-    return 1;
+    return config_exit_code(cfg.error());
   }
   out << config_path << ": ok (" << cfg->lines.size() << " lines, " << cfg->targets.size()
       << " targets, " << job_count(*cfg) << " probe jobs)\n";
@@ -27,7 +47,7 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
   auto cfg = load_config_file(config_path);
   if (!cfg) {
     err << cfg.error().message << "\n";
-    return 1;
+    return config_exit_code(cfg.error());
   }
   // Block the stop signals before any thread exists so every thread inherits
   // the mask and only sigwait() below sees them.
@@ -39,6 +59,7 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
 
   SystemClock clock;
   const std::string id = cfg->agent.id;
+  const std::string listen = cfg->agent.listen;
   const std::size_t jobs = job_count(*cfg);
   auto agent = Agent::open(std::move(*cfg), clock);
   if (!agent) {
@@ -47,7 +68,7 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
   }
   agent.value()->start();
   log(LogLevel::info, "agent=" + id + " msg=\"started\" jobs=" + std::to_string(jobs) +
-                          " api=127.0.0.1:" + std::to_string(agent.value()->api_port()));
+                          " api=" + bound_address(listen, agent.value()->api_port()));
   out.flush();
 
   int sig = 0;

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/config_load.h"
 #include "core/config.h"
 #include "core/error.h"
 
@@ -32,12 +33,20 @@ struct Ctx {
     std::string text;
   };
   std::vector<Diag> diags;
+  std::size_t reads = 0;  // values read so far, an alias each time it is used
+
+  // Thrown by read() to end a load that aliases have blown up.
+  struct Exhausted {};
+  // Counts one value read at `at`. Past config_limits::kMaxValues (a large
+  // anchored value used many times over) it reports that and throws Exhausted.
+  void read(const YAML::Node& at, const std::string& path);
 
   void error(const YAML::Mark& at, const std::string& path, const std::string& message);
   void error(const YAML::Node& at, const std::string& path, const std::string& message) {
     error(at.Mark(), path, message);
   }
-  // All errors, sorted by position, duplicates dropped, one per line.
+  // All errors, sorted by position, duplicates dropped, one per line; after
+  // config_limits::kMaxReportedErrors of them, one "... and N more errors".
   std::string report() const;
 };
 
@@ -50,24 +59,33 @@ struct Field {
 };
 
 // Checks that `node` is a map (null counts as an empty one), reports unknown
-// and duplicate keys, and calls each known key's handler in document order.
-// Returns false when node is not a map.
+// and duplicate keys and merge keys (<<, which yaml-cpp 0.7 does not expand),
+// and calls each known key's handler in document order. Returns false when
+// node is not a map.
 bool walk_map(Ctx& ctx, const YAML::Node& node, const std::string& path,
               const std::vector<Field>& fields, bool defaults_section = false);
 
 // "a map", "a list", "\"text\"", "nothing": for "expected X, got Y".
 std::string describe(const YAML::Node& node);
 
+// A value as messages echo it: cut to config_limits::kMaxEchoChars characters
+// (on a UTF-8 boundary) with "…" when longer; echo() also adds the quotes.
+std::string shorten(const std::string& value);
+std::string echo(const std::string& value);
+
 // Scalar readers: on a problem they report it (at the value, or at the key for
-// a missing value) and return nullopt.
+// a missing value) and return nullopt. get_int takes plain decimal scalars
+// only (a quoted "80" is text, not a number); `hex` also admits 0x... .
+// get_duration refuses values outside [min, max].
 std::optional<std::string> get_text(Ctx&, const YAML::Node& key, const YAML::Node& v,
                                     const std::string& path);
 std::optional<long long> get_int(Ctx&, const YAML::Node& key, const YAML::Node& v,
-                                 const std::string& path, long long lo, long long hi);
+                                 const std::string& path, long long lo, long long hi,
+                                 bool hex = false);
 std::optional<bool> get_bool(Ctx&, const YAML::Node& key, const YAML::Node& v,
                              const std::string& path);
 std::optional<Duration> get_duration(Ctx&, const YAML::Node& key, const YAML::Node& v,
-                                     const std::string& path, Duration min);
+                                     const std::string& path, Duration min, Duration max);
 std::optional<std::uint64_t> get_bytes(Ctx&, const YAML::Node& key, const YAML::Node& v,
                                        const std::string& path);
 std::optional<std::string> get_id(Ctx&, const YAML::Node& key, const YAML::Node& v,
@@ -83,6 +101,13 @@ std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::
 
 // A path from the file made absolute against ctx.base_dir.
 std::string resolve_path(const Ctx& ctx, const std::string& path);
+
+// "" when `path` names a file this process can open for reading, else the
+// message: "cannot read \"PATH\": <errno text>" or "\"PATH\" is a directory".
+std::string check_readable_file(const std::string& path);
+
+// True for 127.0.0.0/8, ::1, ::ffff:127.x.x.x and "localhost".
+bool is_loopback_host(const std::string& host);
 
 // The probe sections: defaults in `probes:`, then each target's kinds.
 struct ProbeDefaults {

@@ -1,5 +1,7 @@
 #include "agent/config_load.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -14,8 +16,13 @@ namespace linewatch {
 namespace {
 
 using namespace config_detail;
+using namespace config_limits;
 
+// The API has no authentication: serving it beyond this host must be asked
+// for in so many words, not be the side effect of a typo in agent.listen.
 void parse_agent(Ctx& ctx, const YAML::Node& node, AgentOptions& a) {
+  std::optional<YAML::Mark> public_listen;  // where a non-loopback listen was set
+  bool listen_public = false;
   walk_map(ctx, node, "agent",
            {{"id",
              [&](auto& k, auto& v, auto& p) {
@@ -25,8 +32,15 @@ void parse_agent(Ctx& ctx, const YAML::Node& node, AgentOptions& a) {
              [&](auto& k, auto& v, auto& p) {
                auto t = get_text(ctx, k, v, p);
                std::string err;
-               if (t && !split_host_port(*t, err)) return ctx.error(v, p, err);
-               if (t) a.listen = *t;
+               auto host_port = t ? split_host_port(*t, err) : std::nullopt;
+               if (t && !host_port) return ctx.error(v, p, err);
+               if (!t) return;
+               a.listen = *t;
+               if (!is_loopback_host(host_port->first)) public_listen = v.Mark();
+             }},
+            {"listen_public",
+             [&](auto& k, auto& v, auto& p) {
+               if (auto b = get_bool(ctx, k, v, p)) listen_public = *b;
              }},
             {"data_dir",
              [&](auto& k, auto& v, auto& p) {
@@ -37,26 +51,33 @@ void parse_agent(Ctx& ctx, const YAML::Node& node, AgentOptions& a) {
             {"workers", [&](auto& k, auto& v, auto& p) {
                if (auto n = get_int(ctx, k, v, p, 1, 1024)) a.workers = static_cast<int>(*n);
              }}});
+  if (public_listen && !listen_public)
+    ctx.error(*public_listen, "agent.listen",
+              echo(a.listen) +
+                  " is not a loopback address and the API has no authentication (set "
+                  "agent.listen_public: true to serve it beyond this host)");
 }
 
 void parse_storage(Ctx& ctx, const YAML::Node& node, StorageOptions& s) {
-  walk_map(ctx, node, "storage",
-           {{"retention",
-             [&](auto& k, auto& v, auto& p) {
-               if (auto d = get_duration(ctx, k, v, p, std::chrono::hours(1))) s.retention = *d;
-             }},
-            {"queue",
-             [&](auto& k, auto& v, auto& p) {
-               if (auto n = get_int(ctx, k, v, p, 1, 1 << 24)) s.queue_capacity = *n;
-             }},
-            {"batch",
-             [&](auto& k, auto& v, auto& p) {
-               if (auto n = get_int(ctx, k, v, p, 1, 100000)) s.batch_max = *n;
-             }},
-            {"flush_interval", [&](auto& k, auto& v, auto& p) {
-               if (auto d = get_duration(ctx, k, v, p, std::chrono::milliseconds(10)))
-                 s.flush_interval = *d;
-             }}});
+  walk_map(
+      ctx, node, "storage",
+      {{"retention",
+        [&](auto& k, auto& v, auto& p) {
+          if (auto d = get_duration(ctx, k, v, p, std::chrono::hours(1), kMaxRetention))
+            s.retention = *d;
+        }},
+       {"queue",
+        [&](auto& k, auto& v, auto& p) {
+          if (auto n = get_int(ctx, k, v, p, 1, 1 << 24)) s.queue_capacity = *n;
+        }},
+       {"batch",
+        [&](auto& k, auto& v, auto& p) {
+          if (auto n = get_int(ctx, k, v, p, 1, 100000)) s.batch_max = *n;
+        }},
+       {"flush_interval", [&](auto& k, auto& v, auto& p) {
+          if (auto d = get_duration(ctx, k, v, p, std::chrono::milliseconds(10), kMaxFlushInterval))
+            s.flush_interval = *d;
+        }}});
 }
 
 std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>& ids) {
@@ -84,17 +105,17 @@ std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>
              auto t = get_text(ctx, k, v, p);
              if (!t) return;
              if (t->empty() || t->size() > 15)
-               return ctx.error(v, p, "interface name \"" + *t + "\" must be 1 to 15 characters");
+               return ctx.error(v, p, "interface name " + echo(*t) + " must be 1 to 15 characters");
              if (t->find_first_of("/ \t:") != std::string::npos || *t == "." || *t == "..")
                return ctx.error(
-                   v, p, "interface name \"" + *t + "\" must not contain '/', ':' or spaces");
+                   v, p, "interface name " + echo(*t) + " must not contain '/', ':' or spaces");
              l.binding.interface = *t;
            }},
           {"source", ip(l.binding.source)},
           {"gateway", ip(l.gateway)},
           {"fwmark",
            [&](auto& k, auto& v, auto& p) {
-             if (auto n = get_int(ctx, k, v, p, 1, 4294967295LL))
+             if (auto n = get_int(ctx, k, v, p, 1, 4294967295LL, /*hex=*/true))
                l.binding.fwmark = static_cast<std::uint32_t>(*n);
            }},
           {"capacity", [&](auto& k, auto& v, auto& p) {
@@ -115,6 +136,10 @@ void parse_lines(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
                      node.IsSequence() || absent ? "at least one line is required"
                                                  : "expected a list, got " + describe(node));
   }
+  if (node.size() > kMaxLines)
+    return ctx.error(
+        node, "lines",
+        "at most " + std::to_string(kMaxLines) + " lines, got " + std::to_string(node.size()));
   std::map<std::string, int> ids;
   for (std::size_t i = 0; i < node.size(); ++i) {
     const YAML::Node item = node[i];
@@ -154,6 +179,11 @@ Result<Config> parse_root(Ctx& ctx, const YAML::Node& root) {
   ProbeDefaults defaults = parse_probe_defaults(ctx, section("probes").second);
   parse_lines(ctx, section("lines").first, section("lines").second, c.lines);
   parse_targets(ctx, section("targets").first, section("targets").second, defaults, c.targets);
+  if (const std::size_t jobs = job_count(c); jobs > kMaxProbeJobs)
+    ctx.error(section("targets").first, "targets",
+              std::to_string(c.lines.size()) + " lines × " + std::to_string(jobs / c.lines.size()) +
+                  " probes = " + std::to_string(jobs) + " probe jobs, above the limit " +
+                  std::to_string(kMaxProbeJobs));
   if (c.storage.batch_max > c.storage.queue_capacity)
     ctx.error(section("storage").second["batch"], "storage.batch",
               "batch " + std::to_string(c.storage.batch_max) + " exceeds queue " +
@@ -162,31 +192,106 @@ Result<Config> parse_root(Ctx& ctx, const YAML::Node& root) {
   return c;
 }
 
+// Walks the event stream without building nodes: notes where documents
+// start and counts values, so that a file of a million tiny values is refused
+// before yaml-cpp spends several hundred bytes on a node for each.
+class Census final : public YAML::EventHandler {
+ public:
+  struct TooMany {
+    YAML::Mark at;
+  };
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { count(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { count(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    count(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    count(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    count(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void count(const YAML::Mark& mark) {
+    if (++values_ > kMaxValues) throw TooMany{mark};
+  }
+  std::size_t values_ = 0;
+};
+
+// The one document of the file. A second document is an error at its start
+// (YAML::Load would read the first and ignore the rest).
+std::optional<YAML::Node> parse_one_document(Ctx& ctx, const std::string& text) {
+  try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    Census census;
+    while (census.starts.size() < 2 && parser.HandleNextDocument(census)) {
+    }
+    if (census.starts.size() < 2) return YAML::Load(text);
+    ctx.error(census.starts[1], "yaml",
+              "a second document starts here; a config is one document (remove the ---)");
+  } catch (const Census::TooMany& e) {
+    ctx.error(e.at, "yaml",
+              "more than " + std::to_string(kMaxValues) + " values, the limit for a config");
+  } catch (const YAML::ParserException& e) {
+    ctx.error(e.mark, "yaml", e.msg);
+  }
+  return std::nullopt;
+}
+
+// parse_root, ended early when aliases expand past the value limit.
+Result<Config> parse_root_bounded(Ctx& ctx, const YAML::Node& root) {
+  try {
+    return parse_root(ctx, root);
+  } catch (const Ctx::Exhausted&) {
+    return invalid(ctx.report());
+  }
+}
+
+Error too_large(const std::string& name) {
+  return invalid(name + ": larger than the " + format_bytes(kMaxFileBytes) +
+                 " limit for a config file");
+}
+
 }  // namespace
 
 Result<Config> load_config_string(std::string_view yaml, const std::string& name) {
+  if (yaml.size() > kMaxFileBytes) return too_large(name);
   Ctx ctx;
   ctx.file = name;
   ctx.base_dir = std::filesystem::path(name).parent_path().string();
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    ctx.error(e.mark, "yaml", e.msg);
-    return invalid(ctx.report());
-  }
-  auto config = parse_root(ctx, root);
+  std::optional<YAML::Node> root = parse_one_document(ctx, std::string(yaml));
+  if (!root) return invalid(ctx.report());
+  auto config = parse_root_bounded(ctx, *root);
   if (config) config->source_path = name;
   return config;
 }
 
 Result<Config> load_config_file(const std::string& path) {
+  std::error_code ec;
+  // An ifstream opens a directory and then reads nothing, which would be
+  // reported as an empty config.
+  if (std::filesystem::is_directory(path, ec)) return io_error(path + ": is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) return io_error(path + ": cannot read: " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
+  // Read one byte past the limit, never more: the size of a pipe or a device
+  // is not known in advance.
+  std::string text(kMaxFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad()) return io_error(path + ": cannot read: " + std::strerror(errno));
-  return load_config_string(text.str(), path);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxFileBytes) return too_large(path);
+  return load_config_string(text, path);
 }
 
 std::size_t job_count(const Config& config) {

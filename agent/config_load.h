@@ -2,21 +2,28 @@
 //
 // Order: built-in defaults (core/config.h), then the `probes:` section's
 // per-kind defaults, then each target's own settings; validation runs on the
-// result. Unknown keys, duplicate keys, wrong types and bad values are errors.
+// result. Unknown keys, duplicate keys, wrong types and bad values are errors,
+// as are a second YAML document and merge keys (<<), which yaml-cpp 0.7 does
+// not expand.
 //
 // Errors: every problem found is reported, one per line, sorted by position:
 //   FILE:LINE:COL: field.path: message
 // LINE and COL are 1-based and point at the key for key problems (unknown,
 // duplicate) and at the value for bad values. YAML syntax errors read
 // "FILE:LINE:COL: yaml: <parser message>"; a file that cannot be read,
-// "FILE: cannot read: <errno text>". FILE is the name as given by the caller.
+// "FILE: cannot read: <errno text>", a directory "FILE: is a directory".
+// FILE is the name as given by the caller. At most kMaxReportedErrors lines
+// are printed, then "... and N more errors"; a value echoed in a message is
+// cut to kMaxEchoChars characters and "…".
 //
 // Relative paths in the file (agent.data_dir, http tls.ca_file) are resolved
-// against the directory holding the config file, and stored absolute.
+// against the directory holding the config file, and stored absolute;
+// tls.ca_file must be readable when the config loads.
 //
 // Thread-safety: the functions keep no state; they may run concurrently.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -26,9 +33,30 @@
 
 namespace linewatch {
 
+// Limits on what a config may hold, so that a mistaken or hostile file costs
+// bounded memory, time and output, and no schedule arithmetic can overflow.
+// docs/configuration.md states each one.
+namespace config_limits {
+inline constexpr std::size_t kMaxFileBytes = 4 << 20;  // checked before parsing
+// YAML values (scalars, lists, maps; keys included), counted before any node
+// is built; an alias counts again each time the loader reads it.
+inline constexpr std::size_t kMaxValues = 500000;
+inline constexpr std::size_t kMaxLines = 1000;
+inline constexpr std::size_t kMaxTargets = 10000;
+inline constexpr std::size_t kMaxProbeJobs = 100000;  // lines × probes
+inline constexpr std::size_t kMaxReportedErrors = 50;
+inline constexpr std::size_t kMaxEchoChars = 64;
+inline constexpr Duration kMaxInterval = std::chrono::hours(24);
+inline constexpr Duration kMaxTimeout = std::chrono::hours(1);
+inline constexpr Duration kMaxSpacing = std::chrono::minutes(1);
+inline constexpr Duration kMaxRetention = std::chrono::hours(24 * 3650);
+inline constexpr Duration kMaxFlushInterval = std::chrono::minutes(1);
+}  // namespace config_limits
+
 // Reads and validates the file at `path`. Success: a complete Config with
-// source_path = path. Failure: io for an unreadable file, invalid_argument
-// for everything else; the message is formatted as above.
+// source_path = path. Failure: io for a file that is missing, unreadable or a
+// directory; invalid_argument for everything else (including a file above
+// kMaxFileBytes); the message is formatted as above.
 Result<Config> load_config_file(const std::string& path);
 
 // As load_config_file, for text already in memory. `name` stands for the file

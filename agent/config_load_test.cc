@@ -1,7 +1,9 @@
 #include "agent/config_load.h"
 
 #include <doctest/doctest.h>
+#include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -34,6 +36,35 @@ std::map<std::string, std::string> read_expected() {
     msg += (msg.empty() ? "" : "\n") + line;
   }
   return out;
+}
+
+// A fresh directory under the system temp dir, removed with everything in it.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "linewatch-config-XXXXXX").string();
+    REQUIRE(mkdtemp(templ.data()) != nullptr);
+    path = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// The lines and targets sections around `agent` and `probes` text.
+std::string with_sections(const std::string& extra, int lines = 1, int targets = 1) {
+  std::string y = extra + "lines:\n";
+  for (int i = 0; i < lines; ++i)
+    y += "  - { id: l" + std::to_string(i) + ", source: 127.0.0.1 }\n";
+  y += "targets:\n";
+  for (int i = 0; i < targets; ++i)
+    y += "  - { id: t" + std::to_string(i) + ", icmp: 127.0.0.1 }\n";
+  return y;
+}
+
+std::size_t count_lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
 }
 
 const ProbeSpec* probe(const TargetSpec& t, ProbeKind k) {
@@ -184,16 +215,23 @@ TEST_CASE("three layers: built-in, probes: section, target") {
 }
 
 TEST_CASE("relative paths resolve against the config file's directory") {
+  TempDir dir;
+  fs::create_directories(dir.path / "conf");
+  std::ofstream(dir.path / "conf/ca.pem") << "not checked beyond being readable\n";
   const char* yaml =
       "agent: { data_dir: ../data }\n"
       "lines: [ { id: l1, source: 127.0.0.1 } ]\n"
       "targets: [ { id: t, http: { url: 'https://127.0.0.1/', tls: { ca_file: ca.pem } } } ]\n";
-  auto r = load_config_string(yaml, "/etc/linewatch/conf/main.yaml");
+  auto r = load_config_string(yaml, (dir.path / "conf/main.yaml").string());
   REQUIRE_MESSAGE(r.ok(), r.error().message);
-  CHECK(r->agent.data_dir == "/etc/linewatch/data");
-  CHECK(r->targets[0].probes[0].http.ca_file == "/etc/linewatch/conf/ca.pem");
+  CHECK(r->agent.data_dir == (dir.path / "data").string());
+  CHECK(r->targets[0].probes[0].http.ca_file == (dir.path / "conf/ca.pem").string());
   // With no directory in the name, the current directory is the base.
-  auto here = load_config_string(yaml, "main.yaml");
+  auto here = load_config_string(
+      "agent: { data_dir: ../data }\n"
+      "lines: [ { id: l1, source: 127.0.0.1 } ]\n"
+      "targets: [ { id: t, icmp: 127.0.0.1 } ]\n",
+      "main.yaml");
   REQUIRE(here.ok());
   CHECK(here->agent.data_dir == (fs::current_path().parent_path() / "data").string());
 }
@@ -221,4 +259,199 @@ TEST_CASE("an empty document reports the missing sections") {
   CHECK(r.error().message ==
         "empty.yaml:1:1: lines: at least one line is required\n"
         "empty.yaml:1:1: targets: at least one target is required");
+}
+
+TEST_CASE("a directory given as the config is named as one, as an io error") {
+  auto r = load_config_file(kBad.string());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::io);
+  CHECK(r.error().message == kBad.string() + ": is a directory");
+}
+
+TEST_CASE("a config file above the size limit is refused before parsing") {
+  using config_limits::kMaxFileBytes;
+  TempDir dir;
+  const std::string good = with_sections("");
+  // Padded with a comment to exactly the limit: still read and parsed.
+  std::string at_limit = good + "#" + std::string(kMaxFileBytes - good.size() - 2, 'x') + "\n";
+  REQUIRE(at_limit.size() == kMaxFileBytes);
+  const fs::path path = dir.path / "big.yaml";
+  std::ofstream(path, std::ios::binary) << at_limit;
+  auto ok = load_config_file(path.string());
+  CHECK_MESSAGE(ok.ok(), ok.error().message);
+  // One byte more is refused, from a file and from memory alike.
+  std::ofstream(path, std::ios::binary) << at_limit << "\n";
+  auto r = load_config_file(path.string());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::invalid_argument);
+  CHECK(r.error().message == path.string() + ": larger than the 4MiB limit for a config file");
+  auto s = load_config_string(at_limit + "\n", "mem.yaml");
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().message == "mem.yaml: larger than the 4MiB limit for a config file");
+}
+
+TEST_CASE("errors past the reported limit are counted, not printed") {
+  std::string yaml = with_sections("", 1, 0);
+  for (int i = 0; i < 200; ++i)
+    yaml += "  - { id: 'bad id " + std::to_string(i) + "', icmp: 127.0.0.1 }\n";
+  auto r = load_config_string(yaml, "many.yaml");
+  REQUIRE_FALSE(r.ok());
+  const std::string& msg = r.error().message;
+  CHECK(count_lines(msg) == config_limits::kMaxReportedErrors + 1);
+  CHECK(msg.rfind("many.yaml:4:11: targets[0].id: invalid id \"bad id 0\"", 0) == 0);
+  CHECK(msg.substr(msg.rfind('\n') + 1) == "... and 150 more errors");
+}
+
+TEST_CASE("lines, targets and probe jobs above their limits are refused") {
+  using namespace config_limits;
+  auto lines = load_config_string(with_sections("", kMaxLines + 1), "l.yaml");
+  REQUIRE_FALSE(lines.ok());
+  CHECK(lines.error().message == "l.yaml:2:3: lines: at most 1000 lines, got 1001");
+  auto targets = load_config_string(with_sections("", 1, kMaxTargets + 1), "t.yaml");
+  REQUIRE_FALSE(targets.ok());
+  CHECK(targets.error().message == "t.yaml:4:3: targets: at most 10000 targets, got 10001");
+  // 100 lines × 1000 targets is exactly the job limit; one target more is not.
+  auto at_limit = load_config_string(with_sections("", 100, 1000), "j.yaml");
+  REQUIRE_MESSAGE(at_limit.ok(), at_limit.error().message);
+  CHECK(job_count(*at_limit) == kMaxProbeJobs);
+  auto jobs = load_config_string(with_sections("", 100, 1001), "j.yaml");
+  REQUIRE_FALSE(jobs.ok());
+  CHECK(jobs.error().message ==
+        "j.yaml:102:1: targets: 100 lines × 1001 probes = 100100 probe jobs, above the limit "
+        "100000");
+}
+
+TEST_CASE("values echoed in messages are cut to the echo limit") {
+  // Keys of 1000 characters (YAML caps an implicit key at 1024), values of 1MiB.
+  const std::string long_key(1000, 'k'), huge(1 << 20, 'k');
+  const std::string cut = std::string(config_limits::kMaxEchoChars, 'k') + "…";
+  auto key = load_config_string(with_sections("agent: { " + long_key + ": 1 }\n"), "k.yaml");
+  REQUIRE_FALSE(key.ok());
+  CHECK(key.error().message ==
+        "k.yaml:1:10: agent." + cut +
+            ": unknown key (expected one of: id, listen, listen_public, data_dir, workers)");
+  // A units parser's message quotes the text and the unknown unit: both cut.
+  auto unit =
+      load_config_string(with_sections("probes: { tcp: { interval: 1" + huge + " } }\n"), "u.yaml");
+  REQUIRE_FALSE(unit.ok());
+  CHECK(unit.error().message == "u.yaml:1:28: probes.tcp.interval: \"1" + cut.substr(0, 63) +
+                                    "…\": unknown unit \"" + cut +
+                                    "\" (use ns, us, ms, s, m, h or d)");
+  auto url = load_config_string(
+      "lines: [ { id: l1, source: 127.0.0.1 } ]\ntargets: [ { id: t, http: 'ftp://" + huge +
+          "' } ]\n",
+      "h.yaml");
+  REQUIRE_FALSE(url.ok());
+  CHECK(url.error().message.size() < 200);
+}
+
+TEST_CASE("a non-loopback agent.listen needs agent.listen_public") {
+  for (const char* listen : {"127.0.0.1:9464", "127.0.0.2:9464", "'[::1]:9464'",
+                             "'[::ffff:127.0.0.1]:9464'", "localhost:9464"}) {
+    CAPTURE(listen);
+    auto r = load_config_string(with_sections(std::string("agent: { listen: ") + listen + " }\n"),
+                                "c.yaml");
+    CHECK_MESSAGE(r.ok(), r.error().message);
+  }
+  for (const char* listen : {"0.0.0.0:9464", "'[::]:9464'", "198.18.0.1:9464", "gw.example:9464"}) {
+    CAPTURE(listen);
+    auto r = load_config_string(with_sections(std::string("agent: { listen: ") + listen + " }\n"),
+                                "c.yaml");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("c.yaml:1:18: agent.listen: ") == 0);
+    CHECK(r.error().message.find("set agent.listen_public: true") != std::string::npos);
+    auto opted = load_config_string(
+        with_sections(std::string("agent: { listen_public: true, listen: ") + listen + " }\n"),
+        "c.yaml");
+    CHECK_MESSAGE(opted.ok(), opted.error().message);
+  }
+}
+
+TEST_CASE("integers are plain decimal scalars and only fwmark takes hex") {
+  auto ok = load_config_string(
+      "lines: [ { id: l1, fwmark: 0x65 }, { id: l2, fwmark: 7 } ]\n"
+      "targets: [ { id: t, tcp: { host: 127.0.0.1, port: !!int 80, interval: '10s' } } ]\n",
+      "i.yaml");
+  REQUIRE_MESSAGE(ok.ok(), ok.error().message);
+  CHECK(ok->lines[0].binding.fwmark == 0x65u);
+  CHECK(ok->targets[0].probes[0].tcp.port == 80);
+  CHECK(ok->targets[0].probes[0].timing.interval == 10s);  // a quoted duration is still text
+  auto bad = load_config_string(
+      "agent: { workers: '4' }\n"
+      "lines: [ { id: l1, fwmark: \"0x65\" } ]\n"
+      "targets: [ { id: t, tcp: { host: 127.0.0.1, port: !!str 80 }, icmp: { host: 127.0.0.1, "
+      "pings: 0x5 } } ]\n",
+      "i.yaml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message ==
+        "i.yaml:1:19: agent.workers: expected an integer, got quoted \"4\" (drop the quotes)\n"
+        "i.yaml:2:28: lines[0].fwmark: expected an integer, got quoted \"0x65\" (drop the quotes)\n"
+        "i.yaml:3:51: targets[0].tcp.port: expected an integer, got \"80\" tagged "
+        "tag:yaml.org,2002:str\n"
+        "i.yaml:3:95: targets[0].icmp.pings: expected a decimal integer, got \"0x5\" (only fwmark "
+        "takes 0x)");
+}
+
+TEST_CASE("a second document is an error at its start, one document is fine") {
+  auto trailing = load_config_string(with_sections("") + "---\n", "d.yaml");
+  REQUIRE_FALSE(trailing.ok());
+  CHECK(trailing.error().message ==
+        "d.yaml:5:1: yaml: a second document starts here; a config is one document (remove the "
+        "---)");
+  auto after_end = load_config_string(with_sections("") + "...\nagent: { workers: 2 }\n", "d.yaml");
+  REQUIRE_FALSE(after_end.ok());
+  CHECK(after_end.error().message.rfind("d.yaml:6:1: yaml: a second document", 0) == 0);
+  auto marked = load_config_string("---\n" + with_sections("") + "...\n# done\n", "d.yaml");
+  CHECK_MESSAGE(marked.ok(), marked.error().message);
+}
+
+TEST_CASE("tls.ca_file must name a readable file when the config loads") {
+  TempDir dir;
+  const std::string yaml =
+      "lines: [ { id: l1, source: 127.0.0.1 } ]\n"
+      "probes: { http: { tls: { ca_file: certs } } }\n"
+      "targets: [ { id: t, http: 'https://127.0.0.1/' } ]\n";
+  const std::string name = (dir.path / "c.yaml").string();
+  auto missing = load_config_string(yaml, name);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message == name + ":2:35: probes.http.tls.ca_file: cannot read \"" +
+                                       (dir.path / "certs").string() +
+                                       "\": No such file or directory");
+  fs::create_directory(dir.path / "certs");
+  auto directory = load_config_string(yaml, name);
+  REQUIRE_FALSE(directory.ok());
+  CHECK(directory.error().message == name + ":2:35: probes.http.tls.ca_file: \"" +
+                                         (dir.path / "certs").string() + "\" is a directory");
+}
+
+TEST_CASE("a file of more values than the limit is refused before nodes are built") {
+  std::string yaml = with_sections("") + "x: [";
+  for (std::size_t i = 0; i < config_limits::kMaxValues; ++i) yaml += "1,";
+  yaml += "1]\n";
+  auto r = load_config_string(yaml, "v.yaml");
+  REQUIRE_FALSE(r.ok());
+  const std::string& msg = r.error().message;
+  CHECK(msg.rfind("v.yaml:5:", 0) == 0);
+  CHECK(msg.find(": yaml: more than 500000 values, the limit for a config") != std::string::npos);
+  CHECK(count_lines(msg) == 1);
+}
+
+TEST_CASE("aliases that repeat a large value past the limit end the load") {
+  // 1000 codes, used by 1000 targets: a small file that reads as a million values.
+  std::string codes;
+  for (int i = 0; i < 1000; ++i) codes += std::string(i ? ", " : "") + "200";
+  std::string yaml = "lines: [ { id: l1, source: 127.0.0.1 } ]\ntargets:\n";
+  yaml += "  - { id: t0, http: { url: 'http://a/', expect_status: &codes [" + codes + "] } }\n";
+  for (int i = 1; i < 1000; ++i)
+    yaml += "  - { id: t" + std::to_string(i) +
+            ", http: { url: 'http://a/', expect_status: *codes } }\n";
+  auto r = load_config_string(yaml, "a.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(count_lines(r.error().message) == 1);
+  CHECK(r.error().message.find("aliases expand the config past the limit of 500000 values") !=
+        std::string::npos);
+  // The same aliases over a handful of targets are fine.
+  auto few = load_config_string(yaml.substr(0, yaml.find("  - { id: t10,")), "a.yaml");
+  REQUIRE_MESSAGE(few.ok(), few.error().message);
+  CHECK(few->targets[9].probes[0].http.expect_status.size() == 1000);
 }

@@ -11,16 +11,17 @@ namespace {
 
 using Entry = ProbeDefaults::Entry;
 using Origin = ProbeDefaults::Origin;
+using namespace config_limits;
 constexpr Duration kMinInterval = std::chrono::milliseconds(10);
 
 // Keys shared by every kind: the schedule.
 void timing_fields(Ctx& ctx, Entry& e, int level, std::vector<Field>& f) {
   f.push_back({"interval", [&ctx, &e, level](auto& k, auto& v, auto& p) {
-                 if (auto d = get_duration(ctx, k, v, p, kMinInterval))
+                 if (auto d = get_duration(ctx, k, v, p, kMinInterval, kMaxInterval))
                    e.spec.timing.interval = *d, e.interval = {v.Mark(), p, level};
                }});
   f.push_back({"timeout", [&ctx, &e, level](auto& k, auto& v, auto& p) {
-                 if (auto d = get_duration(ctx, k, v, p, std::chrono::milliseconds(1)))
+                 if (auto d = get_duration(ctx, k, v, p, std::chrono::milliseconds(1), kMaxTimeout))
                    e.spec.timing.timeout = *d, e.timeout = {v.Mark(), p, level};
                }});
 }
@@ -49,7 +50,7 @@ std::vector<Field> icmp_fields(Ctx& ctx, Entry& e, int level) {
        }},
       {"spacing",
        [&ctx, &e, level](auto& k, auto& v, auto& p) {
-         if (auto d = get_duration(ctx, k, v, p, Duration::zero()))
+         if (auto d = get_duration(ctx, k, v, p, Duration::zero(), kMaxSpacing))
            e.spec.icmp.spacing = *d, e.spacing = {v.Mark(), p, level};
        }},
       {"payload",
@@ -130,7 +131,14 @@ std::vector<Field> http_fields(Ctx& ctx, Entry& e, int level) {
                }},
               {"ca_file",
                [&ctx, &o](auto& k2, auto& v2, auto& p2) {
-                 if (auto t = get_text(ctx, k2, v2, p2)) o.ca_file = resolve_path(ctx, *t);
+                 auto t = get_text(ctx, k2, v2, p2);
+                 if (!t) return;
+                 // Checked now: a missing CA file would otherwise fail every
+                 // round of the probe, long after the config was accepted.
+                 const std::string path = resolve_path(ctx, *t);
+                 if (std::string err = check_readable_file(path); !err.empty())
+                   return ctx.error(v2, p2, err);
+                 o.ca_file = path;
                }},
               {"server_name", [&ctx, &o](auto& k2, auto& v2, auto& p2) {
                  if (auto t = get_text(ctx, k2, v2, p2)) {
@@ -153,7 +161,7 @@ std::vector<Field> http_fields(Ctx& ctx, Entry& e, int level) {
        [&ctx, &o](auto& k, auto& v, auto& p) {
          if (auto t = get_text(ctx, k, v, p)) {
            if (*t != "GET" && *t != "HEAD")
-             return ctx.error(v, p, "must be GET or HEAD, got \"" + *t + "\"");
+             return ctx.error(v, p, "must be GET or HEAD, got " + echo(*t));
            o.method = *t;
          }
        }},
@@ -294,6 +302,10 @@ void parse_targets(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
                      node.IsSequence() || absent ? "at least one target is required"
                                                  : "expected a list, got " + describe(node));
   }
+  if (node.size() > kMaxTargets)
+    return ctx.error(
+        node, "targets",
+        "at most " + std::to_string(kMaxTargets) + " targets, got " + std::to_string(node.size()));
   std::map<std::string, int> ids;
   for (std::size_t i = 0; i < node.size(); ++i) {
     const YAML::Node item = node[i];

@@ -3,6 +3,24 @@
 #include <map>
 
 namespace linewatch {
+namespace {
+
+// t + d, held at MonoTime::max() instead of wrapping: a job whose next slot
+// lies beyond the clock's range simply never comes due again.
+MonoTime saturating_add(MonoTime t, Duration d) {
+  if (t.time_since_epoch() <= Duration::zero()) return t + d;  // d ≥ 0 fits
+  return d >= MonoTime::max() - t ? MonoTime::max() : t + d;
+}
+
+// interval × i / n without the product: it overflows for long intervals
+// times many jobs (24h × 200,000 jobs > 2^63 ns). Exact for i < n.
+Duration offset(Duration interval, std::size_t i, std::size_t n) {
+  const auto iv = interval.count();
+  const auto ii = static_cast<Duration::rep>(i), nn = static_cast<Duration::rep>(n);
+  return Duration((iv / nn) * ii + (iv % nn) * ii / nn);
+}
+
+}  // namespace
 
 Timetable::Timetable(const std::vector<Duration>& intervals, MonoTime start) {
   std::map<Duration::rep, std::size_t> per_interval;
@@ -12,7 +30,7 @@ Timetable::Timetable(const std::vector<Duration>& intervals, MonoTime start) {
   for (auto iv : intervals) {
     const std::size_t i = placed[iv.count()]++;
     const std::size_t n = per_interval[iv.count()];
-    jobs_.push_back(Job{iv, start + iv * static_cast<Duration::rep>(i) / static_cast<Duration::rep>(n)});
+    jobs_.push_back(Job{iv, saturating_add(start, offset(iv, i, n))});
   }
 }
 
@@ -31,13 +49,14 @@ std::vector<Timetable::Slot> Timetable::take_due(MonoTime now) {
     Job& j = jobs_[i];
     if (j.due > now) continue;
     const MonoTime planned = j.due;
-    j.due += j.interval;
+    j.due = saturating_add(j.due, j.interval);
     if (j.due <= now) {
       // The timer fell more than a whole interval behind: run once, late, and
       // resume the original grid instead of replaying every missed slot.
-      const auto behind = (now - j.due) / j.interval + 1;
-      missed_ += static_cast<std::uint64_t>(behind);
-      j.due += j.interval * behind;
+      // (now - due) - its remainder is a whole number of intervals ≤ now.
+      const Duration late = now - j.due;
+      missed_ += static_cast<std::uint64_t>(late / j.interval + 1);
+      j.due = saturating_add(j.due + (late - late % j.interval), j.interval);
     }
     if (j.running) {
       ++overruns_;

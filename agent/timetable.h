@@ -7,6 +7,10 @@
 // is still running when its slot comes skips that slot and counts an overrun,
 // rather than stacking a second round on the same line and target.
 //
+// Arithmetic never wraps: offsets are computed without interval × job count,
+// and due times saturate at MonoTime::max() (a job that far out never runs
+// again) rather than overflow into the past.
+//
 // Not thread-safe: the scheduler's timer thread owns it.
 #pragma once
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "agent/config_load.h"
 #include "core/fake_clock.h"
 
 using namespace linewatch;
@@ -80,4 +81,48 @@ TEST_CASE("a stalled timer runs each job once, late, and does not burst") {
   CHECK(due.size() == 1);
   CHECK(tt.missed() == 4);
   CHECK(tt.due(0) == t0 + 6s);
+}
+
+TEST_CASE("the longest allowed interval spreads twice the job limit without overflow") {
+  FakeClock clock;
+  clock.advance(1s);
+  const MonoTime t0 = clock.now();
+  const Duration iv = config_limits::kMaxInterval;
+  // Twice the limit: interval × job index would pass 2^63 ns here.
+  const std::size_t n = 2 * config_limits::kMaxProbeJobs;
+  Timetable tt(std::vector<Duration>(n, iv), t0);
+  using i128 = __int128;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto want = static_cast<Duration::rep>(i128(iv.count()) * i128(i) / i128(n));
+    if ((tt.due(i) - t0).count() != want) {
+      FAIL_CHECK("job " << i << " offset " << (tt.due(i) - t0).count() << ", want " << want);
+      break;
+    }
+  }
+  CHECK(tt.due(n - 1) < t0 + iv);
+  // One whole interval runs each job exactly once, then every job sits one
+  // interval further on.
+  clock.advance(iv - 1ns);
+  CHECK(tt.take_due(clock.now()).size() == n);
+  CHECK(tt.missed() == 0);
+  CHECK(tt.due(0) == t0 + iv);
+  CHECK(tt.due(n - 1) > t0 + iv);
+}
+
+TEST_CASE("an interval as long as the clock's range saturates instead of wrapping") {
+  FakeClock clock;
+  clock.advance(1s);
+  const MonoTime t0 = clock.now();
+  Timetable tt(std::vector<Duration>(3, Duration::max()), t0);
+  CHECK(tt.due(0) == t0);
+  CHECK(tt.due(1) > tt.due(0));
+  CHECK(tt.due(2) > tt.due(1));
+  REQUIRE(tt.take_due(clock.now()).size() == 1);
+  CHECK(tt.due(0) == MonoTime::max());  // never again, rather than in the past
+  for (int step = 0; step < 10; ++step) {
+    clock.advance(24h);
+    CHECK(tt.take_due(clock.now()).empty());
+  }
+  CHECK(tt.missed() == 0);
+  CHECK(*tt.next_due() == tt.due(1));
 }

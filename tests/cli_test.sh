@@ -42,8 +42,11 @@ expect 0 "ok \(1 lines, 2 targets, 2 probe jobs\)" "$bin" check-config "$work/ok
 # Bad configs: exit 1 with FILE:LINE:COL: key: message.
 expect 1 "line_not_pinned.yaml:2:5: lines\[0\]: line must set at least one of interface, source or fwmark" \
   "$bin" check-config "$src/tests/testdata/config/bad/line_not_pinned.yaml"
-expect 1 "$work/nope.yaml: cannot read: No such file or directory" "$bin" check-config "$work/nope.yaml"
-expect 1 "cannot read" "$bin" run -c "$work/nope.yaml"
+# A config that cannot be read is the environment's problem: exit 2, both commands.
+expect 2 "$work/nope.yaml: cannot read: No such file or directory" "$bin" check-config "$work/nope.yaml"
+expect 2 "$work/nope.yaml: cannot read: No such file or directory" "$bin" run -c "$work/nope.yaml"
+expect 2 "^$work: is a directory\$" "$bin" check-config "$work"
+expect 2 "^$work: is a directory\$" "$bin" run -c "$work"
 
 # probe: a good round exits 0 and shows every echo; a failed one exits 1 with its reason.
 expect 0 "lo → me icmp: ok" "$bin" probe -c "$work/ok.yaml" --line lo --target me
@@ -74,6 +77,7 @@ for _ in $(seq 1 60); do
   [ "$n" -ge 2 ] && break
 done
 kill -TERM "$run_pid"; wait "$run_pid" || fail "agent exited non-zero on SIGTERM"
+grep -q "msg=\"started\" jobs=2 api=127.0.0.1:$api\$" "$work/run.log" || fail "start-up line: $(cat "$work/run.log")"
 before=$(sqlite3 "$work/data/linewatch.db" "SELECT count(*) FROM samples")
 [ "$before" -ge 2 ] || fail "the short run stored $before rows"
 python3 -c "
@@ -86,4 +90,12 @@ expect 2 "agent.listen 127.0.0.1:$api: .*(in use|binding)" "$bin" run -c "$work/
 after=$(sqlite3 "$work/data/linewatch.db" "SELECT count(*) FROM samples")
 [ "$after" -eq "$before" ] || fail "rows changed from $before to $after on a failed start"
 [ "$(sqlite3 "$work/data/linewatch.db" 'PRAGMA integrity_check')" = ok ] || fail "integrity_check"
+# The start-up line names the address the API is bound to, not always 127.0.0.1.
+api2=$(free_port)
+sed -e "s/127.0.0.1:$api/127.0.0.2:$api2/" -e "s/data_dir: data/data_dir: data2/" "$work/ok.yaml" >"$work/ok2.yaml"
+"$bin" run -c "$work/ok2.yaml" 2>"$work/run2.log" &
+run2_pid=$!
+for _ in $(seq 1 50); do grep -q 'msg="started"' "$work/run2.log" && break; sleep 0.1; done
+kill -TERM "$run2_pid"; wait "$run2_pid" || fail "second agent exited non-zero on SIGTERM"
+grep -q "api=127.0.0.2:$api2\$" "$work/run2.log" || fail "start-up line: $(cat "$work/run2.log")"
 echo "cli: all checks passed"
