@@ -8,7 +8,15 @@
 #include <optional>
 #include <string>
 
+#include "core/error.h"
+#include "core/time.h"
+
 namespace linewatch {
+
+// The exit code for a config that failed to load: one that cannot be read is
+// the environment's fault (2); one that reads but is invalid is the thing
+// checked being bad (1). Every subcommand that loads a config follows it.
+inline int config_exit_code(const Error& e) { return e.code == ErrorCode::io ? 2 : 1; }
 
 int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err);
 int cmd_check_config(const std::string& config_path, std::ostream& out, std::ostream& err);
@@ -17,7 +25,7 @@ struct StatusArgs {
   std::string config_path;  // "" = none; else agent.listen is read from it
   std::string agent_url;    // "" = from the config or the default listen address
   bool json = false;
-  double timeout_s = 3;
+  Duration timeout = std::chrono::seconds(3);  // to connect and read the answer
 };
 int cmd_status(const StatusArgs& args, std::ostream& out, std::ostream& err);
 
@@ -32,8 +40,7 @@ int cmd_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
 
 // The URL the query commands use: --agent, else http://<agent.listen of the
 // config>, else the default listen address. Wildcard listen addresses map to
-// loopback. Fails with a config error message when the config cannot be read.
-std::optional<std::string> agent_url(const std::string& explicit_url,
-                                     const std::string& config_path, std::ostream& err);
+// loopback. Fails with the config's load error when the config cannot be used.
+Result<std::string> agent_url(const std::string& explicit_url, const std::string& config_path);
 
 }  // namespace linewatch

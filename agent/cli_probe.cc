@@ -47,7 +47,7 @@ int cmd_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err) {
   auto cfg = load_config_file(args.config_path);
   if (!cfg) {
     err << cfg.error().message << "\n";
-    return 2;
+    return config_exit_code(cfg.error());
   }
   const LineSpec* line = nullptr;
   for (const auto& l : cfg->lines)

@@ -15,10 +15,6 @@
 namespace linewatch {
 namespace {
 
-// A config that cannot be read is the environment's fault (2); one that reads
-// but is invalid is the thing checked being bad (1). See cli.h.
-int config_exit_code(const Error& e) { return e.code == ErrorCode::io ? 2 : 1; }
-
 // The address the API is bound to: agent.listen's host as the server
 // resolved it, with the port the socket got.
 std::string bound_address(const std::string& listen, std::uint16_t port) {

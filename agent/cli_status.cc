@@ -18,16 +18,12 @@
 
 namespace linewatch {
 
-std::optional<std::string> agent_url(const std::string& explicit_url,
-                                     const std::string& config_path, std::ostream& err) {
+Result<std::string> agent_url(const std::string& explicit_url, const std::string& config_path) {
   if (!explicit_url.empty()) return explicit_url;
   std::string listen = AgentOptions{}.listen;
   if (!config_path.empty()) {
     auto cfg = load_config_file(config_path);
-    if (!cfg) {
-      err << cfg.error().message << "\n";
-      return std::nullopt;
-    }
+    if (!cfg) return cfg.error();
     listen = cfg->agent.listen;
   }
   // A wildcard listen address is reachable on loopback.
@@ -39,11 +35,12 @@ std::optional<std::string> agent_url(const std::string& explicit_url,
 namespace {
 
 // GETs url + path; the body on 200, else an error text for the operator.
-Result<std::string> http_get(const std::string& base, const std::string& path, double timeout_s) {
+Result<std::string> http_get(const std::string& base, const std::string& path, Duration timeout) {
   try {
     Poco::URI uri(base);
     Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-    session.setTimeout(Poco::Timespan(static_cast<long>(timeout_s * 1e6)));
+    session.setTimeout(
+        Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(timeout).count()));
     Poco::Net::HTTPRequest req(Poco::Net::HTTPRequest::HTTP_GET, path,
                                Poco::Net::HTTPMessage::HTTP_1_1);
     session.sendRequest(req);
@@ -52,8 +49,8 @@ Result<std::string> http_get(const std::string& base, const std::string& path, d
     std::string body;
     Poco::StreamCopier::copyToString(in, body);
     if (res.getStatus() != Poco::Net::HTTPResponse::HTTP_OK)
-      return Error{ErrorCode::unavailable, base + path + ": HTTP " +
-                                               std::to_string(static_cast<int>(res.getStatus()))};
+      return Error{ErrorCode::unavailable,
+                   base + path + ": HTTP " + std::to_string(static_cast<int>(res.getStatus()))};
     return body;
   } catch (const Poco::Exception& e) {
     return Error{ErrorCode::unavailable, e.displayText()};
@@ -63,9 +60,12 @@ Result<std::string> http_get(const std::string& base, const std::string& path, d
 }  // namespace
 
 int cmd_status(const StatusArgs& args, std::ostream& out, std::ostream& err) {
-  const auto url = agent_url(args.agent_url, args.config_path, err);
-  if (!url) return 2;
-  auto body = http_get(*url, "/api/v1/status", args.timeout_s);
+  const auto url = agent_url(args.agent_url, args.config_path);
+  if (!url) {
+    err << url.error().message << "\n";
+    return config_exit_code(url.error());
+  }
+  auto body = http_get(*url, "/api/v1/status", args.timeout);
   if (!body) {
     err << "linewatch: no agent answering at " << *url << " (" << body.error().message
         << ").\nIs `linewatch run` running? Point at it with --agent URL or -c CONFIG.\n";
@@ -80,8 +80,8 @@ int cmd_status(const StatusArgs& args, std::ostream& out, std::ostream& err) {
     auto doc = parser.parse(*body).extract<Poco::JSON::Object::Ptr>();
     print_status_table(*doc, out);
   } catch (const Poco::Exception& e) {
-    err << "linewatch: the agent at " << *url << " sent a status this CLI cannot read: "
-        << e.displayText() << "\n";
+    err << "linewatch: the agent at " << *url
+        << " sent a status this CLI cannot read: " << e.displayText() << "\n";
     return 2;
   }
   return 0;

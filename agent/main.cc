@@ -1,10 +1,32 @@
 // linewatch: watches international lines and the endpoints behind them.
-#include <CLI/CLI.hpp>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "agent/cli.h"
+#include "core/units.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// A CLI11 check for durations written as the config writes them ("500ms", "2s").
+CLI::Validator duration_in(linewatch::Duration lo, linewatch::Duration hi) {
+  using linewatch::format_duration;
+  return CLI::Validator(
+      [lo, hi](std::string& text) -> std::string {
+        auto d = linewatch::parse_duration(text);
+        if (!d) return d.error().message;
+        if (*d < lo || *d > hi)
+          return std::string("\"").append(text).append("\": must be from ") + format_duration(lo) +
+                 " to " + format_duration(hi);
+        return "";
+      },
+      "DURATION");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace linewatch;
@@ -30,9 +52,11 @@ int main(int argc, char** argv) {
   st->add_option("-c,--config", status.config_path, "Find the agent at this config's agent.listen");
   st->add_option("--agent", status.agent_url, "Agent URL (default http://127.0.0.1:9464)");
   st->add_flag("--json", status.json, "Print the API's JSON instead of a table");
-  st->add_option("--timeout", status.timeout_s, "Seconds to wait for the agent")
+  std::string status_timeout = "3s";
+  st->add_option("--timeout", status_timeout, "How long to wait for the agent (100ms to 60s)")
+      ->type_name("DURATION")
       ->capture_default_str()
-      ->check(CLI::Range(0.1, 60.0));
+      ->check(duration_in(100ms, 60s));
 
   ProbeArgs probe;
   auto* pr = app.add_subcommand("probe", "Run one probe round now and print the result");
@@ -51,7 +75,10 @@ int main(int argc, char** argv) {
   }
   if (*run) return cmd_run(config_path, std::cout, std::cerr);
   if (*check) return cmd_check_config(check_path, std::cout, std::cerr);
-  if (*st) return cmd_status(status, std::cout, std::cerr);
+  if (*st) {
+    status.timeout = *parse_duration(status_timeout);  // checked by duration_in
+    return cmd_status(status, std::cout, std::cerr);
+  }
   if (*pr) return cmd_probe(probe, std::cout, std::cerr);
   return 2;
 }

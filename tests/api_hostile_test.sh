@@ -127,7 +127,7 @@ for _ in $(seq 1 40); do
 done
 [ -n "$up" ] || fail "agent never answered before the attack"
 for _ in $(seq 1 10); do
-  ms "$work/status-idle.ms" "$bin" status --agent "$url" --timeout 2
+  ms "$work/status-idle.ms" "$bin" status --agent "$url" --timeout 2s
   ms "$work/healthy-idle.ms" healthy
 done
 
@@ -141,7 +141,7 @@ grep -q ready "$work/attack.out" || fail "the attack did not start"
 # deadline of its slow sockets).
 attack_start=$SECONDS
 for _ in $(seq 1 200); do
-  ms "$work/status.ms" timeout 5 "$bin" status --agent "$url" --timeout 2
+  ms "$work/status.ms" timeout 5 "$bin" status --agent "$url" --timeout 2s
   ms "$work/healthy.ms" healthy
   [ $((SECONDS - attack_start)) -ge 16 ] && break
   sleep 0.25

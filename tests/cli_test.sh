@@ -36,6 +36,9 @@ YAML
 
 expect 0 "Usage: .*SUBCOMMAND" "$bin" --help
 expect 0 "--agent" "$bin" status --help
+expect 0 "--timeout DURATION" "$bin" status --help
+expect 2 '"5": a unit is required' "$bin" status --timeout 5
+expect 2 '"90s": must be from 100ms to 1m' "$bin" status --timeout 90s
 expect 2 "requires a subcommand|A subcommand is required" "$bin"
 expect 0 "ok \(1 lines, 2 targets, 2 probe jobs\)" "$bin" check-config "$work/ok.yaml"
 
@@ -45,6 +48,13 @@ expect 1 "line_not_pinned.yaml:2:5: lines\[0\]: line must set at least one of in
 # A config that cannot be read is the environment's problem: exit 2, both commands.
 expect 2 "$work/nope.yaml: cannot read: No such file or directory" "$bin" check-config "$work/nope.yaml"
 expect 2 "$work/nope.yaml: cannot read: No such file or directory" "$bin" run -c "$work/nope.yaml"
+# The same rule for every subcommand that loads a config: unreadable 2, invalid 1.
+bad_cfg="$src/tests/testdata/config/bad/line_not_pinned.yaml"
+expect 2 "cannot read" "$bin" probe -c "$work/nope.yaml" --line lo --target me
+expect 1 "line must set at least one of" "$bin" probe -c "$bad_cfg" --line lo --target me
+expect 2 "cannot read" "$bin" status -c "$work/nope.yaml"
+expect 1 "line must set at least one of" "$bin" status -c "$bad_cfg"
+expect 1 "line must set at least one of" "$bin" run -c "$bad_cfg"
 expect 2 "^$work: is a directory\$" "$bin" check-config "$work"
 expect 2 "^$work: is a directory\$" "$bin" run -c "$work"
 
