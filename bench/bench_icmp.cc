@@ -115,7 +115,11 @@ struct Round {
 
 Config make_config(const Options& o, int targets) {
   Config c;
-  c.lines.push_back(LineSpec{"bench", {}, "", std::nullopt});
+  // Named fields, not LineSpec{...}: GCC 12 at -O3 takes the aggregate's
+  // temporary strings for uninitialised (-Wmaybe-uninitialized).
+  LineSpec line;
+  line.id = "bench";
+  c.lines.push_back(std::move(line));
   for (int i = 0; i < targets; ++i) {
     ProbeSpec p{};
     p.kind = ProbeKind::icmp;

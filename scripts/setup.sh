@@ -19,7 +19,7 @@ packages=(
   # packaging: cpack's DEB generator computes dependencies with dpkg-shlibdeps and file
   dpkg-dev file
   # runtime tools used by tests, the demo and benchmarks
-  iproute2 iputils-ping fping curl openssl procps sqlite3 python3 systemd
+  iproute2 iputils-ping fping curl openssl ca-certificates procps sqlite3 python3 systemd
 )
 
 log=${LINEWATCH_SETUP_LOG:-/tmp/linewatch-setup.log}
