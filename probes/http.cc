@@ -88,9 +88,8 @@ Outcome<ResponseHead> exchange(const Poco::URI& uri, const std::string& method,
   if (!endpoint.ok()) return endpoint.failure();
   const std::string target = uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery();
   if (!target_is_clean(target))
-    return ProbeFailure{Reason::protocol, "url " + uri.toString() +
-                                              ": the path or query holds spaces or control "
-                                              "characters (not sent)"};
+    return ProbeFailure{Reason::protocol,
+                        "request target holds spaces or control characters (not sent)"};
   ConnectInfo info{&r.phases, {}};
   Outcome<HttpConnection> conn =
       HttpConnection::open(endpoint.value(), request.line.binding, options, deadline, info);

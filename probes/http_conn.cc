@@ -215,6 +215,8 @@ Outcome<std::size_t> HttpConnection::send_all(std::string_view data, MonoTime de
   while (sent < data.size()) {
     const std::size_t left = data.size() - sent;
     if (ssl_) {
+      // OpenSSL writes with write(2), without MSG_NOSIGNAL: the agent ignores
+      // SIGPIPE process-wide (main.cc), as any other embedder must.
       const int chunk = static_cast<int>(std::min<std::size_t>(left, 1 << 20));
       Outcome<int> n = drive(ssl_.get(), fd_.get(), deadline, "send",
                              [&] { return SSL_write(ssl_.get(), data.data() + sent, chunk); });

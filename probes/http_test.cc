@@ -410,6 +410,22 @@ TEST_CASE("http: redirects are a status unless followed") {
   CHECK(r.http_status == 302);
 }
 
+TEST_CASE("http: a redirect whose target would break the request line is not followed") {
+  Recorder rec;
+  TestServer server(
+      [&rec](Poco::Net::StreamSocket& s, const std::string& head, const std::atomic<bool>& stop) {
+        if (head.rfind("GET /start ", 0) == 0)
+          return send_text(s, response(302, "", "Location: /x?a\rInjected: yes\r\n"));
+        rec.handler()(s, head, stop);
+      });
+  HttpCase c(server.url("/start"));
+  c.spec.http.follow_redirects = true;
+  const ProbeResult r = c.run();
+  CHECK(r.reason == Reason::protocol);
+  CHECK(r.detail.find("request target holds spaces or control characters") != std::string::npos);
+  CHECK(rec.last().empty());  // the second request never left
+}
+
 // Poco's SSL library is reference counted; the test holds one reference.
 struct SslScope {
   SslScope() { Poco::Net::initializeSSL(); }
