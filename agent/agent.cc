@@ -45,7 +45,8 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
     if (first && r.ok) return;  // an expected start is not news
     std::string msg = "line=" + r.line + " target=" + r.target + " kind=" +
                       std::string(to_string(r.kind)) + " state=" + (r.ok ? "up" : "down");
-    if (!r.ok) msg += " reason=" + std::string(to_string(r.reason)) + " detail=\"" + r.detail + "\"";
+    if (!r.ok)
+      msg += " reason=" + std::string(to_string(r.reason)) + " detail=" + log_quote(r.detail);
     log(r.ok ? LogLevel::info : LogLevel::warn, msg);
   }
 }

@@ -181,6 +181,7 @@ TEST_CASE("examples/full.yaml loads, and target beats probes: beats built-in") {
   CHECK(http->http.headers.at("Accept") == "application/json");
   CHECK(http->http.server_name == "api.example.com");
   CHECK(http->http.body_regex == "\"object\"");
+  CHECK(http->http.body_re != nullptr);  // compiled once at load, shared by every round
   const TargetSpec* la = target(c, "la-reflector");
   REQUIRE(la);
   CHECK(probe(*la, ProbeKind::icmp)->icmp.pings == 5);

@@ -1,10 +1,11 @@
 // The `probes:` defaults section and the `targets:` list.
 #include <algorithm>
 #include <map>
-#include <regex>
 
 #include "agent/config_internal.h"
 #include "core/units.h"
+#include "probes/http_regex.h"
+#include "probes/http_wire.h"
 
 namespace linewatch::config_detail {
 namespace {
@@ -111,9 +112,14 @@ void parse_headers(Ctx& ctx, const YAML::Node& k, const YAML::Node& v, const std
     const std::string hp = p + "." + (name ? *name : "?");
     auto value = get_text(ctx, it->first, it->second, hp);
     if (!name || !value) continue;
-    static const std::regex kToken("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
-    if (!std::regex_match(*name, kToken)) {
-      ctx.error(it->first, hp, "not a valid header name");
+    // A CR or LF would end the field and start another the operator never
+    // wrote; the probe refuses such a header too, but the mistake is here.
+    if (std::string why = check_header_field(*name, ""); !why.empty()) {
+      ctx.error(it->first, hp, why);
+      continue;
+    }
+    if (std::string why = check_header_field(*name, *value); !why.empty()) {
+      ctx.error(it->second, hp, why);
       continue;
     }
     if (!h.emplace(*name, *value).second) ctx.error(it->first, hp, "duplicate key");
@@ -171,12 +177,11 @@ std::vector<Field> http_fields(Ctx& ctx, Entry& e, int level) {
        [&ctx, &o](auto& k, auto& v, auto& p) {
          auto t = get_text(ctx, k, v, p);
          if (!t) return;
-         try {
-           std::regex check(*t, std::regex::ECMAScript);
-           o.body_regex = *t;
-         } catch (const std::regex_error& err) {
-           ctx.error(v, p, std::string("invalid regex: ") + err.what());
-         }
+         // Compiled here, once: every round of every line shares it.
+         auto re = compile_body_regex(*t);
+         if (!re.ok()) return ctx.error(v, p, "invalid regular expression: " + re.error().message);
+         o.body_regex = *t;
+         o.body_re = re.value();
        }},
       {"headers", [&ctx, &o](auto& k, auto& v, auto& p) { parse_headers(ctx, k, v, p, o); }},
       {"tls", tls},

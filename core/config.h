@@ -6,12 +6,17 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/probe_result.h"
 #include "core/time.h"
+
+namespace re2 {
+class RE2;  // compiled by probes/http_regex.h; core only carries the pointer
+}
 
 namespace linewatch {
 
@@ -51,8 +56,12 @@ struct HttpOptions {
   std::string url;                    // http:// or https://
   std::string method = "GET";
   std::vector<int> expect_status;     // empty = any 2xx
-  std::string body_regex;             // ECMAScript; "" = no check
-  std::map<std::string, std::string> headers;
+  std::string body_regex;             // RE2 syntax (no backreferences or lookaround); "" = no check
+  // body_regex compiled once at config load and shared by every round (RE2 is
+  // immutable and thread-safe once built); null when body_regex is "" or the
+  // options were built by hand, in which case a round compiles its own.
+  std::shared_ptr<const re2::RE2> body_re;
+  std::map<std::string, std::string> headers;  // names are HTTP tokens; no CR, LF or NUL
   bool tls_verify = true;
   std::string ca_file;                // "" = system store
   std::string server_name;            // SNI and verification name; "" = URL host

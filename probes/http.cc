@@ -7,10 +7,11 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
-#include <regex>
+#include <memory>
 #include <string>
 
 #include "probes/http_conn.h"
+#include "probes/http_regex.h"
 #include "probes/http_wire.h"
 #include "probes/probe.h"
 
@@ -58,6 +59,24 @@ std::string expected_text(const std::vector<int>& expect) {
   return out;
 }
 
+// A request target from a URL (or a server's Location) that would break the
+// request line: spaces or control characters, which Poco keeps in a query.
+bool target_is_clean(const std::string& target) {
+  return std::none_of(target.begin(), target.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b <= 0x20 || b == 0x7f;
+  });
+}
+
+// The configured headers are checked at config load; this second check keeps
+// a header that would split into two (CR/LF) off the wire whatever built them.
+Outcome<bool> check_headers(const HttpOptions& options) {
+  for (const auto& [name, value] : options.headers)
+    if (std::string why = check_header_field(name, value); !why.empty())
+      return ProbeFailure{Reason::internal, "headers." + name + ": " + why + " (not sent)"};
+  return true;
+}
+
 // One request and its response on a fresh connection. The body is read (at
 // most max_body_bytes of it) unless `skip_redirect_body` and the answer is a
 // redirect with a Location, which the caller is about to follow.
@@ -67,13 +86,16 @@ Outcome<ResponseHead> exchange(const Poco::URI& uri, const std::string& method,
   const HttpOptions& options = request.spec.http;
   Outcome<HttpEndpoint> endpoint = endpoint_of(uri);
   if (!endpoint.ok()) return endpoint.failure();
+  const std::string target = uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery();
+  if (!target_is_clean(target))
+    return ProbeFailure{Reason::protocol,
+                        "request target holds spaces or control characters (not sent)"};
   ConnectInfo info{&r.phases, {}};
   Outcome<HttpConnection> conn =
       HttpConnection::open(endpoint.value(), request.line.binding, options, deadline, info);
   if (!conn.ok()) return conn.failure();
   r.cert_expiry = info.cert_expiry;
 
-  const std::string target = uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery();
   Outcome<std::size_t> sent = conn.value().send_all(
       format_request(method, target, host_header(uri), options.headers), deadline);
   if (!sent.ok()) return sent.failure();
@@ -105,17 +127,20 @@ void judge(const HttpOptions& options, const std::string& body, ProbeResult& r) 
     return;
   }
   if (!options.body_regex.empty()) {
-    try {
-      const std::regex re(options.body_regex, std::regex::ECMAScript);
-      if (!std::regex_search(body, re)) {
-        r.reason = Reason::body_mismatch;
-        r.detail =
-            "body (" + std::to_string(body.size()) + " bytes read) does not match body_regex";
+    // Config load compiles the regex once; options built by hand get it here.
+    std::shared_ptr<const re2::RE2> re = options.body_re;
+    if (!re) {
+      Result<std::shared_ptr<const re2::RE2>> compiled = compile_body_regex(options.body_regex);
+      if (!compiled.ok()) {
+        r.reason = Reason::internal;
+        r.detail = "body_regex: invalid regular expression: " + compiled.error().message;
         return;
       }
-    } catch (const std::regex_error& e) {
-      r.reason = Reason::internal;
-      r.detail = std::string("body_regex: ") + e.what();
+      re = compiled.value();
+    }
+    if (!body_matches(*re, body)) {
+      r.reason = Reason::body_mismatch;
+      r.detail = "body (" + std::to_string(body.size()) + " bytes read) does not match body_regex";
       return;
     }
   }
@@ -128,6 +153,8 @@ ProbeResult run_http_round(const ProbeRequest& request) {
   const MonoTime start = Steady::now();
   const MonoTime deadline = start + request.spec.timing.timeout;
   ProbeResult r;
+  if (Outcome<bool> headers = check_headers(options); !headers.ok())
+    return failed(r, headers.failure());
   Poco::URI uri(options.url);
   std::string method = options.method;
   std::string body;
@@ -143,7 +170,12 @@ ProbeResult run_http_round(const ProbeRequest& request) {
     r.http_status = head.value().status;
     const std::optional<std::string> location = head.value().header("location");
     if (!may_follow || !is_redirect(r.http_status) || !location) break;
-    uri.resolve(*location);
+    try {
+      uri.resolve(*location);
+    } catch (const Poco::Exception& e) {
+      return failed(r, {Reason::protocol, "redirect Location \"" + location->substr(0, 80) +
+                                              "\": " + e.displayText()});
+    }
     // As browsers do: 303 always, and 301/302 after a POST, continue with GET.
     if (r.http_status == 303 ||
         ((r.http_status == 301 || r.http_status == 302) && method == "POST"))
@@ -155,9 +187,7 @@ ProbeResult run_http_round(const ProbeRequest& request) {
   return r;
 }
 
-}  // namespace
-
-ProbeResult run_http(const ProbeRequest& request) {
+ProbeResult run_http_guarded(const ProbeRequest& request) {
   try {
     return run_http_round(request);
   } catch (const Poco::Exception& e) {
@@ -171,6 +201,16 @@ ProbeResult run_http(const ProbeRequest& request) {
     r.detail = std::string("http: ") + e.what();
     return r;
   }
+}
+
+}  // namespace
+
+ProbeResult run_http(const ProbeRequest& request) {
+  ProbeResult r = run_http_guarded(request);
+  // The detail may quote the server (a status line, a redirect Location):
+  // bytes that go on to logs, JSON and terminals, made printable here once.
+  r.detail = printable_detail(r.detail);
+  return r;
 }
 
 }  // namespace linewatch

@@ -1,20 +1,16 @@
 #include "probes/http_conn.h"
 
-#include <Poco/DateTime.h>
-#include <Poco/Exception.h>
-#include <Poco/Net/Context.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/NetSSL.h>
-#include <Poco/Net/SSLException.h>
-#include <Poco/Net/SecureStreamSocket.h>
-#include <Poco/Net/StreamSocketImpl.h>
-#include <Poco/Net/X509Certificate.h>
-#include <Poco/Timespan.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
-#include <climits>
+#include <cstring>
+#include <ctime>
 
 #include "probes/binding.h"
 
@@ -23,109 +19,167 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-// Time left before `deadline` as a Poco timeout; absent once it passed.
-// At least 1 ms, because a zero timespan means "wait forever" to Poco.
-std::optional<Poco::Timespan> time_left(MonoTime deadline) {
-  const Duration left = deadline - Steady::now();
-  if (left <= Duration::zero()) return std::nullopt;
-  const long long us = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
-  return Poco::Timespan(std::max(us, 1000LL));
-}
+struct CtxFree {
+  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+};
+using CtxPtr = std::unique_ptr<SSL_CTX, CtxFree>;
 
 void add_phase(std::optional<Duration>& phase, Duration d) {
   phase = phase.value_or(Duration{}) + d;
 }
 
-// Poco's SSL initialisation is reference counted; this takes one reference for
-// the process lifetime, once, on the first TLS connection.
-void ensure_ssl_initialised() {
-  static const bool initialised = (Poco::Net::initializeSSL(), true);
-  (void)initialised;
+// The first error on this thread's OpenSSL queue as text (`fallback` when the
+// queue is empty); the queue is left empty.
+std::string openssl_error(const char* fallback) {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return fallback;
+  char text[256];
+  ERR_error_string_n(e, text, sizeof text);
+  return text;
+}
+
+// After the connection is up, a reset or a write to a closed socket is the
+// server breaking off the exchange, not a refused connection.
+ProbeFailure io_failure(const std::string& what, int err) {
+  const Reason reason =
+      err == ECONNRESET || err == EPIPE ? Reason::protocol : reason_for_errno(err);
+  return {reason, what + ": " + std::strerror(err)};
+}
+
+// Waits until `fd` is ready for `events` or `deadline` passes.
+// Success: true. Failure: timeout, or internal when poll() failed.
+Outcome<bool> wait_for(int fd, short events, MonoTime deadline, const std::string& what) {
+  const int ready = wait_ready(fd, events, deadline);
+  if (ready == 0) return ProbeFailure{Reason::timeout, what + ": timed out"};
+  if (ready < 0) return ProbeFailure{Reason::internal, what + ": poll: " + std::strerror(errno)};
+  return true;
+}
+
+// Why the OpenSSL call that returned `rc` failed.
+std::string ssl_failure_text(SSL* ssl) {
+  if (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) {
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK) {
+      ERR_clear_error();
+      return std::string("certificate verify failed: ") + X509_verify_cert_error_string(verify);
+    }
+  }
+  return openssl_error("TLS error");
+}
+
+// Runs an OpenSSL call (`op`, which returns what SSL_connect/read/write
+// return) on the non-blocking `fd` until it succeeds or fails, waiting for the
+// socket in between, never past `deadline`. Success: op's positive result, or
+// 0 when the peer closed. Failure: timeout, protocol (reset), tls, internal.
+template <class Op>
+Outcome<int> drive(SSL* ssl, int fd, MonoTime deadline, const std::string& what, Op op) {
+  for (;;) {
+    ERR_clear_error();
+    errno = 0;
+    const int rc = op();
+    if (rc > 0) return rc;
+    const int err = SSL_get_error(ssl, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      Outcome<bool> ready =
+          wait_for(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, what);
+      if (!ready.ok()) return ready.failure();
+      continue;
+    }
+    if (err == SSL_ERROR_ZERO_RETURN) return 0;
+    if (err == SSL_ERROR_SYSCALL) {
+      const int e = errno;
+      ERR_clear_error();
+      if (e == EINTR) continue;
+      if (e == 0) return 0;  // end of stream without close_notify
+      return io_failure(what, e);
+    }
+    return ProbeFailure{Reason::tls, what + ": " + ssl_failure_text(ssl)};
+  }
 }
 
 // A fresh client context per connection: building one is cheap next to a
 // handshake, and nothing mutable is shared between probe threads.
-Outcome<Poco::Net::Context::Ptr> make_context(const HttpOptions& options) {
-  Poco::Net::Context::Params params;
-  params.verificationMode =
-      options.tls_verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE;
-  if (options.tls_verify) {
-    params.caLocation = options.ca_file;
-    params.loadDefaultCAs = options.ca_file.empty();
+Outcome<CtxPtr> make_context(const HttpOptions& options) {
+  CtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return ProbeFailure{Reason::tls, "tls context: " + openssl_error("cannot create")};
+  // Many servers close without a close_notify; the HTTP framing, not the TLS
+  // layer, decides whether a response was complete.
+  SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (!options.tls_verify) {
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+    return ctx;
   }
-  try {
-    Poco::Net::Context::Ptr context =
-        new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
-    // Poco's own name check skips "localhost" names and may do a DNS lookup
-    // without a timeout; the name is checked with OpenSSL after the handshake.
-    context->enableExtendedCertificateVerification(false);
-    return context;
-  } catch (const Poco::Exception& e) {
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  const bool loaded =
+      options.ca_file.empty()
+          ? SSL_CTX_set_default_verify_paths(ctx.get()) == 1
+          : SSL_CTX_load_verify_locations(ctx.get(), options.ca_file.c_str(), nullptr) == 1;
+  if (!loaded) {
     const std::string ca =
         options.ca_file.empty() ? "system CA store" : "ca_file " + options.ca_file;
-    return ProbeFailure{Reason::tls, "tls context (" + ca + "): " + e.displayText()};
+    return ProbeFailure{Reason::tls, "tls context (" + ca + "): " + openssl_error("cannot load")};
   }
+  return ctx;
 }
 
-bool certificate_matches(const Poco::Net::X509Certificate& cert, const std::string& name) {
-  // OpenSSL's check functions take a non-const X509 but do not modify it.
-  X509* x509 = const_cast<X509*>(cert.certificate());
+bool is_ip_literal(const std::string& name) {
   SocketAddress literal;
-  if (parse_numeric_address(name, 0, literal)) return X509_check_ip_asc(x509, name.c_str(), 0) == 1;
-  return X509_check_host(x509, name.data(), name.size(), 0, nullptr) == 1;
+  return parse_numeric_address(name, 0, literal);
 }
 
-WallTime to_wall(const Poco::DateTime& t) {
-  return WallTime(std::chrono::microseconds(t.timestamp().epochMicroseconds()));
+bool certificate_matches(X509* cert, const std::string& name) {
+  if (is_ip_literal(name)) return X509_check_ip_asc(cert, name.c_str(), 0) == 1;
+  return X509_check_host(cert, name.data(), name.size(), 0, nullptr) == 1;
 }
 
-// Maps an exception from a socket call to the probe's failure.
-ProbeFailure socket_failure(const std::string& what) {
-  try {
-    throw;
-  } catch (const Poco::TimeoutException&) {
-    return {Reason::timeout, what + ": timed out"};
-  } catch (const Poco::Net::SSLException& e) {
-    return {Reason::tls, what + ": " + e.displayText()};
-  } catch (const Poco::Net::NetException& e) {
-    return {reason_for_errno(e.code()), what + ": " + e.displayText()};
-  } catch (const Poco::Exception& e) {
-    return {Reason::internal, what + ": " + e.displayText()};
-  }
+std::string subject_of(X509* cert) {
+  char text[256];
+  X509_NAME_oneline(X509_get_subject_name(cert), text, sizeof text);
+  return text;
 }
 
-Outcome<Poco::Net::StreamSocket> start_tls(Poco::Net::StreamSocket plain, const std::string& name,
-                                           const HttpOptions& options, MonoTime deadline,
-                                           ConnectInfo& info) {
-  ensure_ssl_initialised();
-  Outcome<Poco::Net::Context::Ptr> context = make_context(options);
-  if (!context.ok()) return context.failure();
-  const std::optional<Poco::Timespan> left = time_left(deadline);
-  if (!left) return ProbeFailure{Reason::timeout, "tls handshake: timed out"};
-  try {
-    plain.setReceiveTimeout(*left);
-    plain.setSendTimeout(*left);
-    Poco::Net::SecureStreamSocket tls =
-        Poco::Net::SecureStreamSocket::attach(plain, name, context.value());
-    if (!tls.havePeerCertificate()) {
-      if (Steady::now() >= deadline)
-        return ProbeFailure{Reason::timeout, "tls handshake: timed out"};
-      return ProbeFailure{Reason::tls, "tls handshake: no server certificate"};
-    }
-    const Poco::Net::X509Certificate cert = tls.peerCertificate();
-    if (options.tls_verify && !certificate_matches(cert, name))
-      return ProbeFailure{Reason::tls, "tls: certificate of \"" + cert.subjectName() +
-                                           "\" does not match server name " + name};
-    info.cert_expiry = to_wall(cert.expiresOn());
-    return Poco::Net::StreamSocket(tls);
-  } catch (...) {
-    ProbeFailure f = socket_failure("tls handshake");
-    if (f.reason != Reason::timeout) f.reason = Reason::tls;
-    return f;
-  }
+std::optional<WallTime> not_after(X509* cert) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
 }
 
 }  // namespace
+
+void HttpConnection::SslFree::operator()(ssl_st* ssl) const { SSL_free(ssl); }
+
+Outcome<HttpConnection::SslPtr> HttpConnection::start_tls(int fd, const std::string& name,
+                                                          const HttpOptions& options,
+                                                          MonoTime deadline, ConnectInfo& info) {
+  Outcome<CtxPtr> context = make_context(options);
+  if (!context.ok()) return context.failure();
+  SslPtr ssl(SSL_new(context.value().get()));  // holds its own reference to the context
+  if (!ssl || SSL_set_fd(ssl.get(), fd) != 1)
+    return ProbeFailure{Reason::internal, "tls: " + openssl_error("cannot create a session")};
+  // SNI names hosts only (RFC 6066): an address is not sent.
+  if (!is_ip_literal(name) && SSL_set_tlsext_host_name(ssl.get(), name.c_str()) != 1)
+    return ProbeFailure{Reason::tls, "tls: server name " + name + ": " + openssl_error("refused")};
+
+  Outcome<int> done =
+      drive(ssl.get(), fd, deadline, "tls handshake", [&] { return SSL_connect(ssl.get()); });
+  if (!done.ok()) {
+    ProbeFailure f = done.failure();
+    if (f.reason != Reason::timeout) f.reason = Reason::tls;
+    return f;
+  }
+  if (done.value() == 0)
+    return ProbeFailure{Reason::tls, "tls handshake: connection closed by the server"};
+  X509* cert = SSL_get0_peer_certificate(ssl.get());  // owned by the session
+  if (cert == nullptr) return ProbeFailure{Reason::tls, "tls handshake: no server certificate"};
+  // OpenSSL verified the chain during the handshake; the name is checked
+  // here so the message can say which certificate did not match.
+  if (options.tls_verify && !certificate_matches(cert, name))
+    return ProbeFailure{Reason::tls, "tls: certificate of \"" + subject_of(cert) +
+                                         "\" does not match server name " + name};
+  info.cert_expiry = not_after(cert);
+  return ssl;
+}
 
 Outcome<HttpConnection> HttpConnection::open(const HttpEndpoint& endpoint,
                                              const LineBinding& binding, const HttpOptions& options,
@@ -146,53 +200,61 @@ Outcome<HttpConnection> HttpConnection::open(const HttpEndpoint& endpoint,
   Outcome<Fd> fd = connect_any(addresses.value(), binding, deadline, &handshake);
   if (!fd.ok()) return fd.failure();
   add_phase(info.phases->connect, handshake);
-  if (!set_blocking(fd.value().get(), true))
-    return ProbeFailure{Reason::internal, "connect: cannot make the socket blocking"};
-  // Poco takes ownership of the descriptor from here on.
-  Poco::Net::StreamSocket plain(new Poco::Net::StreamSocketImpl(fd.value().release()));
-  if (!endpoint.tls) return HttpConnection(plain);
+  if (!endpoint.tls) return HttpConnection(std::move(fd.value()), nullptr);
 
   start = Steady::now();
   const std::string& name = options.server_name.empty() ? endpoint.host : options.server_name;
-  Outcome<Poco::Net::StreamSocket> tls = start_tls(plain, name, options, deadline, info);
-  if (!tls.ok()) return tls.failure();
+  Outcome<SslPtr> ssl = start_tls(fd.value().get(), name, options, deadline, info);
+  if (!ssl.ok()) return ssl.failure();
   add_phase(info.phases->tls, Steady::now() - start);
-  return HttpConnection(tls.value());
+  return HttpConnection(std::move(fd.value()), std::move(ssl.value()));
 }
 
 Outcome<std::size_t> HttpConnection::send_all(std::string_view data, MonoTime deadline) {
   std::size_t sent = 0;
   while (sent < data.size()) {
-    const std::optional<Poco::Timespan> left = time_left(deadline);
-    if (!left) return ProbeFailure{Reason::timeout, "send: timed out"};
-    try {
-      socket_.setSendTimeout(*left);
-      const int chunk = static_cast<int>(std::min<std::size_t>(data.size() - sent, INT_MAX));
-      // MSG_NOSIGNAL: a server that hung up must not SIGPIPE the agent (plain
-      // sockets only; OpenSSL writes TLS records without it).
-      const int n = socket_.sendBytes(data.data() + sent, chunk, MSG_NOSIGNAL);
-      if (n <= 0) return ProbeFailure{Reason::timeout, "send: timed out"};
-      sent += static_cast<std::size_t>(n);
-    } catch (...) {
-      return socket_failure("send");
+    const std::size_t left = data.size() - sent;
+    if (ssl_) {
+      // OpenSSL writes with write(2), without MSG_NOSIGNAL: the agent ignores
+      // SIGPIPE process-wide (main.cc), as any other embedder must.
+      const int chunk = static_cast<int>(std::min<std::size_t>(left, 1 << 20));
+      Outcome<int> n = drive(ssl_.get(), fd_.get(), deadline, "send",
+                             [&] { return SSL_write(ssl_.get(), data.data() + sent, chunk); });
+      if (!n.ok()) return n.failure();
+      if (n.value() == 0) return ProbeFailure{Reason::protocol, "send: connection closed"};
+      sent += static_cast<std::size_t>(n.value());
+      continue;
     }
+    // MSG_NOSIGNAL: a server that hung up must not SIGPIPE the agent.
+    const ssize_t n = ::send(fd_.get(), data.data() + sent, left, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return io_failure("send", errno);
+    Outcome<bool> ready = wait_for(fd_.get(), POLLOUT, deadline, "send");
+    if (!ready.ok()) return ready.failure();
   }
   return sent;
 }
 
 Outcome<std::size_t> HttpConnection::receive_some(char* buf, std::size_t size, MonoTime deadline) {
-  const std::optional<Poco::Timespan> left = time_left(deadline);
-  if (!left) return ProbeFailure{Reason::timeout, "receive: timed out"};
-  try {
-    socket_.setReceiveTimeout(*left);
-    const int n = socket_.receiveBytes(buf, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
-    return static_cast<std::size_t>(std::max(n, 0));
-  } catch (const Poco::Net::SSLConnectionUnexpectedlyClosedException&) {
-    // Many servers close without a TLS close_notify; the body framing (not
-    // the TLS layer) decides whether the response was complete.
-    return std::size_t{0};
-  } catch (...) {
-    return socket_failure("receive");
+  if (Steady::now() >= deadline) return ProbeFailure{Reason::timeout, "receive: timed out"};
+  if (ssl_) {
+    const int chunk = static_cast<int>(std::min<std::size_t>(size, 1 << 20));
+    Outcome<int> n = drive(ssl_.get(), fd_.get(), deadline, "receive",
+                           [&] { return SSL_read(ssl_.get(), buf, chunk); });
+    if (!n.ok()) return n.failure();
+    return static_cast<std::size_t>(n.value());
+  }
+  for (;;) {
+    const ssize_t n = ::recv(fd_.get(), buf, size, 0);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return io_failure("receive", errno);
+    Outcome<bool> ready = wait_for(fd_.get(), POLLIN, deadline, "receive");
+    if (!ready.ok()) return ready.failure();
   }
 }
 

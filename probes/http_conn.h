@@ -2,22 +2,31 @@
 // phase can be timed: name lookup, TCP connect through the line's binding,
 // TLS handshake with certificate and host-name verification.
 //
-// Every wait is bounded by the caller's deadline: socket send/receive
-// timeouts are re-armed from the time left before each call.
+// The round's deadline binds every phase. The socket stays non-blocking and
+// each wait is a poll() that ends at the deadline, so a server that trickles
+// bytes (one every half second, through a TLS handshake or a response) cannot
+// hold a round past its timeout, as a per-call socket timeout re-armed on
+// every byte would let it. TLS is driven with OpenSSL directly for the same
+// reason: its calls return whenever they would block, and the wait is ours.
+// Name lookup is bounded too (see resolve_host in socket.h); literal
+// addresses never reach the resolver.
+//
 // Thread-safety: an HttpConnection is used by one thread at a time; open() is
 // reentrant (TLS contexts are built per call, nothing is shared).
 #pragma once
 
-#include <Poco/Net/StreamSocket.h>
-
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/config.h"
+#include "core/fd.h"
 #include "core/probe_result.h"
 #include "probes/socket.h"
+
+struct ssl_st;  // OpenSSL's SSL
 
 namespace linewatch {
 
@@ -38,25 +47,35 @@ struct ConnectInfo {
 class HttpConnection {
  public:
   // Resolves, connects and (for TLS) handshakes by `deadline`.
-  // Success: a connected, blocking socket. Failure: dns (lookup failed),
-  // timeout (deadline passed in any phase), bind, refused, unreachable,
-  // tls (context, handshake or verification; detail says which), internal.
+  // Success: a connected socket. Failure: dns (lookup failed), timeout
+  // (deadline passed in any phase), bind, refused, unreachable, tls (context,
+  // handshake or verification; detail says which), internal.
   static Outcome<HttpConnection> open(const HttpEndpoint& endpoint, const LineBinding& binding,
                                       const HttpOptions& options, MonoTime deadline,
                                       ConnectInfo& info);
 
-  // Writes all of `data` by `deadline`. Failure: timeout or the socket error.
+  // Writes all of `data` by `deadline`. Failure: timeout, protocol (the
+  // server reset or closed the connection), tls, internal.
   Outcome<std::size_t> send_all(std::string_view data, MonoTime deadline);
 
   // Reads what is available, waiting no later than `deadline`.
-  // Success: bytes read, 0 when the peer closed. Failure: timeout, refused
-  // (reset), tls, internal.
+  // Success: bytes read (at least 1), 0 when the peer closed. Failure:
+  // timeout, protocol (the server reset the connection), tls, internal.
   Outcome<std::size_t> receive_some(char* buf, std::size_t size, MonoTime deadline);
 
  private:
-  explicit HttpConnection(Poco::Net::StreamSocket socket) : socket_(std::move(socket)) {}
+  struct SslFree {
+    void operator()(ssl_st* ssl) const;
+  };
+  using SslPtr = std::unique_ptr<ssl_st, SslFree>;
 
-  Poco::Net::StreamSocket socket_;  // plain or SecureStreamSocket; closes on destruction
+  HttpConnection(Fd fd, SslPtr ssl) : fd_(std::move(fd)), ssl_(std::move(ssl)) {}
+
+  static Outcome<SslPtr> start_tls(int fd, const std::string& name, const HttpOptions& options,
+                                   MonoTime deadline, ConnectInfo& info);
+
+  Fd fd_;       // non-blocking; declared first, so it closes after ssl_ is freed
+  SslPtr ssl_;  // the TLS session over fd_; null for plain HTTP
 };
 
 }  // namespace linewatch

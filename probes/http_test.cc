@@ -6,12 +6,14 @@
 
 #include <mutex>
 
+#include "probes/http_regex.h"
 #include "probes/http_test_support.h"
 #include "probes/probe.h"
 
 namespace linewatch {
 namespace {
 
+using test::RawServer;
 using test::response;
 using test::send_text;
 using test::TestServer;
@@ -131,7 +133,39 @@ TEST_CASE("http: body_regex is checked against the body") {
   CHECK(r.reason == Reason::body_mismatch);
   CHECK(r.http_status == 200);
   c.spec.http.body_regex = "([unclosed";
-  CHECK(c.run().reason == Reason::internal);
+  const ProbeResult bad = c.run();
+  CHECK(bad.reason == Reason::internal);
+  CHECK(bad.detail == "body_regex: invalid regular expression: missing ]: [unclosed");
+}
+
+TEST_CASE("http: the regex compiled at config load is the one a round uses") {
+  TestServer server(reply(200, "{\"status\":\"green\"}"));
+  HttpCase c(server.url("/"));
+  c.spec.http.body_regex = "red";
+  c.spec.http.body_re = compile_body_regex("gr[e]+n").value();  // as config load leaves it
+  CHECK_MESSAGE(c.run().ok, "the round compiled body_regex again instead of using body_re");
+}
+
+TEST_CASE("http: a backtracking-hostile body_regex over a 1 MiB body gives a plain result") {
+  // std::regex recursed once per character on this and overflowed the stack.
+  const std::string as(1 << 20, 'a');
+  TestServer server(
+      [&as](Poco::Net::StreamSocket& s, const std::string& head, const std::atomic<bool>&) {
+        send_text(s, response(200, head.rfind("GET /c ", 0) == 0 ? as.substr(1) + "c" : as));
+      });
+  HttpCase c(server.url("/"));
+  c.spec.timing.timeout = 10s;  // generous: this is about finishing, not speed
+  c.spec.http.max_body_bytes = 1 << 20;
+  c.spec.http.body_regex = "(a|b)*c";
+  ProbeResult r = c.run();
+  CHECK(r.reason == Reason::body_mismatch);
+  CHECK(r.body_bytes == (1u << 20));
+
+  HttpCase match(server.url("/c"));
+  match.spec = c.spec;
+  match.spec.http.url = server.url("/c");
+  r = match.run();
+  CHECK_MESSAGE(r.ok, r.detail);
 }
 
 TEST_CASE("http: a chunked body is decoded") {
@@ -165,13 +199,115 @@ TEST_CASE("http: close-delimited, interim 1xx and cut-short responses") {
 
   HttpCase cut(server.url("/short"));
   r = cut.run();
-  CHECK(r.reason == Reason::http_status);
+  CHECK(r.reason == Reason::protocol);
   CHECK(r.detail == "malformed response: connection closed after 9 of 50 expected body bytes");
 
   HttpCase garbage(server.url("/other"));
   r = garbage.run();
-  CHECK(r.reason == Reason::http_status);
+  CHECK(r.reason == Reason::protocol);
   CHECK(r.detail.find("status line") != std::string::npos);
+}
+
+TEST_CASE("http: a reset in the middle of the response is protocol, not refused") {
+  TestServer server([](Poco::Net::StreamSocket& s, const std::string&, const std::atomic<bool>&) {
+    send_text(s, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+    std::this_thread::sleep_for(50ms);  // let the client take the head first
+    s.setLinger(true, 0);               // close() now sends a RST
+    s.close();
+  });
+  HttpCase c(server.url("/"));
+  const ProbeResult r = c.run();
+  CHECK(r.reason == Reason::protocol);
+  CHECK(r.detail.find("reset") != std::string::npos);
+}
+
+TEST_CASE("http: a head with too many header fields is protocol") {
+  TestServer server([](Poco::Net::StreamSocket& s, const std::string&, const std::atomic<bool>&) {
+    std::string head = "HTTP/1.1 200 OK\r\n";
+    for (int i = 0; i < 1000; ++i) head += "X-" + std::to_string(i) + ": v\r\n";
+    send_text(s, head + "Content-Length: 0\r\n\r\n");
+  });
+  HttpCase c(server.url("/"));
+  const ProbeResult r = c.run();
+  CHECK(r.reason == Reason::protocol);
+  CHECK(r.detail == "malformed response: more than 256 header fields");
+}
+
+// True when `s` is well-formed UTF-8 without C0 controls or DEL.
+bool printable_utf8(const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80                 ? 1
+                          : c >= 0xc2 && c <= 0xdf ? 2
+                          : c >= 0xe0 && c <= 0xef ? 3
+                          : c >= 0xf0 && c <= 0xf4 ? 4
+                                                   : 0;
+    if (n == 0 || i + n > s.size() || (n == 1 && (c < 0x20 || c == 0x7f))) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST_CASE("http: a hostile status line becomes a printable, bounded detail") {
+  const std::string hostile =
+      std::string("HTTP/1.1 2\x00\x1b[2J\xff\xfe \"quoted\" \\ \x7f", 30) + std::string(500, 'z');
+  TestServer server(
+      [&](Poco::Net::StreamSocket& s, const std::string& head, const std::atomic<bool>&) {
+        if (head.rfind("GET /long ", 0) == 0)
+          return send_text(s, response(302, "", "Location: /x" + std::string(5000, 'y') + "\r\n"));
+        send_text(s, hostile + "\r\n\r\n");
+      });
+  HttpCase c(server.url("/"));
+  ProbeResult r = c.run();
+  CHECK(r.reason == Reason::protocol);
+  CAPTURE(r.detail);
+  CHECK(printable_utf8(r.detail));
+  CHECK(r.detail.size() <= kMaxDetailBytes);
+  CHECK(r.detail.find("2\\x00\\x1b[2J\\xff\\xfe \"quoted\"") != std::string::npos);
+
+  HttpCase long_location(server.url("/long"));  // the detail names the redirect target
+  long_location.spec.http.follow_redirects = true;
+  r = long_location.run();
+  CHECK(r.reason == Reason::protocol);
+  CHECK(printable_utf8(r.detail));
+  CHECK(r.detail.size() <= kMaxDetailBytes);
+}
+
+TEST_CASE("http: a header that would split in two on the wire is not sent") {
+  Recorder rec;
+  TestServer server(rec.handler());
+  HttpCase c(server.url("/"));
+  c.spec.http.headers = {{"X-A", "b\r\nX-Injected: yes"}};
+  ProbeResult r = c.run();
+  CHECK(r.reason == Reason::internal);
+  CHECK(r.detail ==
+        "headers.X-A: header value must not contain CR, LF, NUL or other control characters "
+        "(not sent)");
+  c.spec.http.headers = {{"X A", "b"}};
+  r = c.run();
+  CHECK(r.reason == Reason::internal);
+  CHECK(r.detail.find("HTTP token") != std::string::npos);
+  CHECK(rec.last().empty());  // nothing reached the server
+  c.spec.http.headers = {{"X-A", "tab\tand \xc3\xa9"}};
+  CHECK_MESSAGE(c.run().ok, "HTAB and UTF-8 are allowed in a value");
+}
+
+TEST_CASE("http: a response head trickled one byte at a time ends at the round's timeout") {
+  TestServer server(
+      [](Poco::Net::StreamSocket& s, const std::string&, const std::atomic<bool>& stop) {
+        const std::string head = "HTTP/1.1 200 OK\r\nX-Slow: " + std::string(100, 'x');
+        for (std::size_t i = 0; i < head.size() && !stop; ++i) {
+          send_text(s, head.substr(i, 1));
+          test::wait_for_stop(stop, 200ms);
+        }
+      });
+  HttpCase c(server.url("/"));
+  c.spec.timing.timeout = 1s;
+  const ProbeResult r = c.run();
+  CHECK(r.reason == Reason::timeout);
+  CHECK(c.elapsed < 2s);  // timeout + a generous margin: a bound, not a speed figure
 }
 
 TEST_CASE("http: headers then a stall ends as timeout within the round's timeout") {
@@ -274,6 +410,22 @@ TEST_CASE("http: redirects are a status unless followed") {
   CHECK(r.http_status == 302);
 }
 
+TEST_CASE("http: a redirect whose target would break the request line is not followed") {
+  Recorder rec;
+  TestServer server(
+      [&rec](Poco::Net::StreamSocket& s, const std::string& head, const std::atomic<bool>& stop) {
+        if (head.rfind("GET /start ", 0) == 0)
+          return send_text(s, response(302, "", "Location: /x?a\rInjected: yes\r\n"));
+        rec.handler()(s, head, stop);
+      });
+  HttpCase c(server.url("/start"));
+  c.spec.http.follow_redirects = true;
+  const ProbeResult r = c.run();
+  CHECK(r.reason == Reason::protocol);
+  CHECK(r.detail.find("request target holds spaces or control characters") != std::string::npos);
+  CHECK(rec.last().empty());  // the second request never left
+}
+
 // Poco's SSL library is reference counted; the test holds one reference.
 struct SslScope {
   SslScope() { Poco::Net::initializeSSL(); }
@@ -347,6 +499,28 @@ TEST_CASE("https: a server that never answers the handshake ends as timeout") {
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::timeout);
   CHECK(c.elapsed <= 1100ms + 50ms);
+}
+
+TEST_CASE("https: a handshake trickled one byte every 0.5 s ends at the round's timeout") {
+  // A TLS record header announcing a 16 KiB ServerHello, then its body, one
+  // byte at a time: each byte arrives well within any per-read timeout, so
+  // only a deadline over the whole handshake stops the wait.
+  RawServer server([](Poco::Net::StreamSocket& s, const std::atomic<bool>& stop) {
+    std::string record = {'\x16', '\x03', '\x03', '\x40', '\x00', '\x02',
+                          '\x00', '\x3f', '\xfc', '\x03', '\x03'};
+    record += std::string(64, '\x5a');
+    for (std::size_t i = 0; i < record.size() && !stop; ++i) {
+      send_text(s, record.substr(i, 1));
+      test::wait_for_stop(stop, 500ms);
+    }
+  });
+  HttpCase c("https://127.0.0.1:" + std::to_string(server.port()) + "/");
+  c.spec.http.tls_verify = false;
+  c.spec.timing.timeout = 2s;
+  const ProbeResult r = c.run();
+  CHECK(r.reason == Reason::timeout);
+  CHECK(r.detail == "tls handshake: timed out");
+  CHECK(c.elapsed < 3s);  // timeout + a generous margin: a bound, not a speed figure
 }
 
 }  // namespace

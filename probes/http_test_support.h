@@ -1,10 +1,12 @@
-// Test-only support for http_test.cc: a loopback HTTP(S) server whose every
-// connection is answered by a test-supplied handler, a temporary directory,
-// and a throw-away CA with a server certificate made by the openssl CLI.
+// Test-only support for the HTTP probe's tests: a loopback HTTP(S) server
+// whose every connection is answered by a test-supplied handler, a raw
+// loopback server that hands over the accepted socket untouched, a temporary
+// directory, and a throw-away CA with a server certificate made by the
+// openssl CLI.
 //
-// Thread-safety: a TestServer runs one accept thread; it is started by its
-// constructor and stopped and joined by its destructor (handlers must watch
-// `stopping` in any wait longer than a moment).
+// Thread-safety: a TestServer or RawServer runs one accept thread; it is
+// started by its constructor and stopped and joined by its destructor
+// (handlers must watch `stopping` in any wait longer than a moment).
 #pragma once
 
 #include <Poco/Net/Context.h>
@@ -110,6 +112,48 @@ class TestServer {
   Poco::Net::ServerSocket listener_;
   Handler handler_;
   Poco::Net::Context::Ptr tls_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+// A loopback server on 127.0.0.1 (ephemeral port) that passes each accepted
+// connection, nothing read from it and nothing wrapped around it, to the
+// handler, one connection at a time, on the server thread: for servers that
+// misbehave below HTTP (a trickled TLS handshake, a reset).
+class RawServer {
+ public:
+  using Handler =
+      std::function<void(Poco::Net::StreamSocket& socket, const std::atomic<bool>& stopping)>;
+
+  explicit RawServer(Handler handler)
+      : listener_(Poco::Net::SocketAddress("127.0.0.1", 0)),
+        handler_(std::move(handler)),
+        thread_([this] { run(); }) {}
+  ~RawServer() {
+    stopping_ = true;
+    thread_.join();
+  }
+  RawServer(const RawServer&) = delete;
+  RawServer& operator=(const RawServer&) = delete;
+
+  std::uint16_t port() const { return listener_.address().port(); }
+
+ private:
+  void run() {
+    while (!stopping_) {
+      try {
+        if (!listener_.poll(Poco::Timespan(0, 50'000), Poco::Net::Socket::SELECT_READ)) continue;
+        Poco::Net::StreamSocket socket = listener_.acceptConnection();
+        socket.setSendTimeout(Poco::Timespan(2, 0));
+        handler_(socket, stopping_);
+      } catch (const Poco::Exception&) {
+        // The client left; serve the next one.
+      }
+    }
+  }
+
+  Poco::Net::ServerSocket listener_;
+  Handler handler_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;  // last: starts once everything above exists
 };

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 namespace linewatch {
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
-constexpr std::size_t kMaxHead = 64 * 1024;  // status line + headers
-constexpr std::size_t kMaxLine = 8 * 1024;   // one chunk-size or trailer line
+constexpr std::size_t kMaxLine = 8 * 1024;  // one chunk-size or trailer line
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -23,8 +23,14 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// `what` may quote the server; run_http() makes the detail printable.
 ProbeFailure malformed(const std::string& what) {
-  return {Reason::http_status, "malformed response: " + what};
+  return {Reason::protocol, "malformed response: " + what};
+}
+
+bool is_token_char(char c) {
+  if (std::isalnum(static_cast<unsigned char>(c))) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 // "HTTP/1.1 200 OK" -> 200; 0 when the line is not a status line.
@@ -43,6 +49,17 @@ bool has_body(const ResponseHead& head, std::string_view method) {
 }
 
 }  // namespace
+
+std::string check_header_field(std::string_view name, std::string_view value) {
+  if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char))
+    return "header name must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~)";
+  for (char c : value) {
+    const auto b = static_cast<unsigned char>(c);
+    if ((b < 0x20 && c != '\t') || b == 0x7f)
+      return "header value must not contain CR, LF, NUL or other control characters";
+  }
+  return "";
+}
 
 std::string format_request(std::string_view method, std::string_view target,
                            std::string_view host_header,
@@ -79,16 +96,13 @@ std::optional<std::string> ResponseHead::header(std::string_view lower_name) con
 }
 
 Outcome<bool> ResponseReader::fill() {
-  if (pos_ < buf_.size()) return true;
-  buf_.resize(kReadChunk);
-  pos_ = 0;
+  if (pos_ < end_) return true;
+  buf_.resize(kReadChunk);  // allocates once; later calls keep the size
+  pos_ = end_ = 0;
   Outcome<std::size_t> n = source_(buf_.data(), buf_.size());
-  if (!n.ok()) {
-    buf_.clear();
-    return n.failure();
-  }
-  buf_.resize(n.value());
-  return n.value() > 0;
+  if (!n.ok()) return n.failure();
+  end_ = std::min(n.value(), buf_.size());
+  return end_ > 0;
 }
 
 Outcome<std::string> ResponseReader::read_line(std::size_t limit) {
@@ -97,13 +111,15 @@ Outcome<std::string> ResponseReader::read_line(std::size_t limit) {
     Outcome<bool> more = fill();
     if (!more.ok()) return more.failure();
     if (!more.value()) return malformed("connection closed inside the head");
-    const std::size_t nl = buf_.find('\n', pos_);
-    const std::size_t end = nl == std::string::npos ? buf_.size() : nl;
-    line.append(buf_, pos_, end - pos_);
-    pos_ = nl == std::string::npos ? end : nl + 1;
-    if (line.size() > limit)
+    const char* first = buf_.data() + pos_;
+    const char* nl = static_cast<const char*>(std::memchr(first, '\n', end_ - pos_));
+    const std::size_t take = nl ? static_cast<std::size_t>(nl - first) : end_ - pos_;
+    // Checked before appending, so a line never grows past limit + one read.
+    if (line.size() + take > limit)
       return malformed("line longer than " + std::to_string(limit) + " bytes");
-    if (nl != std::string::npos) break;
+    line.append(first, take);
+    pos_ += take + (nl ? 1 : 0);
+    if (nl) break;
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
@@ -125,6 +141,8 @@ Outcome<ResponseHead> ResponseReader::read_head() {
       const std::string& text = line.value();
       budget -= std::min(budget, text.size() + 2);
       if (text.empty()) break;
+      if (head.headers.size() == kMaxHeaderFields)
+        return malformed("more than " + std::to_string(kMaxHeaderFields) + " header fields");
       const std::size_t colon = text.find(':');
       if (colon == std::string::npos || colon == 0) return malformed("header line without a name");
       head.headers.emplace_back(lower(trim(std::string_view(text).substr(0, colon))),
@@ -146,8 +164,8 @@ Outcome<std::uint64_t> ResponseReader::read_exact(std::uint64_t n, std::string& 
                        std::to_string(n) + " expected body bytes");
     }
     const std::size_t take =
-        static_cast<std::size_t>(std::min<std::uint64_t>(n - got, buf_.size() - pos_));
-    out.append(buf_, pos_, take);
+        static_cast<std::size_t>(std::min<std::uint64_t>(n - got, end_ - pos_));
+    out.append(buf_.data() + pos_, take);
     pos_ += take;
     got += take;
   }

@@ -4,7 +4,10 @@
 //
 // The reader pulls bytes from a ByteSource, so it knows nothing of sockets or
 // TLS; the source carries the deadline. A response that breaks HTTP/1.1
-// framing fails with Reason::http_status (the server answered, but wrongly).
+// framing fails with Reason::protocol (the server answered, but not in HTTP).
+// What a server sends costs time linear in its size and bounded memory: the
+// head is capped at kMaxHead bytes and kMaxHeaderFields fields, a chunk-size
+// or trailer line at 8 KiB, the body at the caller's max_bytes.
 // Thread-safety: functions are reentrant; a ResponseReader is used by one
 // thread at a time.
 #pragma once
@@ -27,10 +30,20 @@ namespace linewatch {
 // closed. Failure: the ProbeFailure to report (timeout, refused, tls, ...).
 using ByteSource = std::function<Outcome<std::size_t>(char* buf, std::size_t size)>;
 
+inline constexpr std::size_t kMaxHead = 64 * 1024;  // status line + header fields
+inline constexpr std::size_t kMaxHeaderFields = 256;
+
+// "" when `name: value` can go on the wire as one header field: `name` is an
+// HTTP token and `value` holds no control character but HTAB (a CR or LF
+// would end the field early and start another). Otherwise why not, e.g.
+// "header value must not contain CR, LF, NUL or other control characters".
+std::string check_header_field(std::string_view name, std::string_view value);
+
 // The request head: "METHOD target HTTP/1.1", Host, User-Agent
 // "linewatch/0.1", Accept, Connection: close, then `headers`. A header of
 // `headers` whose name matches a default one (case-insensitively) replaces it.
-// `host_header` is the Host value ("example.com", "[::1]:8080").
+// `host_header` is the Host value ("example.com", "[::1]:8080"). The caller
+// checks `headers` with check_header_field() first.
 std::string format_request(std::string_view method, std::string_view target,
                            std::string_view host_header,
                            const std::map<std::string, std::string>& headers);
@@ -48,13 +61,14 @@ class ResponseReader {
   explicit ResponseReader(ByteSource source) : source_(std::move(source)) {}
 
   // Reads the status line and headers, skipping interim 1xx responses.
-  // Failure: the source's, or http_status for a malformed or >64 KiB head.
+  // Failure: the source's, or protocol for a malformed head, one over
+  // kMaxHead bytes (interim responses included) or kMaxHeaderFields fields.
   Outcome<ResponseHead> read_head();
 
   // Reads the body that follows `head` (the answer to `method`) and appends at
   // most `max_bytes` of it to `body`, then stops reading: the rest is left on
   // the wire for the caller to drop with the connection.
-  // Failure: the source's, or http_status for bad framing or a body cut short.
+  // Failure: the source's, or protocol for bad framing or a body cut short.
   Outcome<std::uint64_t> read_body(const ResponseHead& head, std::string_view method,
                                    std::uint64_t max_bytes, std::string& body);
 
@@ -68,8 +82,11 @@ class ResponseReader {
   Outcome<std::uint64_t> read_chunked(std::uint64_t max_bytes, std::string& body);
 
   ByteSource source_;
-  std::string buf_;
-  std::size_t pos_ = 0;  // first unread byte of buf_
+  // Bytes read from the source and not yet consumed: buf_[pos_, end_). A
+  // fixed buffer, so a server sending one byte at a time costs no reallocation.
+  std::vector<char> buf_;
+  std::size_t pos_ = 0;
+  std::size_t end_ = 0;
 };
 
 }  // namespace linewatch

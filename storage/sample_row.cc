@@ -69,7 +69,7 @@ Result<ProbeResult> read_sample(const Stmt& st, int i, std::string_view where) {
   r.time = WallTime(std::chrono::milliseconds(st.column_int(i + 1)));
   r.ok = st.column_int(i + 2) != 0;
   const auto reason = st.column_int(i + 3);
-  if (reason < 0 || reason > static_cast<std::int64_t>(Reason::internal))
+  if (reason < 0 || reason > static_cast<std::int64_t>(kLastReason))
     return corrupt("reason " + std::to_string(reason));
   r.reason = static_cast<Reason>(reason);
   r.rtt = dur(st, i + 4);

@@ -1,0 +1,67 @@
+// The JSON of a result whose detail came from a hostile server: it must stay
+// valid JSON (valid UTF-8) for the API and `probe --json`.
+#include "agent/json.h"
+
+#include <Poco/JSON/Parser.h>
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "probes/http_test_support.h"
+#include "probes/probe.h"
+
+namespace linewatch {
+namespace {
+
+// True when `s` is well-formed UTF-8 (RFC 8259 requires it of JSON text).
+bool valid_utf8(const std::string& s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80                 ? 1
+                          : c >= 0xc2 && c <= 0xdf ? 2
+                          : c >= 0xe0 && c <= 0xef ? 3
+                          : c >= 0xf0 && c <= 0xf4 ? 4
+                                                   : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+TEST_CASE("json: a garbage status line from the server still gives valid JSON") {
+  test::TestServer server(
+      [](Poco::Net::StreamSocket& s, const std::string&, const std::atomic<bool>&) {
+        test::send_text(s, std::string("HTTP/1.1 2\0\x1b[2J\xff\xfe \"q\" \\\r\n\r\n", 27));
+      });
+  LineSpec line{"line-a", {}, "", {}};
+  ProbeSpec spec{};
+  spec.kind = ProbeKind::http;
+  spec.timing.timeout = std::chrono::seconds(2);
+  spec.http.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+  SystemClock clock;
+  const ProbeResult r = run_probe(ProbeRequest{line, "web", spec, clock});
+  REQUIRE_FALSE(r.ok);
+
+  StatusBoard board(clock, std::chrono::minutes(5));
+  board.record(r);
+  const std::vector<SeriesSummary> series = board.snapshot();
+  REQUIRE(series.size() == 1);
+  for (const Poco::JSON::Object::Ptr& o : {result_to_json(r), summary_to_json(series[0])}) {
+    std::ostringstream text;
+    o->stringify(text);
+    CAPTURE(text.str());
+    CHECK(valid_utf8(text.str()));
+    Poco::JSON::Parser parser;
+    Poco::Dynamic::Var back;
+    CHECK_NOTHROW(back = parser.parse(text.str()));
+  }
+  std::ostringstream text;
+  result_to_json(r)->stringify(text);
+  const auto parsed = Poco::JSON::Parser().parse(text.str()).extract<Poco::JSON::Object::Ptr>();
+  CHECK(parsed->getValue<std::string>("detail") == r.detail);
+}
+
+}  // namespace
+}  // namespace linewatch
