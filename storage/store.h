@@ -17,7 +17,7 @@
 // change is reported once, never per retry: in stats() (state, since) and
 // through StoreTuning::on_state_change. While failing:
 //   - memory: new results are accepted only while fewer than
-//     StoreTuning::failing_queue are pending (about 470 bytes each), so a disk
+//     StoreTuning::failing_queue are pending (430-550 bytes each), so a disk
 //     that fails for hours does not pin a full storage.queue in memory;
 //   - space: after a full disk or an I/O error, each retry first runs
 //     `PRAGMA wal_checkpoint(TRUNCATE)`, so pages the WAL holds go back to the
