@@ -9,6 +9,7 @@
 #include "agent/json.h"
 #include "agent/log.h"
 #include "agent/scheduler.h"
+#include "core/units.h"
 #include "probes/probe.h"
 #include "rules/status_board.h"
 #include "storage/store.h"
@@ -16,6 +17,35 @@
 namespace linewatch {
 
 using namespace std::chrono_literals;
+
+namespace {
+
+// A logfmt value in double quotes, with '"' and '\\' escaped.
+std::string storage_quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// One line when storage starts failing and one when it recovers (store.h:
+// the store reports each change once, never per retry).
+void log_storage_event(const StoreEvent& e) {
+  if (e.state == StoreState::failing) {
+    log(LogLevel::error, "msg=\"storage failing\" error=" + storage_quote(e.error) +
+                             " sqlite_code=" + std::to_string(e.sqlite_code) +
+                             " op=" + storage_quote(e.operation) + " db=" + storage_quote(e.file));
+    return;
+  }
+  const auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(e.lasted);
+  log(e.rows_dropped ? LogLevel::warn : LogLevel::info,
+      "msg=\"storage recovered\" after=" + format_duration(lasted) + " failed_attempts=" +
+          std::to_string(e.failed_attempts) + " rows_dropped=" + std::to_string(e.rows_dropped));
+}
+
+}  // namespace
 
 struct Agent::Impl {
   Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk), board(clk, 5min) {}
@@ -58,7 +88,9 @@ Agent::~Agent() {
 
 Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   auto impl = std::make_unique<Impl>(std::move(config), clock);
-  auto store = Store::open(impl->config.agent.data_dir, impl->config.storage, clock);
+  StoreTuning tuning;
+  tuning.on_state_change = log_storage_event;
+  auto store = Store::open(impl->config.agent.data_dir, impl->config.storage, clock, tuning);
   if (!store) return store.error();
   impl->store = std::move(*store);
 
@@ -88,6 +120,8 @@ bool Agent::stop(Duration grace) {
   return joined;
 }
 
+WriterStats Agent::storage_stats() const { return impl_->store->stats(); }
+
 std::uint16_t Agent::api_port() const { return impl_->api ? impl_->api->port() : 0; }
 
 std::string Agent::status_json() const {
@@ -109,10 +143,17 @@ std::string Agent::status_json() const {
 
   const auto st = impl_->store->stats();
   Poco::JSON::Object::Ptr storage = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  storage->set("state", std::string(to_string(st.state)));
+  storage->set("since", format_time(st.since));
+  storage->set("last_error", st.last_error);
+  storage->set("queue", st.pending);
+  storage->set("queue_limit", st.queue_limit);
   storage->set("submitted", st.submitted);
   storage->set("written", st.written);
   storage->set("dropped", st.dropped);
+  storage->set("lost", st.lost);
   storage->set("write_errors", st.write_errors);
+  storage->set("wal_checkpoints", st.wal_checkpoints);
   doc.set("storage", storage);
 
   Poco::JSON::Array::Ptr series = new Poco::JSON::Array;

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/time.h"
+#include "storage/store.h"
 
 namespace linewatch {
 
@@ -31,6 +32,9 @@ class Agent {
   // and closes storage. Returns false when a round was still running: its
   // worker is abandoned and the caller should end the process.
   bool stop(Duration grace);
+
+  // The storage writer's counters and health; still valid after stop().
+  WriterStats storage_stats() const;
 
   // The /api/v1/status document.
   std::string status_json() const;

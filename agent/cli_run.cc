@@ -39,6 +39,23 @@ int cmd_check_config(const std::string& config_path, std::ostream& out, std::ost
   return 0;
 }
 
+namespace {
+
+// The last line: how many results never reached the database, so a stop on
+// a failing disk is never silent. dropped: refused while the queue was full
+// (over the whole run); lost: queued at stop, abandoned on a failing database.
+void log_stopped(const WriterStats& st, bool joined) {
+  const std::uint64_t not_stored = st.dropped + st.lost;
+  std::string msg =
+      joined ? "msg=\"stopped\"" : "msg=\"stopped with rounds in flight; they are not recorded\"";
+  msg += " rows_not_stored=" + std::to_string(not_stored) +
+         " dropped=" + std::to_string(st.dropped) + " lost=" + std::to_string(st.lost) +
+         " written=" + std::to_string(st.written) + " storage=" + std::string(to_string(st.state));
+  log(joined && not_stored == 0 ? LogLevel::info : LogLevel::warn, msg);
+}
+
+}  // namespace
+
 int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err) {
   auto cfg = load_config_file(config_path);
   if (!cfg) {
@@ -72,11 +89,10 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
   log(LogLevel::info, std::string("msg=\"stopping\" signal=") + (sig == SIGINT ? "INT" : "TERM"));
   // The grace keeps the whole stop under a second: rounds still running after
   // it are abandoned; they are incomplete and would not be stored anyway.
-  if (!agent.value()->stop(std::chrono::milliseconds(600))) {
-    log(LogLevel::warn, "msg=\"stopped with rounds in flight; they are not recorded\"");
-    std::_Exit(0);  // workers still reference the agent: do not run destructors
-  }
-  log(LogLevel::info, "msg=\"stopped\"");
+  const bool joined = agent.value()->stop(std::chrono::milliseconds(600));
+  log_stopped(agent.value()->storage_stats(), joined);
+  // Workers still reference the agent: do not run destructors.
+  if (!joined) std::_Exit(0);
   return 0;
 }
 

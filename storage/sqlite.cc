@@ -15,6 +15,26 @@ Error sqlite_error(const std::string& path, std::string_view what, const char* m
   return io_error(std::move(m));
 }
 
+std::optional<SqliteErrorParts> split_sqlite_error(const Error& e, const std::string& path) {
+  std::string_view m = e.message;
+  const std::string_view tail = " (sqlite code ";
+  if (!m.starts_with(path + ": ") || !m.ends_with(")")) return std::nullopt;
+  m.remove_prefix(path.size() + 2);
+  const auto code_at = m.rfind(tail);
+  const auto sep = m.find(": ");
+  if (code_at == std::string_view::npos || sep == std::string_view::npos || sep > code_at)
+    return std::nullopt;
+  SqliteErrorParts p;
+  p.what = std::string(m.substr(0, sep));
+  p.message = std::string(m.substr(sep + 2, code_at - sep - 2));
+  const std::string_view digits =
+      m.substr(code_at + tail.size(), m.size() - code_at - tail.size() - 1);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  p.code = std::stoi(std::string(digits));
+  return p;
+}
+
 Result<Db> Db::open(const std::string& path, int flags, Duration busy_timeout) {
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -48,6 +68,13 @@ Error Db::error(std::string_view what) const {
 
 Error Db::error(std::string_view what, int rc) const {
   return (sqlite_error(path_, what, db_ ? sqlite3_errmsg(db_) : nullptr, rc));
+}
+
+Status Db::checkpoint_truncate() {
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  if (rc == SQLITE_OK) return ok_status();
+  return error("checkpoint WAL", rc);
 }
 
 Status Db::exec(std::string_view sql, std::string_view what) {

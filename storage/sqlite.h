@@ -26,7 +26,17 @@ namespace linewatch {
 class Stmt;
 
 // "<path>: <what>: <message> (sqlite code N)"; message defaults to sqlite3_errstr(rc).
+// `what` names an operation and never contains ": ", so the parts can be split again.
 Error sqlite_error(const std::string& path, std::string_view what, const char* message, int rc);
+
+// The parts of an Error made by sqlite_error() for `path`.
+struct SqliteErrorParts {
+  std::string what;     // "commit", "insert sample", ...
+  std::string message;  // SQLite's own text, e.g. "database or disk is full"
+  int code = 0;         // extended result code
+};
+// nullopt when `e` was not made by sqlite_error() for `path`.
+std::optional<SqliteErrorParts> split_sqlite_error(const Error& e, const std::string& path);
 
 class Db {
  public:
@@ -48,6 +58,12 @@ class Db {
   Result<std::int64_t> query_int(std::string_view sql, std::string_view what);
   // The first column of the first row of `sql` as text ("" for NULL).
   Result<std::string> query_text(std::string_view sql, std::string_view what);
+
+  // PRAGMA wal_checkpoint(TRUNCATE): copies every WAL page into the database
+  // file and truncates the WAL to zero bytes, waiting (busy_timeout) for
+  // readers. Failure (disk full, readers still busy): an Error; the WAL stays
+  // valid and a later call may finish the work.
+  Status checkpoint_truncate();
 
   // An Error for the last failure on this connection: "<path>: <what>: <sqlite message>".
   Error error(std::string_view what) const;

@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -11,6 +12,18 @@ namespace linewatch {
 namespace {
 
 constexpr const char* kFileName = "linewatch.db";
+
+// journal_size_limit makes SQLite itself truncate the WAL when it resets it;
+// the writer adds a TRUNCATE checkpoint past the same bound (store.h).
+Status limit_size(Db& db, const StoreTuning& tuning) {
+  auto s = db.exec("PRAGMA journal_size_limit = " + std::to_string(tuning.wal_limit),
+                   "set journal_size_limit");
+  if (!s || tuning.max_db_bytes == 0) return s;
+  auto page = db.query_int("PRAGMA page_size", "read page size");
+  if (!page) return page.error();
+  const auto pages = std::max<std::uint64_t>(tuning.max_db_bytes / *page, 1);
+  return db.exec("PRAGMA max_page_count = " + std::to_string(pages), "set max_page_count");
+}
 
 // The writer's connection: version check first, because switching to WAL
 // already rewrites the file header and a newer database must stay untouched.
@@ -26,6 +39,7 @@ Result<Db> open_for_writing(const std::string& path, const StoreTuning& tuning) 
   if (auto s = db->exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "set pragmas"); !s)
     return s.error();
   if (auto s = migrate(*db); !s) return s.error();
+  if (auto s = limit_size(*db, tuning); !s) return s.error();
   return db;
 }
 

@@ -1,14 +1,30 @@
 #include "storage/writer.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 
 #include "storage/sample_row.h"
 
 namespace linewatch {
+namespace {
+
+// Full disk and I/O errors may be eased by moving the WAL's pages into the
+// file and truncating it; a locked database would only make the checkpoint wait.
+bool checkpoint_may_help(int code) {
+  const int primary = code & 0xff;
+  return primary == SQLITE_FULL || primary == SQLITE_IOERR;
+}
+
+}  // namespace
 
 SampleWriter::SampleWriter(Db db, const StorageOptions& options, const StoreTuning& tuning,
                            const Clock& clock)
-    : options_(options), tuning_(tuning), clock_(clock), db_(std::move(db)) {
+    : options_(options),
+      tuning_(tuning),
+      clock_(clock),
+      db_(std::move(db)),
+      health_(clock.wall_now()) {
   next_retention_ = clock_.now();  // a pass at start catches up after downtime
   thread_ = std::thread([this] { run(); });
 }
@@ -17,8 +33,7 @@ SampleWriter::~SampleWriter() { stop(); }
 
 bool SampleWriter::submit(ProbeResult r) {
   std::lock_guard lk(mu_);
-  const std::size_t capacity = std::max<std::size_t>(options_.queue_capacity, 1);
-  if (stopping_ || queue_.size() + in_flight_ >= capacity) {
+  if (stopping_ || queue_.size() + in_flight_ >= queue_limit()) {
     ++stats_.dropped;
     return false;
   }
@@ -51,7 +66,14 @@ void SampleWriter::stop() {
     std::lock_guard lk(mu_);
     if (!stopping_) {
       stopping_ = true;
-      stop_deadline_ = Steady::now() + tuning_.stop_timeout;
+      last_attempt_due_ = true;
+      // A failure gets stop_timeout from its start, not from now: waiting
+      // longer on a disk that has failed for minutes only delays the exit.
+      const auto now = Steady::now();
+      stop_deadline_ = now + tuning_.stop_timeout;
+      if (health_.state() == StoreState::failing)
+        stop_deadline_ =
+            std::clamp(health_.failing_since() + tuning_.stop_timeout, now, stop_deadline_);
     }
     work_cv_.notify_all();
   }
@@ -63,7 +85,20 @@ WriterStats SampleWriter::stats() const {
   std::lock_guard lk(mu_);
   WriterStats s = stats_;
   s.pending = queue_.size() + in_flight_;
+  s.queue_limit = queue_limit();
+  s.state = health_.state();
+  s.since = health_.since();
   return s;
+}
+
+std::size_t SampleWriter::queue_limit() const {
+  const std::size_t capacity = std::max<std::size_t>(options_.queue_capacity, 1);
+  if (health_.state() == StoreState::ok) return capacity;
+  return std::clamp<std::size_t>(tuning_.failing_queue, 1, capacity);
+}
+
+void SampleWriter::report(const std::optional<StoreEvent>& ev) const {
+  if (ev && tuning_.on_state_change) tuning_.on_state_change(*ev);
 }
 
 void SampleWriter::run() {
@@ -79,7 +114,10 @@ void SampleWriter::run() {
         done_cv_.notify_all();
         return;
       }
-      if (w == Work::batch && backlog.empty()) take_batch(backlog);
+      if (w == Work::batch) {
+        last_attempt_due_ = false;  // this is the attempt stop() asked for
+        if (backlog.empty()) take_batch(backlog);
+      }
     }
     if (w == Work::batch)
       write(backlog);
@@ -92,12 +130,7 @@ SampleWriter::Work SampleWriter::wait_for_work(std::unique_lock<std::mutex>& lk,
                                                const std::vector<ProbeResult>& backlog) {
   for (;;) {
     const auto now = Steady::now();
-    if (!backlog.empty()) {  // a failed batch: nothing else until it is written
-      if (stopping_ && now >= stop_deadline_) return Work::exit;
-      if (now >= retry_at_) return Work::batch;
-      work_cv_.wait_until(lk, stopping_ ? std::min(retry_at_, stop_deadline_) : retry_at_);
-      continue;
-    }
+    if (!backlog.empty()) return wait_for_retry(lk);  // nothing else until it is written
     if (!queue_.empty()) {
       const auto deadline = queue_.front().at + options_.flush_interval;
       if (queue_.size() >= options_.batch_max || stopping_ || flushers_ > 0 || now >= deadline)
@@ -112,6 +145,19 @@ SampleWriter::Work SampleWriter::wait_for_work(std::unique_lock<std::mutex>& lk,
   }
 }
 
+SampleWriter::Work SampleWriter::wait_for_retry(std::unique_lock<std::mutex>& lk) {
+  for (;;) {
+    const auto now = Steady::now();
+    if (stopping_ && last_attempt_due_) {  // the back-off may be seconds away: try now
+      last_attempt_due_ = false;
+      return Work::batch;
+    }
+    if (stopping_ && now >= stop_deadline_) return Work::exit;
+    if (now >= retry_at_) return Work::batch;
+    work_cv_.wait_until(lk, stopping_ ? std::min(retry_at_, stop_deadline_) : retry_at_);
+  }
+}
+
 void SampleWriter::take_batch(std::vector<ProbeResult>& backlog) {
   const std::size_t n = std::min(queue_.size(), std::max<std::size_t>(options_.batch_max, 1));
   backlog.reserve(n);
@@ -123,30 +169,45 @@ void SampleWriter::take_batch(std::vector<ProbeResult>& backlog) {
 }
 
 void SampleWriter::write(std::vector<ProbeResult>& backlog) {
-  const Status s = write_batch(backlog);
-  std::lock_guard lk(mu_);
-  if (s) {
-    const std::size_t n = backlog.size();
-    stats_.written += n;
-    ++stats_.batches;
-    processed_ += n;
-    in_flight_ -= n;
-    failures_ = 0;
-    backlog.clear();
-    done_cv_.notify_all();
-    return;
+  std::optional<StoreEvent> ev;
+  int last_code = 0;
+  {
+    std::lock_guard lk(mu_);
+    last_code = health_.last_code();
   }
-  note_error(s.error());
-  // Exponential backoff so a full disk is not hammered, capped so recovery is noticed.
-  Duration delay = tuning_.retry_min;
-  for (int i = 1; i < failures_ && delay < tuning_.retry_max; ++i) delay *= 2;
-  ++failures_;
-  retry_at_ = Steady::now() + std::min(delay, tuning_.retry_max);
+  if (failures_ > 0 && checkpoint_may_help(last_code)) checkpoint();
+  const Status s = write_batch(backlog);
+  if (s && (failures_ > 0 || wal_needs_truncate()))
+    checkpoint();  // give back what the episode took
+  {
+    std::lock_guard lk(mu_);
+    if (s) {
+      const std::size_t n = backlog.size();
+      stats_.written += n;
+      ++stats_.batches;
+      processed_ += n;
+      in_flight_ -= n;
+      failures_ = 0;
+      backlog.clear();
+      ev = health_.committed(Steady::now(), clock_.wall_now(), stats_.dropped, stats_.write_errors);
+      done_cv_.notify_all();
+    } else {
+      ev = note_error(s.error());
+      // Exponential backoff so a full disk is not hammered, capped so recovery is noticed.
+      Duration delay = tuning_.retry_min;
+      for (int i = 1; i < failures_ && delay < tuning_.retry_max; ++i) delay *= 2;
+      ++failures_;
+      retry_at_ = Steady::now() + std::min(delay, tuning_.retry_max);
+    }
+  }
+  report(ev);
 }
 
-void SampleWriter::note_error(const Error& e) {
+std::optional<StoreEvent> SampleWriter::note_error(const Error& e) {
   ++stats_.write_errors;
   stats_.last_error = e.message;
+  return health_.failed(e, db_.path(), Steady::now(), clock_.wall_now(), stats_.dropped,
+                        stats_.write_errors);
 }
 
 void SampleWriter::give_up(std::vector<ProbeResult>& backlog) {
@@ -156,6 +217,24 @@ void SampleWriter::give_up(std::vector<ProbeResult>& backlog) {
   in_flight_ = 0;
   backlog.clear();
   queue_.clear();
+}
+
+bool SampleWriter::checkpoint() {
+  if (!db_.checkpoint_truncate()) return false;  // the next attempt or commit tries again
+  std::lock_guard lk(mu_);
+  ++stats_.wal_checkpoints;
+  return true;
+}
+
+bool SampleWriter::wal_needs_truncate() const {
+  std::error_code ec;
+  const auto wal = std::filesystem::file_size(db_.path() + "-wal", ec);
+  if (ec || wal == 0) return false;
+  if (wal > tuning_.wal_limit) return true;
+  // Low on space: every page the WAL holds is one the database cannot use,
+  // and WAL frames repeat pages, so keep it down to one batch.
+  const auto space = std::filesystem::space(std::filesystem::path(db_.path()).parent_path(), ec);
+  return !ec && space.available < tuning_.wal_limit;
 }
 
 bool SampleWriter::retention_due() const {
@@ -174,13 +253,17 @@ void SampleWriter::retention_step() {
   // A full chunk means more may be left: continue soon, between batches.
   retention_more_ = s && deleted >= tuning_.retention_chunk;
   if (!retention_more_) next_retention_ = clock_.now() + tuning_.retention_every;
-  std::lock_guard lk(mu_);
-  if (!s) {
-    note_error(s.error());
-    return;
+  std::optional<StoreEvent> ev;
+  {
+    std::lock_guard lk(mu_);
+    if (s) {
+      stats_.retention_deleted += deleted;
+      if (!retention_more_) ++stats_.retention_runs;
+    } else {
+      ev = note_error(s.error());
+    }
   }
-  stats_.retention_deleted += deleted;
-  if (!retention_more_) ++stats_.retention_runs;
+  report(ev);
 }
 
 Status SampleWriter::prepare() {

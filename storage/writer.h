@@ -19,6 +19,7 @@
 #include "core/time.h"
 #include "storage/sqlite.h"
 #include "storage/store.h"
+#include "storage/store_health.h"
 
 namespace linewatch {
 
@@ -45,18 +46,23 @@ class SampleWriter {
 
   void run();
   Work wait_for_work(std::unique_lock<std::mutex>& lk, const std::vector<ProbeResult>& backlog);
-  void take_batch(std::vector<ProbeResult>& backlog);  // mu_ held
+  Work wait_for_retry(std::unique_lock<std::mutex>& lk);  // a failed batch is waiting
+  void take_batch(std::vector<ProbeResult>& backlog);     // mu_ held
   void write(std::vector<ProbeResult>& backlog);
   void retention_step();
   bool retention_due() const;
-  void note_error(const Error& e);                  // mu_ held
-  void give_up(std::vector<ProbeResult>& backlog);  // mu_ held
+  std::optional<StoreEvent> note_error(const Error& e);    // mu_ held
+  void give_up(std::vector<ProbeResult>& backlog);         // mu_ held
+  std::size_t queue_limit() const;                         // mu_ held
+  void report(const std::optional<StoreEvent>& ev) const;  // no lock held
 
   // Writer thread only.
   Status write_batch(const std::vector<ProbeResult>& batch);
   Result<std::int64_t> intern(Stmt& upsert, std::unordered_map<std::string, std::int64_t>& cache,
                               const std::string& name);
   Status prepare();
+  bool checkpoint();                // true when the WAL was truncated
+  bool wal_needs_truncate() const;  // over wal_limit, or the filesystem is low on space
 
   const StorageOptions options_;
   const StoreTuning tuning_;
@@ -78,10 +84,12 @@ class SampleWriter {
   std::size_t in_flight_ = 0;           // guarded by mu_: taken by the writer, not committed
   std::size_t flushers_ = 0;            // guarded by mu_: flush() calls waiting
   bool stopping_ = false;               // guarded by mu_
+  bool last_attempt_due_ = false;       // guarded by mu_: stop() wants one attempt at once
   bool exited_ = false;                 // guarded by mu_
   Steady::time_point stop_deadline_{};  // guarded by mu_
   std::uint64_t processed_ = 0;         // guarded by mu_: committed + lost, in submit order
-  WriterStats stats_;                   // guarded by mu_ (pending computed on read)
+  WriterStats stats_;                   // guarded by mu_ (pending, state computed on read)
+  StoreHealth health_;                  // guarded by mu_
 
   std::mutex join_mu_;  // serialises joins when stop() races with itself
   std::thread thread_;  // last: started once everything above exists
