@@ -20,23 +20,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A logfmt value in double quotes, with '"' and '\\' escaped.
-std::string storage_quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // One line when storage starts failing and one when it recovers (store.h:
 // the store reports each change once, never per retry).
 void log_storage_event(const StoreEvent& e) {
   if (e.state == StoreState::failing) {
-    log(LogLevel::error, "msg=\"storage failing\" error=" + storage_quote(e.error) +
+    log(LogLevel::error, "msg=\"storage failing\" error=" + log_quote(e.error) +
                              " sqlite_code=" + std::to_string(e.sqlite_code) +
-                             " op=" + storage_quote(e.operation) + " db=" + storage_quote(e.file));
+                             " op=" + log_quote(e.operation) + " db=" + log_quote(e.file));
     return;
   }
   const auto lasted = std::chrono::duration_cast<std::chrono::milliseconds>(e.lasted);
@@ -73,8 +63,11 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
     const bool first = last_ok[job_index] < 0;
     last_ok[job_index] = now_ok;
     if (first && r.ok) return;  // an expected start is not news
+    // round= is the round's start, the time `status` shows as LAST FAILURE and
+    // storage keeps; the log line's own stamp is when the round ended.
     std::string msg = "line=" + r.line + " target=" + r.target + " kind=" +
-                      std::string(to_string(r.kind)) + " state=" + (r.ok ? "up" : "down");
+                      std::string(to_string(r.kind)) + " state=" + (r.ok ? "up" : "down") +
+                      " round=" + format_time(r.time);
     if (!r.ok)
       msg += " reason=" + std::string(to_string(r.reason)) + " detail=" + log_quote(r.detail);
     log(r.ok ? LogLevel::info : LogLevel::warn, msg);

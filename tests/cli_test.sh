@@ -89,6 +89,16 @@ done
 kill -TERM "$run_pid"; wait "$run_pid" || fail "agent exited non-zero on SIGTERM"
 grep -q "msg=\"started\" jobs=2 api=127.0.0.1:$api\$" "$work/run.log" || fail "start-up line: $(cat "$work/run.log")"
 before=$(sqlite3 "$work/data/linewatch.db" "SELECT count(*) FROM samples")
+# The log's down line names the round by its start (round=), the time storage
+# keeps for that round and `status` shows as LAST FAILURE.
+round=$(grep -o 'target=closed kind=tcp state=down round=[^ ]*' "$work/run.log" | head -1 | sed 's/.*round=//')
+[ -n "$round" ] || fail "no down line with round= for the closed target: $(cat "$work/run.log")"
+first_ms=$(sqlite3 "$work/data/linewatch.db" "SELECT min(s.ts_ms) FROM samples s JOIN targets t ON t.id = s.target_id WHERE t.name = 'closed' AND s.ok = 0")
+python3 -c "
+import datetime, sys
+t = datetime.datetime.strptime('$round', '%Y-%m-%dT%H:%M:%S.%fZ').replace(tzinfo=datetime.timezone.utc)
+sys.exit(0 if round(t.timestamp() * 1000) == $first_ms else 1)" ||
+  fail "log round=$round is not the stored start of the first failed round ($first_ms)"
 [ "$before" -ge 2 ] || fail "the short run stored $before rows"
 python3 -c "
 import socket, time, sys
