@@ -174,3 +174,21 @@ TEST_CASE("rejection codes are distinct and details never hold a secret") {
     CHECK(verdict.detail.find(expected) == std::string::npos);
   }
 }
+
+TEST_CASE("the example in docs/route-push.md verifies") {
+  // Body, stamp and signature as printed in the document; the signature was
+  // made with the openssl CLI, independently of this code.
+  const std::string body =
+      R"({"agent":"bj-gw-1","version":42,"time":"2027-01-15T08:00:00.123Z","panic":false,)"
+      R"("routes":[{"prefix":"198.19.255.0/24","nexthops":[{"line":"cn2-gia-1",)"
+      R"("via":"198.18.1.2","dev":"eth1","weight":1}]},{"prefix":"198.19.0.0/16",)"
+      R"("nexthops":[{"line":"cn2-gia-1","via":"198.18.1.2","dev":"eth1","weight":255},)"
+      R"({"line":"cu-vip-2","via":"198.18.2.2","dev":"eth2","weight":128}]}]})";
+  FakeClock clock(WallTime(1'800'000'000'123ms));
+  PlanVerifier v(clock, "example-secret-do-not-use", 41);
+  auto verdict = v.verify("sha256=1242c43cc81f94dd18a9ea0cfb6672ba95ec9150e0bb80a45138e873526cf5ae",
+                          "1800000000123", body);
+  REQUIRE(verdict.ok());
+  CHECK(encode_plan(*verdict.plan) == body);
+  CHECK(verdict.plan->routes.size() == 2);
+}
