@@ -1,0 +1,196 @@
+#include "rules/score.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "core/fake_clock.h"
+
+using namespace linewatch;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::uint64_t kMbps = 1'000'000;
+
+LineUsage usage(std::string line, std::optional<Duration> rtt, std::optional<std::uint64_t> cap,
+                std::optional<std::uint64_t> used) {
+  return {std::move(line), rtt, cap, used};
+}
+
+std::vector<LineScore> scores(std::initializer_list<std::pair<const char*, double>> list) {
+  std::vector<LineScore> out;
+  for (auto [line, s] : list) out.push_back({line, s, 0, 0, 0});
+  return out;
+}
+
+std::vector<std::string> names(std::initializer_list<const char*> list) {
+  return {list.begin(), list.end()};
+}
+
+}  // namespace
+
+TEST_CASE("score parts are normalised against the best line") {
+  auto s = score_lines(
+      {usage("a", 100ms, 1000 * kMbps, 500 * kMbps), usage("b", 200ms, 500 * kMbps, 100 * kMbps),
+       usage("c", std::nullopt, std::nullopt, std::nullopt)},
+      ScoringWeights{});
+  REQUIRE(s.size() == 3);
+  CHECK(s[0].line == "a");
+  CHECK(s[0].latency == doctest::Approx(1.0));
+  CHECK(s[0].load == doctest::Approx(0.5));
+  CHECK(s[0].bandwidth == doctest::Approx(1.0));  // 500 Mbps headroom is the most
+  CHECK(s[1].latency == doctest::Approx(0.5));    // twice as slow
+  CHECK(s[1].load == doctest::Approx(0.8));
+  CHECK(s[1].bandwidth == doctest::Approx(0.8));  // 400 of 500 Mbps headroom
+  CHECK(s[2].latency == doctest::Approx(0.0));    // no RTT evidence
+  CHECK(s[2].load == doctest::Approx(0.5));       // unknown capacity: neutral
+  CHECK(s[2].bandwidth == doctest::Approx(0.5));
+  CHECK(s[0].score == doctest::Approx(0.4 * 1.0 + 0.3 * 0.5 + 0.3 * 1.0));
+  CHECK(s[1].score == doctest::Approx(0.4 * 0.5 + 0.3 * 0.8 + 0.3 * 0.8));
+  CHECK(s[2].score == doctest::Approx(0.3 * 0.5 + 0.3 * 0.5));
+}
+
+TEST_CASE("score weights are divided by their sum") {
+  std::vector<LineUsage> lines{usage("a", 120ms, 300 * kMbps, 30 * kMbps),
+                               usage("b", 150ms, 600 * kMbps, 500 * kMbps)};
+  auto half = score_lines(lines, {0.5, 0.25, 0.25});
+  auto whole = score_lines(lines, {2, 1, 1});
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    CHECK(half[i].score == doctest::Approx(whole[i].score));
+  }
+  auto latency_only = score_lines(lines, {1, 0, 0});
+  CHECK(latency_only[0].score == doctest::Approx(1.0));
+  CHECK(latency_only[1].score == doctest::Approx(120.0 / 150.0));
+  auto load_only = score_lines(lines, {0, 1, 0});
+  CHECK(load_only[0].score == doctest::Approx(0.9));
+  CHECK(load_only[1].score == doctest::Approx(1.0 - 500.0 / 600.0));
+}
+
+TEST_CASE("score of an overloaded or full line") {
+  auto s = score_lines(
+      {usage("a", 100ms, 100 * kMbps, 150 * kMbps), usage("b", 100ms, 100 * kMbps, 100 * kMbps)},
+      ScoringWeights{});
+  CHECK(s[0].load == doctest::Approx(0.0));
+  CHECK(s[0].bandwidth == doctest::Approx(0.0));  // every line full: no headroom anywhere
+  CHECK(s[1].bandwidth == doctest::Approx(0.0));
+  CHECK(s[0].score == doctest::Approx(0.4));
+}
+
+TEST_CASE("score with capacity but no traffic reading counts the whole capacity as headroom") {
+  auto s = score_lines(
+      {usage("a", 100ms, 200 * kMbps, std::nullopt), usage("b", 100ms, 100 * kMbps, std::nullopt)},
+      ScoringWeights{});
+  CHECK(s[0].load == doctest::Approx(0.5));
+  CHECK(s[0].bandwidth == doctest::Approx(1.0));
+  CHECK(s[1].bandwidth == doctest::Approx(0.5));
+}
+
+TEST_CASE("scoring options validation names the key") {
+  CHECK(validate(ScoringOptions{}).ok());
+  ScoringOptions o;
+  o.weights.load = -0.1;
+  REQUIRE_FALSE(validate(o).ok());
+  CHECK(validate(o).error().message.find("scoring.weights.load") != std::string::npos);
+  o = {};
+  o.weights.bandwidth = std::nan("");
+  CHECK(validate(o).error().message.find("scoring.weights.bandwidth") != std::string::npos);
+  o = {};
+  o.weights = {0, 0, 0};
+  CHECK(validate(o).error().message.find("scoring.weights") != std::string::npos);
+  o = {};
+  o.margin = -0.01;
+  CHECK(validate(o).error().message.find("scoring.margin") != std::string::npos);
+  o = {};
+  o.margin_for = -1s;
+  CHECK(validate(o).error().message.find("scoring.margin_for") != std::string::npos);
+}
+
+TEST_CASE("ranking orders the first scores directly and then reports only changes") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{});
+  CHECK_FALSE(r.update({}).has_value());
+  auto e = r.update(scores({{"b", 0.5}, {"a", 0.9}, {"c", 0.7}}));
+  REQUIRE(e.has_value());
+  CHECK(e->kind == "score_moved");
+  CHECK(e->reason == "first_scores");
+  CHECK(e->line == "a");
+  CHECK(r.order() == names({"a", "c", "b"}));
+  for (int i = 0; i < 100; ++i) {
+    clock.advance(1s);
+    CHECK_FALSE(r.update(scores({{"b", 0.5}, {"a", 0.9}, {"c", 0.7}})).has_value());
+  }
+}
+
+TEST_CASE("ranking moves the preferred line only after the margin held for margin_for") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{});  // 10 %, 30 s
+  r.update(scores({{"a", 0.70}, {"b", 0.60}}));
+  int events = 0;
+  for (int t = 0; t < 30; ++t) {  // b beats a by 14 % from t = 0 s to t = 29 s
+    if (r.update(scores({{"a", 0.70}, {"b", 0.80}}))) ++events;
+    CHECK(r.order().front() == "a");
+    clock.advance(1s);
+  }
+  CHECK(events == 0);
+  auto e = r.update(scores({{"a", 0.70}, {"b", 0.80}}));  // t = 30 s
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "margin_held");
+  CHECK(e->line == "b");
+  CHECK(r.order() == names({"b", "a"}));
+  clock.advance(1s);
+  CHECK_FALSE(r.update(scores({{"a", 0.70}, {"b", 0.80}})).has_value());
+}
+
+TEST_CASE("ranking restarts the margin clock when the challenger dips into the band") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{});
+  r.update(scores({{"a", 0.70}, {"b", 0.60}}));
+  for (int t = 0; t < 20; ++t, clock.advance(1s)) r.update(scores({{"a", 0.70}, {"b", 0.80}}));
+  r.update(scores({{"a", 0.70}, {"b", 0.76}}));  // only 8.6 % better: inside the band
+  clock.advance(1s);
+  for (int t = 0; t < 30; ++t, clock.advance(1s)) {  // 30 s of lead, counted afresh
+    CHECK_FALSE(r.update(scores({{"a", 0.70}, {"b", 0.80}})).has_value());
+  }
+  CHECK(r.update(scores({{"a", 0.70}, {"b", 0.80}})).has_value());
+  CHECK(r.order().front() == "b");
+}
+
+TEST_CASE("ranking never moves on a lead inside the margin") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{});
+  r.update(scores({{"a", 0.70}, {"b", 0.60}}));
+  for (int t = 0; t < 600; ++t, clock.advance(1s)) {
+    CHECK_FALSE(r.update(scores({{"a", 0.70}, {"b", 0.769}})).has_value());
+  }
+  CHECK(r.order().front() == "a");
+}
+
+TEST_CASE("ranking drops a line at once and sends a newcomer to the back") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{});
+  r.update(scores({{"a", 0.9}, {"b", 0.6}}));
+  auto e = r.update(scores({{"b", 0.6}}));  // a stopped taking traffic
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "lines_changed");
+  CHECK(r.order() == names({"b"}));
+  e = r.update(scores({{"a", 0.9}, {"b", 0.6}}));  // a is back, far better
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "lines_changed");
+  CHECK(r.order() == names({"b", "a"}));
+  clock.advance(30s);
+  e = r.update(scores({{"a", 0.9}, {"b", 0.6}}));
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "margin_held");
+  CHECK(r.order() == names({"a", "b"}));
+}
+
+TEST_CASE("ranking takes the best of several matured challengers") {
+  FakeClock clock;
+  ScoringOptions o;
+  o.margin_for = 0s;
+  Ranking r(clock, o);
+  r.update(scores({{"a", 0.9}, {"b", 0.8}, {"c", 0.7}}));
+  r.update(scores({{"a", 0.5}, {"b", 0.8}, {"c", 0.95}}));
+  CHECK(r.order() == names({"c", "b", "a"}));
+}
