@@ -11,7 +11,7 @@
 namespace linewatch {
 
 enum class PathOutcome {
-  answered,  // ok, or the endpoint answered with something unwanted (http_status, body_mismatch)
+  answered,  // ok, or the endpoint answered with something unwanted (http_status, body_mismatch, protocol)
   failed,    // a network reason: timeout, refused, unreachable, dns, tls
   unknown,   // a local problem (bind, internal): says nothing about the path
 };
@@ -21,6 +21,8 @@ inline PathOutcome path_outcome(Reason reason) {
     case Reason::ok:
     case Reason::http_status:
     case Reason::body_mismatch:
+    // Bytes came back through the line; the peer's HTTP was broken or cut.
+    case Reason::protocol:
       return PathOutcome::answered;
     case Reason::timeout:
     case Reason::refused:

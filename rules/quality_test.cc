@@ -133,12 +133,12 @@ TEST_CASE("quality: memory is capped at max_samples") {
 
 TEST_CASE("quality: TCP and HTTP rounds count only network reasons as loss") {
   LineQuality q(SlaOptions{});
-  for (Reason r : {Reason::ok, Reason::http_status, Reason::body_mismatch}) {
+  for (Reason r : {Reason::ok, Reason::http_status, Reason::body_mismatch, Reason::protocol}) {
     q.add_round(round_of(ProbeKind::http, r), t0);
   }
   for (Reason r : {Reason::bind, Reason::internal}) q.add_round(round_of(ProbeKind::tcp, r), t0);
   QualityFigures f = q.figures(t0);
-  CHECK(f.answered == 3);
+  CHECK(f.answered == 4);
   CHECK(f.lost == 0);
   CHECK(f.rtt_samples == 0);
   for (Reason r :
@@ -146,7 +146,7 @@ TEST_CASE("quality: TCP and HTTP rounds count only network reasons as loss") {
     q.add_round(round_of(ProbeKind::tcp, r), t0);
   }
   f = q.figures(t0);
-  CHECK(f.answered == 3);
+  CHECK(f.answered == 4);
   CHECK(f.lost == 5);
 }
 
