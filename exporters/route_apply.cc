@@ -131,7 +131,7 @@ Result<RouteReport> RouteApplier::apply(const RoutePlan& plan) {
   std::vector<WantedRoute> now_applied;
   std::set<std::string> planned;
   for (const RouteEntry& entry : plan.routes) {
-    auto wanted = resolve(entry);
+    auto wanted = resolve(pass, entry);
     const auto prefix = IpPrefix::parse(entry.prefix);
     const WantedRoute* previous = prefix ? find_wanted(applied_, *prefix) : nullptr;
     if (prefix && !planned.insert(prefix->str()).second) {
@@ -177,7 +177,7 @@ Result<RouteReport> RouteApplier::reconcile() {
   return std::move(pass.report);
 }
 
-Result<RouteApplier::WantedRoute> RouteApplier::resolve(const RouteEntry& entry) {
+Result<RouteApplier::WantedRoute> RouteApplier::resolve(Pass& pass, const RouteEntry& entry) {
   const std::string where = "route " + entry.prefix;
   const auto prefix = IpPrefix::parse(entry.prefix);
   if (!prefix) return invalid(where + ": not an IPv4 or IPv6 prefix with its host bits zero");
@@ -197,7 +197,10 @@ Result<RouteApplier::WantedRoute> RouteApplier::resolve(const RouteEntry& entry)
       w.hop.gateway = *via;
     }
     if (!hop.dev.empty()) {
-      w.hop.oif = if_nametoindex(hop.dev.c_str());
+      auto known = pass.devices.find(hop.dev);
+      if (known == pass.devices.end())
+        known = pass.devices.emplace(hop.dev, if_nametoindex(hop.dev.c_str())).first;
+      w.hop.oif = known->second;
       if (w.hop.oif == 0) return invalid(at + ": device " + hop.dev + " does not exist");
     } else if (hop.via.empty()) {
       return invalid(at + ": needs a gateway (via), a device (dev) or both");
