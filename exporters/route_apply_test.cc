@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "exporters/route_apply_test_util.h"
@@ -377,6 +378,8 @@ TEST_CASE("multipath routes forward the same as nexthop objects") {
   // The kernel hashes a flow the same way over a group and over a multipath route.
   CHECK(objects.lookups == classic.lookups);
   for (const std::string& where : objects.lookups) CHECK(where != "unreachable");
+  const std::set<std::string> used(objects.lookups.begin(), objects.lookups.end());
+  CHECK(used.size() >= 3);  // the flows really spread over the hops
 }
 
 }  // namespace
