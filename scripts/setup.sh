@@ -15,7 +15,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   # libraries
   libssl-dev zlib1g-dev libpoco-dev prometheus-cpp-dev libsqlite3-dev
-  libcli11-dev doctest-dev libyaml-cpp-dev libre2-dev
+  libcli11-dev doctest-dev libyaml-cpp-dev libre2-dev libmnl-dev
   # packaging: cpack's DEB generator computes dependencies with dpkg-shlibdeps and file
   dpkg-dev file
   # runtime tools used by tests, the demo and benchmarks
