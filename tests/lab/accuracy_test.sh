@@ -33,7 +33,10 @@ storage: { flush_interval: 200ms }
 probes:
   icmp: { interval: 1s, timeout: 500ms, pings: 1 }
   tcp: { interval: 1s, timeout: 500ms }
-  http: { interval: 1s, timeout: 500ms }
+  # An HTTPS round at 150 ms is three round trips (connect, TLS, request)
+  # plus the far end's work, all inside one timeout since the round's deadline
+  # binds every phase.
+  http: { interval: 1s, timeout: 900ms }
 lines:
   - { id: line1, source: 198.18.1.1 }
   - { id: line2, source: 198.18.2.1 }

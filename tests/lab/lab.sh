@@ -302,7 +302,8 @@ spawn() {
   # leader), so $! is CMD's own PID.
   setsid ip netns exec "$ns" "$@" </dev/null >>"$log" 2>&1 &
   pid=$!
-  for ((i = 0; i < 50; i++)); do
+  # Up to 5 s: on a loaded machine `ip netns exec` can take over a second to exec.
+  for ((i = 0; i < 250; i++)); do
     proc_matches "$pid" "$needle" && break
     sleep 0.02
   done
