@@ -118,6 +118,14 @@ void EventLoop::cancel_timer(TimerId id) {
   timers_.erase(it);
 }
 
+void EventLoop::reschedule(TimerId id, MonoTime due) {
+  const auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  if (timer_order_.erase({it->second.due, id}) == 0) return;  // firing now: its delay wins
+  it->second.due = due;
+  timer_order_.emplace(due, id);
+}
+
 void EventLoop::run() {
   std::vector<epoll_event> events(kMaxEvents);
   while (!stopping_) {
@@ -171,7 +179,8 @@ void EventLoop::run_due_timers() {
     due_.push_back(it->second);
   for (const TimerId id : due_) {
     auto it = timers_.find(id);
-    if (it == timers_.end()) continue;  // cancelled by an earlier callback
+    if (it == timers_.end()) continue;   // cancelled by an earlier callback
+    if (it->second.due > now) continue;  // put off by an earlier callback
     timer_order_.erase({it->second.due, id});
     const std::shared_ptr<TimerCallback> callback = it->second.callback;
     const std::optional<Duration> next = (*callback)(now);

@@ -11,7 +11,7 @@
 // Costs (n = timers, all per call on the loop thread unless said):
 // - one iteration: one epoll_pwait2() (ns timeout; epoll_wait() rounded up
 //   to whole ms where the kernel lacks it) and one steady-clock read;
-// - add_timer, cancel_timer, each firing: O(log n) (a sorted set), one
+// - add_timer, cancel_timer, reschedule, each firing: O(log n) (a sorted set), one
 //   std::function call; a timer that fires is never early, and late by the
 //   wake-up latency plus the thread's timer slack (50 µs by default);
 // - watch / unwatch: one epoll_ctl(); a ready descriptor: one hash look-up;
@@ -19,7 +19,7 @@
 //   write to wake the loop; call() adds a promise and a wait.
 //
 // Thread-safety: post(), call(), stop() and in_loop_thread() may be called
-// from any thread. Everything else (watch, unwatch, add_timer, cancel_timer)
+// from any thread. Everything else (watch, unwatch and the timer calls)
 // only on the loop thread: inside a callback or a posted function. Callbacks
 // run on the loop thread, one at a time; they must not block (every other
 // descriptor and timer waits for them) and must not throw (the loop thread
@@ -109,6 +109,10 @@ class EventLoop {
   // Loop thread only. The timer does not fire again, even when cancelled
   // from its own callback. Unknown or ended timers are ignored.
   void cancel_timer(TimerId id);
+  // Loop thread only. Moves the timer's next firing to `due`, e.g. to put
+  // off a backstop whose work was just done elsewhere. From the timer's own
+  // callback the returned delay wins. Unknown or ended timers are ignored.
+  void reschedule(TimerId id, MonoTime due);
 
  private:
   EventLoop(Fd epoll, Fd wake);

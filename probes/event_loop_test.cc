@@ -111,6 +111,43 @@ TEST_CASE("timers fire in due order and a cancelled timer never fires") {
   CHECK(seen == std::vector<int>{0, 1, 2, 3});
 }
 
+// Both timers are due in the same iteration; the first puts the second off,
+// which must then wait for its new time.
+TEST_CASE("a timer put off by another callback fires at its new time, not its old one") {
+  auto loop = started();
+  std::vector<std::pair<int, MonoTime>> fired;
+  const MonoTime base = Steady::now() + 5ms;
+  const MonoTime later = base + 40ms;
+  loop->call([&] {
+    const auto backstop = loop->add_timer(base + 1us, [&](MonoTime now) -> std::optional<Duration> {
+      fired.emplace_back(2, now);
+      return std::nullopt;
+    });
+    loop->add_timer(base, [&, backstop](MonoTime now) -> std::optional<Duration> {
+      fired.emplace_back(1, now);
+      loop->reschedule(backstop, later);
+      return std::nullopt;
+    });
+    // Brought forward: fires before both.
+    const auto early = loop->add_timer(base + 1h, [&](MonoTime now) -> std::optional<Duration> {
+      fired.emplace_back(0, now);
+      return std::nullopt;
+    });
+    loop->reschedule(early, base - 1ms);
+    loop->reschedule(12345, base);  // unknown: ignored
+    return 0;
+  });
+  // Hold the loop until both first timers are due, so they fire in one iteration.
+  loop->post([&] { std::this_thread::sleep_until(base + 2ms); });
+  std::this_thread::sleep_until(later + 30ms);
+  const auto seen = loop->call([&] { return fired; });
+  REQUIRE(seen.size() == 3);
+  CHECK(seen[0].first == 0);
+  CHECK(seen[1].first == 1);
+  CHECK(seen[2].first == 2);
+  CHECK(seen[2].second >= later);
+}
+
 TEST_CASE("a timer that cancels itself from its callback does not fire again") {
   auto loop = started();
   std::atomic<int> fired{0};

@@ -24,8 +24,10 @@
 //
 // Costs per echo: one sendto(), one recvmsg() for the reply and one or two
 // for the send stamps, O(echoes in flight) matching, two observer calls.
-// Per line and interval: one timer firing. Plus one on_tick every
-// min(interval)/2. See docs/benchmarks.md (bench_liveness) for CPU figures.
+// Per line and interval: one timer firing (one wake-up of the loop; the
+// replies of a short path and the send stamps are read in it). Ticks ride on
+// those wake-ups, with a backstop timer for gaps. See docs/benchmarks.md
+// (bench_liveness) for CPU figures.
 #pragma once
 
 #include <cstdint>
@@ -77,9 +79,11 @@ class LivenessObserver {
   // Echo `seq` failed: it never left (send) or a router refused it (icmp).
   virtual void on_error(const std::string& line, const std::string& reflector, std::uint64_t seq,
                         EchoError error) = 0;
-  // Called every min(interval)/2 over the lines (none without lines), after
-  // the replies the kernel queued before it were reported: time to tick the
-  // trackers.
+  // Time to tick the trackers: called at least every min(interval)/2 over
+  // the lines (not at all without lines), after the replies the kernel
+  // queued before it were reported. It rides on a line's timer when one
+  // fires anyway (so ticks cost no wake-up of their own), hence at most
+  // every min(interval)/8.
   virtual void on_tick(MonoTime now) = 0;
 };
 
@@ -136,6 +140,7 @@ class LivenessEngine {
   Status install(std::unique_ptr<Line> line);
   std::optional<Duration> fire(Line& line, MonoTime now);
   void report(Line& line, std::size_t stream, const EchoStream::Answer& answer);
+  void tick(MonoTime now);
   void retune_ticks();
 
   LivenessObserver& observer_;
@@ -145,6 +150,7 @@ class LivenessEngine {
   std::uint64_t lines_added_ = 0;  // phase spreading
   std::optional<EventLoop::TimerId> tick_timer_;
   Duration tick_period_{};
+  MonoTime last_tick_{};
   LivenessEngineStats stats_;
   // Last: destroyed first, so no callback outlives the state above.
   std::unique_ptr<EventLoop> loop_;

@@ -182,8 +182,12 @@ TEST_CASE("two lines on one loop echo their reflectors on a grid and get stamped
   // Not in lockstep: the first line starts at once, the second 0.618 of an
   // interval after it was added.
   CHECK(record.flows.at("b/v4").sent.front().at - b_added >= 6ms);
-  // Ticks at least every interval / 2: about 200 in the second.
-  CHECK(record.ticks.size() >= 100);
+  // Ticks at least every interval / 2 (a loaded machine may delay a few).
+  REQUIRE(record.ticks.size() >= 100);
+  std::vector<Duration> gaps;
+  for (std::size_t i = 1; i < record.ticks.size(); ++i)
+    gaps.push_back(record.ticks[i] - record.ticks[i - 1]);
+  CHECK(percentile(gaps, 0.5) <= 5ms);
   CHECK(stats.echoes == sent_total);
   CHECK(stats.replies == replies_total);
   CHECK(stats.send_errors == 0);
