@@ -207,6 +207,34 @@ TEST_CASE("sequence numbers wrap at 16 bits on the wire and keep counting for th
   CHECK(stream.stats().ignored == 0);
 }
 
+// Where ping_group_range admits the process, the stream runs on a ping
+// socket (the kernel matches identifiers; no raw socket, no root needed).
+TEST_CASE("a stream on a ping socket gets kernel-stamped replies") {
+  const std::string setup = in_namespace([] {
+    CHECK(testing::set_sysctl("net/ipv4/ping_group_range", "0 2147483647") == "");
+    for (auto [family, host] : {std::pair<int, const char*>{AF_INET, "127.0.0.1"},
+                                std::pair<int, const char*>{AF_INET6, "::1"}}) {
+      CAPTURE(host);
+      auto opened = EchoStream::open(family, {}, {address(host)}, EchoStream::Options{});
+      CHECK_MESSAGE(opened.ok(), opened.failure().detail);
+      if (!opened.ok()) return;
+      EchoStream& stream = opened.value();
+      CHECK(stream.kind() == EchoSocket::Kind::datagram);
+      CHECK(warm(stream));
+      for (int i = 0; i < 3; ++i) stream.send(0);
+      const auto answers = collect(stream, 3, 2s);
+      CHECK(answers.size() == 3);
+      for (const Answer& a : answers) {
+        CHECK(a.send_stamped);
+        CHECK(a.receive_stamped);
+        CHECK(a.rtt < 10ms);
+      }
+      CHECK(stream.stats().ignored == 0);
+    }
+  });
+  CHECK(setup == "");
+}
+
 TEST_CASE("two streams to the same reflector each see only their own replies") {
   auto a = EchoStream::open(AF_INET, {}, {address("127.0.0.1")}, raw_options());
   auto b = EchoStream::open(AF_INET, {}, {address("127.0.0.1")}, raw_options());

@@ -115,8 +115,10 @@ class LivenessEngine {
   // Starts echoing from line `line`, pinned to `binding`, to `reflectors`
   // (ids unique, at least one; IPv4 and IPv6 may mix: one stream per family)
   // every options.interval; a reply later than options.miss_timeout counts
-  // as late. The sockets are opened on the calling thread, so they belong to
-  // its network namespace. The first echoes leave within one interval.
+  // as late, one later than 3 × miss_timeout is ignored (the other options
+  // are the tracker's). The sockets are opened on the calling thread, so
+  // they belong to its network namespace. The first echoes leave within one
+  // interval.
   // Failure: invalid_argument (duplicate line, no or duplicate reflectors,
   // interval not positive), or io naming the line, the reflector and what
   // the socket refused (binding, privileges). Nothing is left behind.
