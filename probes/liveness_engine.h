@@ -17,10 +17,12 @@
 // clock), so a late wake-up of the loop neither delays nor skews it; rtt is
 // kernel-stamped (EchoStream).
 //
-// Thread-safety: every public method may be called from any thread. The
-// observer is called on the loop thread only, one call at a time; it must
-// be cheap and must never block (every line's sends and replies wait for
-// it) nor throw. The observer must outlive the engine (or its stop()).
+// Thread-safety: every public method may be called from any thread, but
+// add_line and remove_line not from an observer callback (a line must not
+// vanish under its own report). The observer is called on the loop thread
+// only, one call at a time; it must be cheap and must never block (every
+// line's sends and replies wait for it) nor throw. The observer must
+// outlive the engine (or its stop()).
 //
 // Costs per echo: one sendto(), one recvmsg() for the reply and one or two
 // for the send stamps, O(echoes in flight) matching, two observer calls.
