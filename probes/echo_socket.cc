@@ -23,9 +23,6 @@ namespace linewatch {
 namespace {
 
 using Steady = std::chrono::steady_clock;
-// Room for a reply to our request behind the largest IPv4 header; anything
-// longer is not our reply, and a truncated read still shows its header.
-constexpr std::size_t kReplySlack = 8 + 60 + 64;
 
 int icmp_protocol(int family) {
   return family == AF_INET6 ? static_cast<int>(IPPROTO_ICMPV6) : static_cast<int>(IPPROTO_ICMP);
@@ -33,12 +30,6 @@ int icmp_protocol(int family) {
 
 Duration since_epoch(const timespec& t) {
   return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
-}
-
-Duration realtime_now() {
-  timespec t{};
-  ::clock_gettime(CLOCK_REALTIME, &t);
-  return since_epoch(t);
 }
 
 // Control-message space, aligned as the CMSG_* macros expect.
@@ -57,31 +48,6 @@ std::optional<Duration> software_stamp(msghdr& msg) {
     return since_epoch(stamps.ts[0]);
   }
   return std::nullopt;
-}
-
-bool same_host(const sockaddr_storage& from, const SocketAddress& target) {
-  if (from.ss_family != target.family()) return false;
-  if (from.ss_family == AF_INET) {
-    return std::memcmp(&reinterpret_cast<const sockaddr_in&>(from).sin_addr,
-                       &reinterpret_cast<const sockaddr_in*>(target.get())->sin_addr,
-                       sizeof(in_addr)) == 0;
-  }
-  return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(from).sin6_addr,
-                     &reinterpret_cast<const sockaddr_in6*>(target.get())->sin6_addr,
-                     sizeof(in6_addr)) == 0;
-}
-
-// Random bits for identifiers and cookies. std::random_device may throw
-// where no entropy source is available; a clock reading still keeps rounds
-// apart, which is all a cookie is for.
-std::uint64_t random_bits() {
-  try {
-    std::random_device random;
-    return (static_cast<std::uint64_t>(random()) << 32) | random();
-  } catch (const std::exception&) {
-    return static_cast<std::uint64_t>(Steady::now().time_since_epoch().count()) *
-           0x9e3779b97f4a7c15ull;
-  }
 }
 
 // Drops whatever is queued on `fd` now (non-blocking reads until empty).
@@ -106,6 +72,113 @@ bool attach_reply_filter(int fd, int family, std::uint16_t id) {
 }
 
 }  // namespace
+
+namespace echo_io {
+
+Duration realtime_now() {
+  timespec t{};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return since_epoch(t);
+}
+
+// std::random_device may throw where no entropy source is available; a clock
+// reading still keeps rounds apart, which is all a cookie is for.
+std::uint64_t random_bits() {
+  try {
+    std::random_device random;
+    return (static_cast<std::uint64_t>(random()) << 32) | random();
+  } catch (const std::exception&) {
+    return static_cast<std::uint64_t>(Steady::now().time_since_epoch().count()) *
+           0x9e3779b97f4a7c15ull;
+  }
+}
+
+bool same_host(const sockaddr_storage& from, const SocketAddress& target) {
+  if (from.ss_family != target.family()) return false;
+  if (from.ss_family == AF_INET) {
+    return std::memcmp(&reinterpret_cast<const sockaddr_in&>(from).sin_addr,
+                       &reinterpret_cast<const sockaddr_in*>(target.get())->sin_addr,
+                       sizeof(in_addr)) == 0;
+  }
+  return std::memcmp(&reinterpret_cast<const sockaddr_in6&>(from).sin6_addr,
+                     &reinterpret_cast<const sockaddr_in6*>(target.get())->sin6_addr,
+                     sizeof(in6_addr)) == 0;
+}
+
+void ensure_receive_buffer(int fd, std::size_t bytes) {
+  bytes = std::min<std::size_t>(bytes, 64u << 20);
+  int current = 0;
+  socklen_t length = sizeof(current);
+  if (::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &current, &length) != 0) return;
+  if (static_cast<std::size_t>(current) >= bytes) return;
+  const int value = static_cast<int>(bytes);
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &value, sizeof(value)) != 0)
+    (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(value));
+}
+
+// The error queue holds two kinds of news: send stamps (numbered by
+// datagram, thanks to OPT_ID) and, with IP_RECVERR, ICMP errors quoting the
+// request they are about.
+ErrorNews read_error(int fd, int family, std::optional<std::uint16_t> our_id) {
+  Control control;
+  std::uint8_t quoted[64];
+  ErrorNews news;
+  iovec io{quoted, sizeof(quoted)};
+  msghdr msg{};
+  msg.msg_name = &news.destination;
+  msg.msg_namelen = sizeof(news.destination);
+  msg.msg_iov = &io;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.bytes;
+  msg.msg_controllen = sizeof(control.bytes);
+  const ssize_t n = ::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+  if (n < 0) return news;  // Kind::none
+  news.kind = ErrorNews::Kind::other;
+  std::optional<sock_extended_err> error;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    const bool ip_error = (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR);
+    if (!ip_error || c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) continue;
+    error.emplace();
+    std::memcpy(&*error, CMSG_DATA(c), sizeof(sock_extended_err));
+  }
+  if (!error) return news;
+  if (error->ee_origin == SO_EE_ORIGIN_TIMESTAMPING) {
+    if (error->ee_info != SCM_TSTAMP_SND && error->ee_info != SCM_TSTAMP_SCHED) return news;
+    news.kind = ErrorNews::Kind::send_stamp;
+    news.key = error->ee_data;
+    news.at_queue = error->ee_info == SCM_TSTAMP_SCHED;
+    news.stamp = software_stamp(msg);
+  } else if (error->ee_origin == SO_EE_ORIGIN_ICMP || error->ee_origin == SO_EE_ORIGIN_ICMP6) {
+    news.kind = ErrorNews::Kind::icmp_error;
+    news.seq = icmp_wire::quoted_request_seq({quoted, static_cast<std::size_t>(n)}, family, our_id);
+    news.error = static_cast<int>(error->ee_errno);
+  }
+  return news;
+}
+
+std::optional<Packet> read_packet(int fd, std::span<std::uint8_t> buffer) {
+  Packet packet;
+  iovec io{buffer.data(), buffer.size()};
+  Control control;
+  msghdr msg{};
+  msg.msg_name = &packet.from;
+  msg.msg_namelen = sizeof(packet.from);
+  msg.msg_iov = &io;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.bytes;
+  msg.msg_controllen = sizeof(control.bytes);
+  const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+  if (n < 0) return std::nullopt;
+  packet.bytes = std::min(static_cast<std::size_t>(n), buffer.size());
+  packet.stamp = software_stamp(msg);
+  return packet;
+}
+
+}  // namespace echo_io
+
+using echo_io::random_bits;
+using echo_io::realtime_now;
 
 EchoSocket::EchoSocket(Fd fd, int family, Kind kind)
     : fd_(std::move(fd)), family_(family), kind_(kind) {
@@ -180,49 +253,23 @@ struct EchoSocket::Pending {
   Echo result;
 };
 
-// The error queue holds two kinds of news: send stamps (numbered by
-// datagram, thanks to OPT_ID) and, with IP_RECVERR, ICMP errors quoting the
-// request they are about.
 void EchoSocket::take_errors(std::vector<Pending>& pending) {
-  Control control;
-  std::uint8_t quoted[64];
-  const std::optional<std::uint16_t> our_id =
-      kind_ == Kind::raw ? std::optional(id_) : std::nullopt;
   for (;;) {
-    iovec io{quoted, sizeof(quoted)};
-    msghdr msg{};
-    msg.msg_iov = &io;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.bytes;
-    msg.msg_controllen = sizeof(control.bytes);
-    const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
-    if (n < 0) return;
-    std::optional<sock_extended_err> error;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      const bool ip_error = (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
-                            (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR);
-      if (!ip_error || c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) continue;
-      error.emplace();
-      std::memcpy(&*error, CMSG_DATA(c), sizeof(sock_extended_err));
-    }
-    if (!error) continue;
-    if (error->ee_origin == SO_EE_ORIGIN_TIMESTAMPING) {
-      const std::optional<Duration> stamp = software_stamp(msg);
-      const bool at_queue = error->ee_info == SCM_TSTAMP_SCHED;
-      if (!stamp || !keys_trusted_ || (error->ee_info != SCM_TSTAMP_SND && !at_queue)) continue;
+    const echo_io::ErrorNews news = echo_io::read_error(fd_.get(), family_, reply_id());
+    if (news.kind == echo_io::ErrorNews::Kind::none) return;
+    if (news.kind == echo_io::ErrorNews::Kind::send_stamp) {
+      if (!news.stamp || !keys_trusted_) continue;
       for (Pending& p : pending) {
-        if (!p.sent || p.send_key != error->ee_data || *stamp < p.sent_user) continue;
-        if (p.sent_kernel_at_queue && !at_queue) continue;  // keep the earlier stamp
-        p.sent_kernel = stamp;
-        p.sent_kernel_at_queue = at_queue;
+        if (!p.sent || p.send_key != news.key || *news.stamp < p.sent_user) continue;
+        if (p.sent_kernel_at_queue && !news.at_queue) continue;  // keep the earlier stamp
+        p.sent_kernel = news.stamp;
+        p.sent_kernel_at_queue = news.at_queue;
       }
-    } else if (error->ee_origin == SO_EE_ORIGIN_ICMP || error->ee_origin == SO_EE_ORIGIN_ICMP6) {
-      const auto seq =
-          icmp_wire::quoted_request_seq({quoted, static_cast<std::size_t>(n)}, family_, our_id);
+    } else if (news.kind == echo_io::ErrorNews::Kind::icmp_error) {
       for (Pending& p : pending) {
-        if (!seq || !p.sent || p.done || p.seq != *seq) continue;
+        if (!news.seq || !p.sent || p.done || p.seq != *news.seq) continue;
         p.done = true;
-        p.result.icmp_errno = static_cast<int>(error->ee_errno);
+        p.result.icmp_errno = news.error;
       }
     }
   }
@@ -230,31 +277,17 @@ void EchoSocket::take_errors(std::vector<Pending>& pending) {
 
 void EchoSocket::take_replies(const SocketAddress& target, const Plan& plan,
                               std::vector<Pending>& pending) {
-  icmp_wire::Expected expected{family_,
-                               kind_ == Kind::raw && family_ == AF_INET,
-                               kind_ == Kind::raw ? std::optional(id_) : std::nullopt,
-                               0,
-                               cookie_,
-                               plan.payload_bytes};
+  icmp_wire::Expected expected{family_, replies_have_ip_header(), reply_id(), 0,
+                               cookie_, plan.payload_bytes};
   for (;;) {
-    sockaddr_storage from{};
-    iovec io{buffer_.data(), buffer_.size()};
-    Control control;
-    msghdr msg{};
-    msg.msg_name = &from;
-    msg.msg_namelen = sizeof(from);
-    msg.msg_iov = &io;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.bytes;
-    msg.msg_controllen = sizeof(control.bytes);
-    const ssize_t n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT);
-    if (n < 0) return;
+    const std::optional<echo_io::Packet> read = echo_io::read_packet(fd_.get(), buffer_);
+    if (!read) return;
     const Duration received_user = realtime_now();
     const MonoTime received_steady = Steady::now();
-    const std::optional<Duration> received_kernel = software_stamp(msg);
-    const std::span<const std::uint8_t> packet{buffer_.data(), static_cast<std::size_t>(n)};
+    const std::optional<Duration> received_kernel = read->stamp;
+    const std::span<const std::uint8_t> packet{buffer_.data(), read->bytes};
     Pending* match = nullptr;
-    if (same_host(from, target)) {
+    if (echo_io::same_host(read->from, target)) {
       for (Pending& p : pending) {
         if (!p.sent || p.done) continue;
         expected.seq = p.seq;
@@ -297,20 +330,13 @@ void EchoSocket::take_replies(const SocketAddress& target, const Plan& plan,
 void EchoSocket::size_receive_buffer(const Plan& plan) {
   constexpr std::size_t kPerReply = 1024;  // kernel bookkeeping per queued packet
   const std::size_t replies = static_cast<std::size_t>(std::clamp(plan.count, 1, 1000));
-  const std::size_t want = std::min<std::size_t>(
-      replies * (static_cast<std::size_t>(std::max(plan.payload_bytes, 0)) + kPerReply), 64u << 20);
-  int current = 0;
-  socklen_t length = sizeof(current);
-  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &current, &length) != 0) return;
-  if (static_cast<std::size_t>(current) >= want) return;
-  const int value = static_cast<int>(want);
-  if (::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUFFORCE, &value, sizeof(value)) != 0)
-    (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &value, sizeof(value));
+  echo_io::ensure_receive_buffer(
+      fd_.get(), replies * (static_cast<std::size_t>(std::max(plan.payload_bytes, 0)) + kPerReply));
 }
 
 std::vector<EchoSocket::Echo> EchoSocket::round(const SocketAddress& target, const Plan& plan) {
   std::vector<Pending> pending(static_cast<std::size_t>(std::max(plan.count, 0)));
-  buffer_.resize(static_cast<std::size_t>(std::max(plan.payload_bytes, 0)) + kReplySlack);
+  buffer_.resize(static_cast<std::size_t>(std::max(plan.payload_bytes, 0)) + echo_io::kReplySlack);
   const std::uint64_t bits = random_bits();
   std::memcpy(cookie_.data(), &bits, cookie_.size());
   size_receive_buffer(plan);

@@ -13,8 +13,12 @@
 // Thread-safety: a plain move-only value; use one EchoSocket from one thread.
 #pragma once
 
+#include <sys/socket.h>
+
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,6 +29,71 @@
 #include "probes/socket.h"
 
 namespace linewatch {
+
+// The pieces EchoSocket is built from, shared with EchoStream
+// (echo_stream.h), which keeps one socket open for a continuous stream of
+// echoes. Free functions on a socket EchoSocket::open() made: none blocks,
+// none takes ownership of the descriptor. Thread-safe (they share nothing).
+namespace echo_io {
+
+// Room for a reply to our request behind the largest IPv4 header; anything
+// longer is not our reply, and a truncated read still shows its header.
+inline constexpr std::size_t kReplySlack = 8 + 60 + 64;
+
+// The wall clock now, on the kernel stamps' scale (CLOCK_REALTIME since the epoch).
+Duration realtime_now();
+
+// 64 random bits for identifiers and cookies; a clock-derived value where
+// the system has no entropy source (still enough to keep rounds apart).
+std::uint64_t random_bits();
+
+// True when `from` holds the same IPv4/IPv6 host address as `target` (ports ignored).
+bool same_host(const sockaddr_storage& from, const SocketAddress& target);
+
+// Raises `fd`'s receive buffer to `bytes` (at most 64 MiB) unless it is
+// already that large. Without CAP_NET_ADMIN net.core.rmem_max caps it, silently.
+void ensure_receive_buffer(int fd, std::size_t bytes);
+
+// One message taken from a socket's error queue.
+struct ErrorNews {
+  enum class Kind {
+    none,        // the queue is empty
+    other,       // a message of no interest (read and dropped)
+    send_stamp,  // the kernel's transmit stamp of one of our datagrams
+    icmp_error,  // a router's ICMP error about one of our requests
+  };
+  Kind kind = Kind::none;
+  // send_stamp: which datagram (OPT_ID: the socket's datagrams counted from
+  // 0), whether the stamp was taken where the packet entered the device
+  // queue (TX_SCHED) rather than at the driver (TX_SOFTWARE), and the stamp
+  // (CLOCK_REALTIME; nullopt when the kernel gave no software stamp).
+  std::uint32_t key = 0;
+  bool at_queue = false;
+  std::optional<Duration> stamp;
+  // icmp_error: the quoted request's sequence number (nullopt when the quote
+  // is not our echo request), the error (EHOSTUNREACH, ...) and where the
+  // request was going.
+  std::optional<std::uint16_t> seq;
+  int error = 0;
+  sockaddr_storage destination{};
+};
+
+// Takes one message from `fd`'s error queue (non-blocking). A raw socket's
+// quoted requests must carry `our_id`; pass nullopt for a ping socket.
+ErrorNews read_error(int fd, int family, std::optional<std::uint16_t> our_id);
+
+// One datagram read from a socket.
+struct Packet {
+  std::size_t bytes = 0;  // of the buffer now holding it (truncated to its size)
+  sockaddr_storage from{};
+  std::optional<Duration> stamp;  // the kernel's receive stamp (CLOCK_REALTIME)
+};
+
+// Reads one datagram from `fd` into `buffer` (non-blocking). Nullopt when
+// none is queued (or on a read error).
+std::optional<Packet> read_packet(int fd, std::span<std::uint8_t> buffer);
+
+}  // namespace echo_io
 
 class EchoSocket {
  public:
@@ -78,6 +147,19 @@ class EchoSocket {
   Echo echo(const SocketAddress& target, std::uint16_t seq, int payload_bytes, MonoTime deadline);
 
   Kind kind() const { return kind_; }
+
+  // For EchoStream (echo_stream.h), which keeps one socket for a stream of
+  // echoes: the descriptor (still owned here), its family, the identifier
+  // requests carry, the identifier a reply must carry (nullopt on a ping
+  // socket, where the kernel matches it), and whether a reply read from the
+  // socket starts with an IPv4 header (raw IPv4 sockets).
+  int fd() const { return fd_.get(); }
+  int family() const { return family_; }
+  std::uint16_t id() const { return id_; }
+  std::optional<std::uint16_t> reply_id() const {
+    return kind_ == Kind::raw ? std::optional(id_) : std::nullopt;
+  }
+  bool replies_have_ip_header() const { return kind_ == Kind::raw && family_ == AF_INET; }
   // Packets read that were not the awaited reply (late, foreign, our own
   // request seen on loopback): a raw socket's filter keeps this near zero.
   std::uint64_t ignored() const { return ignored_; }
