@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "core/health_options.h"
 #include "core/probe_result.h"
+#include "core/route_options.h"
 #include "core/time.h"
 
 namespace re2 {
@@ -35,6 +37,12 @@ struct LineSpec {
   LineBinding binding;
   std::string gateway;                       // next hop address, "" = unknown
   std::optional<std::uint64_t> capacity_bps; // for utilisation; absent = unknown
+  // lines[].liveness: this line's own liveness options; absent = Config::liveness.
+  std::optional<LivenessOptions> liveness;
+  // lines[].counters: the interface whose rx/tx byte counters measure the
+  // line's bandwidth. "" = binding.interface, else the device of the route to
+  // `gateway`.
+  std::string counters;
 };
 
 struct IcmpOptions {
@@ -103,12 +111,28 @@ struct StorageOptions {
   Duration flush_interval = 1s;                      // longest a result waits for its batch
 };
 
+// apply: the agent puts its route plan into this host's kernel. Absent in the
+// config: the agent never touches its own host's routes.
+struct ApplyOptions {
+  std::string table = "main";  // apply.table: "main" or a table number
+};
+
 struct Config {
   std::string source_path;  // the file it came from, for messages
   AgentOptions agent;
   StorageOptions storage;
   std::vector<LineSpec> lines;
   std::vector<TargetSpec> targets;
+
+  // Failover. Liveness, health and route planning run when `routes` is not
+  // empty; plans are applied locally when `apply` is set and pushed to every
+  // gateway. liveness.reflectors defaults to every target with an icmp host.
+  LivenessOptions liveness;   // liveness: defaults for every line
+  HealthOptions health;       // health
+  ScoringOptions scoring;     // scoring
+  std::vector<RouteSpec> routes;
+  std::optional<ApplyOptions> apply;
+  std::vector<GatewaySpec> gateways;
 };
 
 }  // namespace linewatch

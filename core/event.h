@@ -31,4 +31,12 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
+// Where decisions send their events (storage, log, API). emit() must not
+// block on I/O: implementations queue. Thread-safety: as the implementation says.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void emit(const Event& event) = 0;
+};
+
 }  // namespace linewatch
