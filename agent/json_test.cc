@@ -35,7 +35,8 @@ TEST_CASE("json: a garbage status line from the server still gives valid JSON") 
       [](Poco::Net::StreamSocket& s, const std::string&, const std::atomic<bool>&) {
         test::send_text(s, std::string("HTTP/1.1 2\0\x1b[2J\xff\xfe \"q\" \\\r\n\r\n", 27));
       });
-  LineSpec line{"line-a", {}, "", {}};
+  LineSpec line;
+  line.id = "line-a";
   ProbeSpec spec{};
   spec.kind = ProbeKind::http;
   spec.timing.timeout = std::chrono::seconds(2);

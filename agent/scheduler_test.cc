@@ -16,7 +16,7 @@ namespace {
 struct Fixture {
   Config config;
   Fixture(int targets, Duration interval) {
-    config.lines.push_back(LineSpec{"l1", {}, "", std::nullopt});
+    config.lines.emplace_back().id = "l1";
     for (int i = 0; i < targets; ++i) {
       TargetSpec t;
       t.id = "t" + std::to_string(i);
@@ -32,7 +32,7 @@ struct Fixture {
 
 TEST_CASE("make_jobs crosses every line with every probe of every target") {
   Fixture f(3, 1s);
-  f.config.lines.push_back(LineSpec{"l2", {}, "", std::nullopt});
+  f.config.lines.emplace_back().id = "l2";
   f.config.targets[0].probes.push_back(ProbeSpec{ProbeKind::icmp, {}, {}, {}, {}});
   auto jobs = make_jobs(f.config);
   CHECK(jobs.size() == 2 * 4);

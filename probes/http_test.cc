@@ -33,7 +33,11 @@ struct HttpCase {
     elapsed = Steady::now() - start;
     return r;
   }
-  LineSpec line{"line-a", {}, "", {}};
+  LineSpec line = [] {
+    LineSpec l;
+    l.id = "line-a";
+    return l;
+  }();
   std::string target = "web";
   ProbeSpec spec{};
   SystemClock clock;

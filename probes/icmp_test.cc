@@ -22,7 +22,11 @@ using Steady = std::chrono::steady_clock;
 // root namespace here answers echoes for any address, so nothing else is
 // a meaningful (or allowed) target.
 struct IcmpRound {
-  LineSpec line{"test-line", {}, "", std::nullopt};
+  LineSpec line = [] {
+    LineSpec l;
+    l.id = "test-line";
+    return l;
+  }();
   std::string target = "loopback";
   ProbeSpec spec{ProbeKind::icmp, {}, {}, {}, {}};
   SystemClock clock;

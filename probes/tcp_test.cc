@@ -52,7 +52,11 @@ Fd accept_one(int listener) {
 
 // Holds what a ProbeRequest refers to, for one TCP round to host:port.
 struct TcpRound {
-  LineSpec line{"test-line", {}, "", std::nullopt};
+  LineSpec line = [] {
+    LineSpec l;
+    l.id = "test-line";
+    return l;
+  }();
   std::string target = "loopback";
   ProbeSpec spec{ProbeKind::tcp, {}, {}, {}, {}};
   SystemClock clock;
