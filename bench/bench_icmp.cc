@@ -44,6 +44,7 @@
 
 #include "agent/scheduler.h"
 #include "bench/bench_util.h"
+#include "bench/peer_process.h"
 #include "probes/probe.h"
 #include "probes/socket.h"
 
@@ -183,24 +184,6 @@ Step run_step(const Options& o, int targets) {
   return s;
 }
 
-// Reads `fd` to EOF or `deadline`; returns whether EOF came.
-bool read_all(int fd, std::string& out, MonoTime deadline) {
-  char buf[8192];
-  while (true) {
-    const auto left = std::chrono::duration_cast<milliseconds>(deadline - Steady::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n == 0) return true;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return true;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
 // Parses fping -C output ("127.0.0.1 : 0.05 - 0.04") into `e`.
 void parse_fping(const std::string& text, Echoes& e) {
   std::istringstream lines(text);
@@ -239,40 +222,20 @@ FpingRun run_fping(const Options& o, int targets) {
                                    "-i",    fmt("%.3f", gap_ms),
                                    "-t",    std::to_string(o.timeout_ms)};
   for (int i = 0; i < targets; ++i) args.push_back(loopback_address(i));
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-    run.error = std::string("pipe: ") + std::strerror(errno);
-    return run;
-  }
-  Fd read_end(pipefd[0]), write_end(pipefd[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, write_end.get(), STDERR_FILENO);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0].c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  write_end.reset();
-  if (rc != 0) {
-    run.error = "spawn " + o.fping + ": " + std::strerror(rc);
+  PeerProcess fping(std::move(args));
+  if (!fping.running()) {
+    run.error = fping.error();
     return run;
   }
   std::string text;
   const MonoTime deadline = Steady::now() + o.window() + o.drain() + std::chrono::seconds(30);
-  if (!read_all(read_end.get(), text, deadline)) {
-    ::kill(pid, SIGKILL);
+  if (!fping.read_until(text, deadline)) {
+    fping.signal(SIGKILL);
     run.error = "fping did not finish in time; killed";
   }
-  int status = 0;
-  rusage ru{};
-  while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
-  }
-  run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.echoes.cpu_s = cpu_seconds(ru);
+  const PeerProcess::Ended ended = fping.wait();
+  run.exit_status = WIFEXITED(ended.status) ? WEXITSTATUS(ended.status) : -1;
+  run.echoes.cpu_s = cpu_seconds(ended.usage);
   parse_fping(text, run.echoes);
   return run;
 }

@@ -35,6 +35,7 @@
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "bench/peer_process.h"
 #include "core/fd.h"
 #include "probes/liveness_engine.h"
 
@@ -148,25 +149,6 @@ void parse_fping(const std::string& text, Run& run) {
   run.rtt_avg_ms = run.received ? rtt_weighted / static_cast<double>(run.received) : 0;
 }
 
-// Reads `fd` to EOF or `deadline`; returns whether EOF came.
-bool read_all(int fd, std::string& out, MonoTime deadline) {
-  char buf[8192];
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n == 0) return true;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return true;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
 // fping on the same targets and period, ended by its PID: SIGINT after the
 // run (it then prints its summary), SIGKILL if it does not exit.
 Run run_fping(const Options& o) {
@@ -175,43 +157,21 @@ Run run_fping(const Options& o) {
   std::vector<std::string> args = {o.fping, "-l", "-q", "-p", std::to_string(o.interval_ms),
                                    "-i",    "1"};
   for (int i = 0; i < o.lines; ++i) args.push_back(reflector(i));
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-    run.note = std::string("pipe: ") + std::strerror(errno);
-    return run;
-  }
-  Fd read_end(pipefd[0]), write_end(pipefd[1]);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, write_end.get(), STDERR_FILENO);
-  pid_t pid = -1;
   const MonoTime t0 = Steady::now();
-  const int rc = posix_spawnp(&pid, args[0].c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  write_end.reset();
-  if (rc != 0) {
-    run.note = "spawn " + o.fping + ": " + std::strerror(rc);
+  PeerProcess fping(std::move(args));
+  if (!fping.running()) {
+    run.note = fping.error();
     return run;
   }
   std::string text;
-  const MonoTime end = t0 + std::chrono::seconds(o.seconds);
-  // Read while it runs so a full pipe never blocks it.
-  (void)read_all(read_end.get(), text, end);
-  ::kill(pid, SIGINT);
+  (void)fping.read_until(text, t0 + std::chrono::seconds(o.seconds));
+  fping.signal(SIGINT);  // it then prints its summary and exits
   run.wall_s = std::chrono::duration<double>(Steady::now() - t0).count();
-  if (!read_all(read_end.get(), text, Steady::now() + std::chrono::seconds(10))) {
-    ::kill(pid, SIGKILL);
+  if (!fping.read_until(text, Steady::now() + std::chrono::seconds(10))) {
+    fping.signal(SIGKILL);
     run.note = "fping did not exit after SIGINT; killed";
   }
-  int status = 0;
-  rusage ru{};
-  while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
-  }
-  run.cpu_s = cpu_seconds(ru);
+  run.cpu_s = cpu_seconds(fping.wait().usage);
   parse_fping(text, run);
   if (run.sent == 0) run.note = "no summary from fping: " + text.substr(0, 200);
   return run;
