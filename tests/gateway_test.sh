@@ -147,6 +147,11 @@ ts2=$(now_ms)
 sig2=$(sign "$key" "$ts2" "$body2")
 expect_post 200 "$ts2" "$sig2" "$body2"
 expect_route "198.18.2.2 d2"
+# The same push sent again at once, byte for byte (its timestamp still
+# fresh): 409 with the version in force.
+expect_post 409 "$ts2" "$sig2" "$body2"
+[ "$(answer_field error)" = stale_version ] && [ "$(answer_field applied_version)" = 2 ] ||
+  fail "replay answer: $(cat "$work/answer")"
 
 # 3. Tampered body (signed for d2, sent for d1): 401, route unchanged.
 body3=$(plan 3 198.18.2.2 d2)
@@ -172,29 +177,24 @@ got=$(in_ns curl -s --max-time 5 -o "$work/answer" -w '%{http_code}' --data-bina
 [ "$got" = 401 ] && [ "$(answer_field error)" = missing_signature ] || fail "unsigned push: $got $(cat "$work/answer")"
 expect_route "198.18.2.2 d2"
 
-# 7. The accepted push of version 2 sent again, byte for byte: 409 with the version in force.
-expect_post 409 "$ts2" "$sig2" "$body2"
-[ "$(answer_field error)" = stale_version ] && [ "$(answer_field applied_version)" = 2 ] ||
-  fail "replay answer: $(cat "$work/answer")"
-
-# 8. Malformed JSON, correctly signed: 400 malformed_plan.
+# 7. Malformed JSON, correctly signed: 400 malformed_plan.
 ts=$(now_ms)
 expect_post 400 "$ts" "$(sign "$key" "$ts" '{"agent":')" '{"agent":'
 [ "$(answer_field error)" = malformed_plan ] || fail "answer: $(cat "$work/answer")"
 
-# 9. A chunked body: 411, nothing applied.
+# 8. A chunked body: 411, nothing applied.
 ts=$(now_ms)
 expect_post 411 "$ts" "$(sign "$key" "$ts" "$body3")" "$body3" -H 'Transfer-Encoding: chunked'
 expect_route "198.18.2.2 d2"
 
-# 10. Drift: the route deleted by hand is put back by the reconcile timer.
+# 9. Drift: the route deleted by hand is put back by the reconcile timer.
 in_ns ip route del 198.19.7.0/24
 for _ in $(seq 1 50); do [ "$(route)" = "198.18.2.2 d2" ] && break; sleep 0.1; done
 expect_route "198.18.2.2 d2"
 for _ in $(seq 1 20); do grep -q 'event=route_restored' "$log" && break; sleep 0.1; done
 expect_log 1 'warn gateway=gw-test event=route_restored reason=drift prefix=198.19.7.0/24 found="no route"'
 
-# 11. Restart: the applied version survives, the replay is still refused.
+# 10. Restart: the applied version survives, the replay is still refused.
 stop_gateway
 grep -q 'msg="stopping" signal=TERM' "$log" || fail "no stop line"
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["applied_version"] == 2, s' \
