@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <optional>
 
 namespace linewatch {
 namespace {
@@ -48,15 +49,61 @@ bool is_version_syntax(std::string_view v) {
          std::isdigit(static_cast<unsigned char>(v[7]));
 }
 
-// Checks the header lines that follow the request line: "name: value",
-// no obsolete line folding.
-bool headers_well_formed(std::string_view rest) {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Reads the header lines that follow the request line: "name: value", no
+// obsolete line folding. False on a malformed line.
+bool read_headers(std::string_view rest, HttpHeaders& out) {
   for (std::string_view line = next_line(rest); !line.empty(); line = next_line(rest)) {
     if (line.front() == ' ' || line.front() == '\t') return false;
     const auto colon = line.find(':');
     if (colon == std::string_view::npos || !is_token(line.substr(0, colon))) return false;
+    out.emplace_back(lower(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
   }
   return true;
+}
+
+// The POST body checks of parse_head, after the method passed: 0 or the refusal.
+int check_body_headers(ParsedHead& parsed, const RequestRules& rules) {
+  std::optional<std::string_view> length;
+  bool transfer_encoding = false;
+  for (const auto& [name, value] : parsed.request.headers) {
+    if (name == "transfer-encoding") transfer_encoding = true;
+    if (name != "content-length") continue;
+    // Two different lengths cannot both be right: a smuggling shape.
+    if (length && *length != value) return 400;
+    length = value;
+  }
+  if (transfer_encoding) return length ? 400 : 411;
+  if (!length) return 411;
+  const std::string_view digits = *length;
+  if (digits.empty() || digits.size() > 18 ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    return 400;
+  std::size_t n = 0;
+  for (char c : digits) n = n * 10 + static_cast<std::size_t>(c - '0');
+  if (n > rules.max_body_bytes) return 413;
+  parsed.body_length = n;
+  return 0;
 }
 
 }  // namespace
@@ -70,7 +117,13 @@ std::size_t find_head_end(std::string_view data, std::size_t from) {
   return std::string_view::npos;
 }
 
-ParsedHead parse_head(std::string_view head) {
+std::optional<std::string_view> HttpRequest::header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (iequals(n, name)) return std::string_view(v);
+  return std::nullopt;
+}
+
+ParsedHead parse_head(std::string_view head, const RequestRules& rules) {
   ParsedHead out;
   std::string_view rest = head;
   const std::string_view line = next_line(rest);
@@ -85,20 +138,25 @@ ParsedHead parse_head(std::string_view head) {
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
   const std::string_view path = target_path(target);
+  const bool post = method == "POST" && rules.allow_post;
   if (!is_token(method) || path.empty() || has_control(target) || !is_version_syntax(version)) {
     out.status = 400;
   } else if (version != "HTTP/1.0" && version != "HTTP/1.1") {
     out.status = 505;
-  } else if (!headers_well_formed(rest)) {
+  } else if (!read_headers(rest, out.request.headers)) {
     out.status = 400;
-  } else if (method != "GET" && method != "HEAD") {
+  } else if (method != "GET" && method != "HEAD" && !post) {
     out.status = 405;
+  } else if (post) {
+    out.status = check_body_headers(out, rules);
   }
   if (out.status != 0) return out;
   const auto q = path.find('?');
   out.request.method = std::string(method);
   out.request.path = std::string(path.substr(0, q));
   if (q != std::string_view::npos) out.request.query = std::string(path.substr(q + 1));
+  const auto expect = out.request.header("expect");
+  out.expect_continue = post && version == "HTTP/1.1" && expect && iequals(*expect, "100-continue");
   return out;
 }
 
@@ -116,17 +174,20 @@ std::string format_response(const HttpResponse& r, bool head_only, WallTime now)
   out += "\r\nContent-Type: " + r.content_type;
   out += "\r\nContent-Length: " + std::to_string(r.body.size());
   out += "\r\nCache-Control: no-store\r\nConnection: close\r\n";
-  if (r.status == 405) out += "Allow: GET, HEAD\r\n";
+  bool allow = false;
+  for (const auto& [name, value] : r.headers) {
+    out += name + ": " + value + "\r\n";
+    allow = allow || iequals(name, "allow");
+  }
+  if (r.status == 405 && !allow) out += "Allow: GET, HEAD\r\n";
   out += "\r\n";
   if (!head_only) out += r.body;
   return out;
 }
 
 HttpResponse error_response(int status) {
-  std::string reason(reason_phrase(status));
-  std::transform(reason.begin(), reason.end(), reason.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return HttpResponse{status, "application/json", R"({"error":")" + reason + "\"}"};
+  return HttpResponse{
+      status, "application/json", R"({"error":")" + lower(reason_phrase(status)) + "\"}", {}};
 }
 
 std::string_view reason_phrase(int status) {
@@ -135,6 +196,8 @@ std::string_view reason_phrase(int status) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
     case 403:
       return "Forbidden";
     case 404:
@@ -143,10 +206,18 @@ std::string_view reason_phrase(int status) {
       return "Method Not Allowed";
     case 408:
       return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
     case 431:
       return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
     case 503:
       return "Service Unavailable";
     case 505:

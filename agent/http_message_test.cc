@@ -44,3 +44,82 @@ TEST_CASE("format_response writes the status line, the fixed headers and the bod
   CHECK(head.find("Content-Length: 3\r\n") != std::string::npos);
   CHECK(head.ends_with("\r\n\r\n"));
 }
+
+TEST_CASE("parse_head keeps the headers with lower-case names and trimmed values") {
+  const ParsedHead p =
+      parse_head("GET / HTTP/1.1\r\nHost:  t \r\nX-Linewatch-Timestamp:\t17\r\n\r\n");
+  REQUIRE(p.status == 0);
+  REQUIRE(p.request.headers.size() == 2);
+  CHECK(p.request.headers[0] == std::pair<std::string, std::string>{"host", "t"});
+  CHECK(p.request.header("x-linewatch-timestamp") == "17");
+  CHECK(p.request.header("X-LINEWATCH-TIMESTAMP") == "17");
+  CHECK_FALSE(p.request.header("x-linewatch-signature").has_value());
+}
+
+TEST_CASE("POST is refused with 405 unless the rules allow it") {
+  const std::string head = "POST /v1/routes HTTP/1.1\r\nContent-Length: 2\r\n\r\n";
+  CHECK(parse_head(head).status == 405);
+  const ParsedHead p = parse_head(head, {.allow_post = true});
+  CHECK(p.status == 0);
+  CHECK(p.request.method == "POST");
+  CHECK(p.request.path == "/v1/routes");
+  CHECK(p.body_length == 2);
+  CHECK_FALSE(p.expect_continue);
+  // Still 405 for other methods on a POST server.
+  CHECK(parse_head("PUT / HTTP/1.1\r\nContent-Length: 2\r\n\r\n", {.allow_post = true}).status ==
+        405);
+}
+
+TEST_CASE("a POST body needs one plain Content-Length within the bound") {
+  const RequestRules rules{.allow_post = true, .max_body_bytes = 100};
+  auto status = [&](std::string_view headers) {
+    return parse_head("POST / HTTP/1.1\r\n" + std::string(headers) + "\r\n", rules).status;
+  };
+  CHECK(status("") == 411);
+  CHECK(status("Transfer-Encoding: chunked\r\n") == 411);
+  CHECK(status("Transfer-Encoding: chunked\r\nContent-Length: 5\r\n") == 400);
+  CHECK(status("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n") == 400);
+  CHECK(status("Content-Length: -5\r\n") == 400);
+  CHECK(status("Content-Length: 5x\r\n") == 400);
+  CHECK(status("Content-Length: \r\n") == 400);
+  CHECK(status("Content-Length: 5, 5\r\n") == 400);
+  CHECK(status("Content-Length: 5\r\nContent-Length: 6\r\n") == 400);
+  CHECK(status("Content-Length: 99999999999999999999999\r\n") == 400);
+  CHECK(status("Content-Length: 101\r\n") == 413);
+  CHECK(status("Content-Length: 100\r\n") == 0);
+  CHECK(status("content-length: 5\r\nContent-Length: 5\r\n") == 0);
+  CHECK(status("Content-Length: 0\r\n") == 0);
+}
+
+TEST_CASE("Expect 100-continue is noticed on an HTTP/1.1 POST only") {
+  const RequestRules rules{.allow_post = true};
+  CHECK(parse_head("POST / HTTP/1.1\r\nContent-Length: 1\r\nExpect: 100-Continue\r\n\r\n", rules)
+            .expect_continue);
+  CHECK_FALSE(
+      parse_head("POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n", rules)
+          .expect_continue);
+  CHECK_FALSE(parse_head("GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", rules).expect_continue);
+}
+
+TEST_CASE("GET and HEAD bodies are not read, as before POST existed") {
+  const ParsedHead p = parse_head("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+  CHECK(p.status == 0);
+  CHECK(p.body_length == 0);
+  CHECK(parse_head("GET / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", {.allow_post = true})
+            .body_length == 0);
+}
+
+TEST_CASE("format_response writes the answer's own headers and its own Allow on a 405") {
+  HttpResponse r = error_response(405);
+  r.headers.emplace_back("Allow", "POST");
+  const std::string a = format_response(r, false, std::chrono::system_clock::time_point{});
+  CHECK(a.find("\r\nAllow: POST\r\n") != std::string::npos);
+  CHECK(a.find("GET, HEAD") == std::string::npos);
+  HttpResponse u{401, "application/json", "{}", {{"WWW-Authenticate", "Linewatch-HMAC"}}};
+  CHECK(format_response(u, false, std::chrono::system_clock::now())
+            .starts_with("HTTP/1.1 401 Unauthorized\r\n"));
+  CHECK(format_response(u, false, std::chrono::system_clock::now())
+            .find("\r\nWWW-Authenticate: Linewatch-HMAC\r\n") != std::string::npos);
+  CHECK(error_response(413).body == R"({"error":"content too large"})");
+  CHECK(error_response(411).body == R"({"error":"length required"})");
+}

@@ -2,6 +2,7 @@
 
 #include <Poco/Exception.h>
 #include <Poco/Net/SocketAddress.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -36,9 +37,12 @@ constexpr int kAcceptBatch = 16;
 // without end.
 constexpr Duration kAcceptPause = std::chrono::milliseconds(100);
 constexpr int kBacklog = 1024;
+// When a timer's job threw: try again this much later.
+constexpr Duration kTimerRetry = std::chrono::seconds(1);
 
 enum class Phase {
   head,    // reading the request head
+  body,    // reading a POST's body of a known length
   answer,  // writing the answer
   linger,  // answer sent and our side shut: discarding input until the client closes
   closed,  // fd closed; the node waits in Loop::closed_ for the end of the turn
@@ -50,10 +54,13 @@ using Conns = std::list<std::unique_ptr<Conn>>;
 struct Conn {
   Fd fd;
   std::string client;  // the peer's address bytes: the per-client key
+  std::string peer;    // the peer as text, "127.0.0.1:40512", for the handler
   Phase phase = Phase::head;
   MonoTime deadline;
-  std::string in;   // the head so far
-  std::string out;  // the answer
+  std::string in;            // the head so far, then the body after it
+  std::size_t head_end = 0;  // Phase::body: where the body starts in `in`
+  ParsedHead parsed;         // Phase::body: the request waiting for its body
+  std::string out;           // the answer
   std::size_t sent = 0;
   Conns::iterator self;  // where it sits in Loop::conns_
 };
@@ -71,6 +78,22 @@ std::string client_key(const sockaddr_storage& ss) {
     return IN6_IS_ADDR_V4MAPPED(&a) ? std::string(bytes + 12, 4) : std::string(bytes, sizeof a);
   }
   return {};
+}
+
+// "198.18.0.1:40512" or "[2001:db8::1]:40512".
+std::string peer_text(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
+    inet_ntop(AF_INET, &a.sin_addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(ntohs(a.sin_port));
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
+    inet_ntop(AF_INET6, &a.sin6_addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(ntohs(a.sin6_port));
+  }
+  return "";
 }
 
 HttpServerOptions clamp_limits(HttpServerOptions o) {
@@ -93,12 +116,12 @@ class HttpServer::Loop {
  public:
   // Takes a bound, listening, non-blocking socket. Failure: epoll or eventfd.
   static Result<std::unique_ptr<Loop>> open(Fd listener, const HttpServerOptions& options,
-                                            HttpHandler handler);
+                                            HttpHandler handler, HttpTimer timer);
   void run();         // on the server's thread, until wake()
   void wake() const;  // from any thread
 
  private:
-  Loop(Fd listener, const HttpServerOptions& options, HttpHandler handler);
+  Loop(Fd listener, const HttpServerOptions& options, HttpHandler handler, HttpTimer timer);
   bool watch(int fd, std::uint32_t events, void* tag, int op = EPOLL_CTL_ADD);
   int wait_ms(MonoTime now) const;
 
@@ -106,21 +129,26 @@ class HttpServer::Loop {
   void make_room(const std::string& client);
   void evict(const std::string& client);
   bool evict_any_waiting();
-  void add(Fd fd, std::string client);
+  void add(Fd fd, std::string client, std::string peer);
 
   void advance(Conn& c);
   void read_head(Conn& c);
-  void respond(Conn& c, std::string_view head);
+  void on_head(Conn& c, std::size_t end);
+  void read_body(Conn& c);
+  void serve(Conn& c, HttpRequest request);
   void answer(Conn& c, const HttpResponse& response, bool head_only);
   void write_answer(Conn& c);
   void discard_input(Conn& c);
   void drop(Conn& c, bool reset = false);
   void set_deadline(Conn& c, MonoTime deadline);
   void expire(MonoTime now);
+  void run_timer(MonoTime now);
 
   Fd listener_, epoll_, wake_;
   const HttpServerOptions opt_;  // limits already clamped
   const HttpHandler handler_;
+  HttpTimer timer_;
+  MonoTime next_timer_ = MonoTime::max();  // when timer_ fires next; max: no timer
   const int accept_batch_;
   Conns conns_;   // open, in accept order: the front is the oldest
   Conns closed_;  // closed this turn; freed after it, as its epoll events may still name them
@@ -129,16 +157,22 @@ class HttpServer::Loop {
   MonoTime accept_paused_until_ = MonoTime::min();
 };
 
-HttpServer::Loop::Loop(Fd listener, const HttpServerOptions& options, HttpHandler handler)
+HttpServer::Loop::Loop(Fd listener, const HttpServerOptions& options, HttpHandler handler,
+                       HttpTimer timer)
     : listener_(std::move(listener)),
       opt_(clamp_limits(options)),
       handler_(std::move(handler)),
-      accept_batch_(std::clamp(opt_.max_per_client / 2, 1, kAcceptBatch)) {}
+      timer_(std::move(timer)),
+      accept_batch_(std::clamp(opt_.max_per_client / 2, 1, kAcceptBatch)) {
+  if (timer_.fire) next_timer_ = Steady::now() + std::max(timer_.first, Duration::zero());
+}
 
 Result<std::unique_ptr<HttpServer::Loop>> HttpServer::Loop::open(Fd listener,
                                                                  const HttpServerOptions& options,
-                                                                 HttpHandler handler) {
-  std::unique_ptr<Loop> loop(new Loop(std::move(listener), options, std::move(handler)));
+                                                                 HttpHandler handler,
+                                                                 HttpTimer timer) {
+  std::unique_ptr<Loop> loop(
+      new Loop(std::move(listener), options, std::move(handler), std::move(timer)));
   loop->epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   loop->wake_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!loop->epoll_.valid() || !loop->wake_.valid() ||
@@ -162,9 +196,10 @@ void HttpServer::Loop::wake() const {
 }
 
 int HttpServer::Loop::wait_ms(MonoTime now) const {
-  if (next_deadline_ == MonoTime::max()) return -1;
-  if (next_deadline_ <= now) return 0;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next_deadline_ - now).count();
+  const MonoTime next = std::min(next_deadline_, next_timer_);
+  if (next == MonoTime::max()) return -1;
+  if (next <= now) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(next - now).count();
   return static_cast<int>(std::min<long long>(ms, INT_MAX));
 }
 
@@ -188,8 +223,19 @@ void HttpServer::Loop::run() {
     if (accept_ready) accept_some();
     const MonoTime now = Steady::now();
     if (now >= next_deadline_) expire(now);
+    if (now >= next_timer_) run_timer(now);
     closed_.clear();
   }
+}
+
+void HttpServer::Loop::run_timer(MonoTime now) {
+  Duration delay = kTimerRetry;
+  try {
+    delay = std::max<Duration>(timer_.fire(), std::chrono::milliseconds(1));
+  } catch (...) {
+  }
+  // From when the job ended, so a slow job cannot make the timer stack up.
+  next_timer_ = std::max(now, Steady::now()) + delay;
 }
 
 void HttpServer::Loop::accept_some() {
@@ -201,7 +247,7 @@ void HttpServer::Loop::accept_some() {
     if (fd.valid()) {
       std::string client = client_key(peer);
       make_room(client);
-      add(std::move(fd), std::move(client));
+      add(std::move(fd), std::move(client), peer_text(peer));
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -215,10 +261,10 @@ void HttpServer::Loop::accept_some() {
   }
 }
 
-// Out of descriptors: closes the oldest connection waiting for its head.
+// Out of descriptors: closes the oldest connection waiting for its head or body.
 bool HttpServer::Loop::evict_any_waiting() {
   for (const auto& c : conns_) {
-    if (c->phase != Phase::head) continue;
+    if (c->phase != Phase::head && c->phase != Phase::body) continue;
     drop(*c, /*reset=*/true);
     return true;
   }
@@ -239,8 +285,8 @@ void HttpServer::Loop::make_room(const std::string& client) {
 }
 
 // Closes the oldest connection of `client`, preferring one still waiting for
-// its head or already answered over one still writing to a client that does
-// not read. O(connections).
+// its head or body, or already answered, over one still writing to a client
+// that does not read. O(connections).
 void HttpServer::Loop::evict(const std::string& client) {
   for (const bool writing_too : {false, true}) {
     for (const auto& c : conns_) {
@@ -251,11 +297,12 @@ void HttpServer::Loop::evict(const std::string& client) {
   }
 }
 
-void HttpServer::Loop::add(Fd fd, std::string client) {
+void HttpServer::Loop::add(Fd fd, std::string client, std::string peer) {
   auto owned = std::make_unique<Conn>();
   Conn& c = *owned;
   c.fd = std::move(fd);
   c.client = std::move(client);
+  c.peer = std::move(peer);
   // Edge-triggered: every step reads or writes until EAGAIN.
   if (!watch(c.fd.get(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &c)) return;
   ++per_client_[c.client];
@@ -267,6 +314,7 @@ void HttpServer::Loop::add(Fd fd, std::string client) {
 void HttpServer::Loop::advance(Conn& c) {
   // Each step may move c to the next phase, which then runs at once.
   if (c.phase == Phase::head) read_head(c);
+  if (c.phase == Phase::body) read_body(c);
   if (c.phase == Phase::answer) write_answer(c);
   if (c.phase == Phase::linger) discard_input(c);
 }
@@ -284,26 +332,68 @@ void HttpServer::Loop::read_head(Conn& c) {
     const std::size_t before = c.in.size();
     c.in.append(buf, static_cast<std::size_t>(n));
     const std::size_t end = find_head_end(c.in, before);
-    if (end != std::string::npos && end <= opt_.max_head_bytes)
-      return respond(c, std::string_view(c.in).substr(0, end));
+    if (end != std::string::npos && end <= opt_.max_head_bytes) return on_head(c, end);
     if (c.in.size() > opt_.max_head_bytes) return answer(c, error_response(431), false);
   }
 }
 
-void HttpServer::Loop::respond(Conn& c, std::string_view head) {
-  const ParsedHead parsed = parse_head(head);
-  if (parsed.status != 0) return answer(c, error_response(parsed.status), false);
+// The head is c.in[0, end): refuse it, serve it, or go on to read its body.
+void HttpServer::Loop::on_head(Conn& c, std::size_t end) {
+  ParsedHead parsed = parse_head(std::string_view(c.in).substr(0, end), opt_.requests);
+  if (parsed.status != 0) {
+    HttpResponse refusal = error_response(parsed.status);
+    if (parsed.status == 405 && opt_.requests.allow_post)
+      refusal.headers.emplace_back("Allow", "GET, HEAD, POST");
+    return answer(c, refusal, false);
+  }
+  if (parsed.request.method != "POST") return serve(c, std::move(parsed.request));
+  c.head_end = end;
+  c.parsed = std::move(parsed);
+  c.phase = Phase::body;
+  set_deadline(c, Steady::now() + opt_.body_timeout);
+  if (c.parsed.expect_continue && c.in.size() - end < c.parsed.body_length) {
+    // A fresh connection's send buffer is empty: these few bytes always fit.
+    const ssize_t n = send(c.fd.get(), kContinueResponse.data(), kContinueResponse.size(),
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n != static_cast<ssize_t>(kContinueResponse.size())) return drop(c, /*reset=*/true);
+  }
+  // The caller (read_head via advance) goes on to read_body.
+}
+
+// Reads exactly the declared body; bytes after it are left unread (no
+// pipelining) and discarded with the rest once answered.
+void HttpServer::Loop::read_body(Conn& c) {
+  char buf[16384];
+  const std::size_t want = c.head_end + c.parsed.body_length;
+  while (c.in.size() < want) {
+    const ssize_t n = recv(c.fd.get(), buf, std::min(sizeof buf, want - c.in.size()), 0);
+    if (n == 0) return drop(c);  // the client left before its body was complete
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) drop(c);
+      return;
+    }
+    c.in.append(buf, static_cast<std::size_t>(n));
+  }
+  HttpRequest request = std::move(c.parsed.request);
+  request.body = c.in.substr(c.head_end, c.parsed.body_length);
+  serve(c, std::move(request));
+}
+
+void HttpServer::Loop::serve(Conn& c, HttpRequest request) {
+  request.peer = c.peer;
   HttpResponse response;
   try {
-    response = handler_(parsed.request);
+    response = handler_(request);
   } catch (...) {
     response = error_response(500);
   }
-  answer(c, response, parsed.request.method == "HEAD");
+  answer(c, response, request.method == "HEAD");
 }
 
 void HttpServer::Loop::answer(Conn& c, const HttpResponse& response, bool head_only) {
   std::string().swap(c.in);
+  c.parsed = ParsedHead{};
   c.out = format_response(response, head_only, std::chrono::system_clock::now());
   c.sent = 0;
   c.phase = Phase::answer;
@@ -372,7 +462,7 @@ void HttpServer::Loop::expire(MonoTime now) {
   }
   for (auto it = conns_.begin(); it != conns_.end();) {
     Conn& c = **it++;  // advance first: c may leave conns_ below
-    if (c.deadline <= now && c.phase == Phase::head) {
+    if (c.deadline <= now && (c.phase == Phase::head || c.phase == Phase::body)) {
       answer(c, error_response(408), false);
       advance(c);
     } else if (c.deadline <= now) {
@@ -392,7 +482,7 @@ HttpServer::~HttpServer() {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
                                                       HttpServerOptions options,
-                                                      HttpHandler handler) {
+                                                      HttpHandler handler, HttpTimer timer) {
   Poco::Net::SocketAddress address;
   try {
     address = Poco::Net::SocketAddress(listen);
@@ -421,7 +511,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
       ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6&>(bound).sin6_port
                                         : reinterpret_cast<const sockaddr_in&>(bound).sin_port);
 
-  auto loop = Loop::open(std::move(listener), options, std::move(handler));
+  auto loop = Loop::open(std::move(listener), options, std::move(handler), std::move(timer));
   if (!loop) return Error{loop.error().code, listen + ": " + loop.error().message};
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(*loop), port));
 }

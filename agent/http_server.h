@@ -3,15 +3,19 @@
 //
 // One thread runs an epoll loop over non-blocking sockets, so a slow client
 // costs a file descriptor and a few KiB, never a thread. A connection
-// carries one request (no keep-alive, no request bodies):
+// carries one request (no keep-alive):
 //   1. its head must arrive within `head_timeout` of the accept, else 408; it
 //      may not pass `max_head_bytes`, else 431 (the deadline is not extended
 //      by a client that trickles bytes);
-//   2. the handler builds the answer in memory; the server refuses bad
-//      requests itself as http_message.h says (400, 405, 505);
-//   3. the answer must be taken by the client within `write_timeout`, else the
+//   2. only where `requests.allow_post` is set: a POST's body, of the length
+//      its head declared (at most `requests.max_body_bytes`), must follow
+//      within `body_timeout` of the head's end, else 408 (again a fixed
+//      deadline); "Expect: 100-continue" is answered with 100 Continue;
+//   3. the handler builds the answer in memory; the server refuses bad
+//      requests itself as http_message.h says (400, 405, 411, 413, 505);
+//   4. the answer must be taken by the client within `write_timeout`, else the
 //      connection is dropped;
-//   4. the server shuts its side, then reads and discards what the client
+//   5. the server shuts its side, then reads and discards what the client
 //      still sends for at most a second before closing, so that a close
 //      never resets an answer the client has not read yet.
 //
@@ -29,11 +33,13 @@
 // accept. One that comes in pieces starts as the youngest connection, and
 // the loop reads clients' input before each batch of accepts (fewer than
 // half of `max_per_client`), so a flood evicts it only when its pieces come
-// slower than the flood.
+// slower than the flood. A connection still sending its body counts as one
+// waiting for its head. Memory: at most `max_connections` × (`max_head_bytes`
+// + `max_body_bytes` + 4 KiB) of requests in flight.
 //
 // Thread-safety: start() and the destructor from the owner's thread; port()
-// from any. The handler runs on the server's thread, one request at a time,
-// and must be quick: while it runs no other client is served.
+// from any. The handler and the timer run on the server's thread, one at a
+// time, and must be quick: while one runs no client is served.
 #pragma once
 
 #include <cstdint>
@@ -62,6 +68,20 @@ struct HttpServerOptions {
   // so that a flood never takes the descriptors the probes and storage need.
   int max_connections = 256;
   int max_per_client = 64;
+  // Methods beyond GET and HEAD, and the body limit. Default: GET and HEAD only.
+  RequestRules requests{};
+  // From the blank line ending a POST's head to the last byte of its body;
+  // then 408.
+  Duration body_timeout = std::chrono::seconds(10);
+};
+
+// A job run on the server's thread between requests: `fire` runs `first`
+// after start(), then again each time the Duration it returns has passed
+// (at least 1 ms later). One that throws runs again a second later. An empty
+// `fire` is no timer. For work that must share the handler's thread.
+struct HttpTimer {
+  Duration first{};
+  std::function<Duration()> fire;
 };
 
 // Answers one request that passed the checks; runs on the server's thread.
@@ -71,11 +91,12 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 class HttpServer {
  public:
   // Binds `listen` ("HOST:PORT", IPv4 or [IPv6]; port 0 picks a free one)
-  // and starts serving on a thread of its own. Failure: an io error whose
-  // message starts with `listen` and names the failed step, e.g.
-  // "127.0.0.1:9464: bind: Address already in use".
+  // and starts serving on a thread of its own, with `timer` when given.
+  // Failure: an io error whose message starts with `listen` and names the
+  // failed step, e.g. "127.0.0.1:9464: bind: Address already in use".
   static Result<std::unique_ptr<HttpServer>> start(const std::string& listen,
-                                                   HttpServerOptions options, HttpHandler handler);
+                                                   HttpServerOptions options, HttpHandler handler,
+                                                   HttpTimer timer = {});
 
   // Stops the loop, joins its thread and closes every connection. Prompt: it
   // waits for no client and at most for a handler already running.

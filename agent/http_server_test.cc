@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -33,6 +35,19 @@ std::unique_ptr<HttpServer> start_server(HttpServerOptions options = {}) {
     if (req.path == "/hello") return HttpResponse{200, "text/plain", "hello " + req.query + "\n"};
     if (req.path == "/big") return HttpResponse{200, "text/plain", big_body()};
     if (req.path == "/throw") throw std::runtime_error("handler failed");
+    return error_response(404);
+  });
+  REQUIRE_MESSAGE(server.ok(), (server.ok() ? "" : server.error().message));
+  return std::move(*server);
+}
+
+// A server that allows POST: /echo answers "METHOD BODY" and /peer the
+// client's address as the handler saw it.
+std::unique_ptr<HttpServer> start_post_server(HttpServerOptions options = {}) {
+  options.requests.allow_post = true;
+  auto server = HttpServer::start("127.0.0.1:0", options, [](const HttpRequest& req) {
+    if (req.path == "/echo") return HttpResponse{200, "text/plain", req.method + " " + req.body};
+    if (req.path == "/peer") return HttpResponse{200, "text/plain", req.peer};
     return error_response(404);
   });
   REQUIRE_MESSAGE(server.ok(), (server.ok() ? "" : server.error().message));
@@ -207,6 +222,130 @@ TEST_CASE("POST gets 405 Method Not Allowed with an Allow header") {
     CHECK(has_header(a, "Allow: GET, HEAD"));
     CHECK(body_of(a) == R"({"error":"method not allowed"})");
   }
+}
+
+TEST_CASE("a POST body sent in pieces reaches the handler whole, and GET still works beside it") {
+  auto server = start_post_server();
+  Fd fd = connect_to(server->port());
+  send_text(fd, "POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhel");
+  std::this_thread::sleep_for(50ms);
+  send_text(fd, "lo ");
+  std::this_thread::sleep_for(50ms);
+  send_text(fd, "worldEXTRA");  // bytes past Content-Length are not the body
+  const Received r = read_all(fd);
+  CHECK(r.closed);
+  CHECK(r.data.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(body_of(r.data) == "POST hello world");
+  CHECK(body_of(exchange(server->port(), "GET /echo HTTP/1.1\r\n\r\n")) == "GET ");
+  CHECK(body_of(exchange(server->port(), "POST /echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n")) ==
+        "POST ");
+}
+
+TEST_CASE("a POST body above max_body_bytes gets 413 without the body being waited for") {
+  HttpServerOptions options;
+  options.requests.max_body_bytes = 1000;
+  options.body_timeout = 60s;
+  auto server = start_post_server(options);
+  Fd fd = connect_to(server->port());
+  send_text(fd, "POST /echo HTTP/1.1\r\nContent-Length: 1001\r\n\r\nxx");
+  const Received r = read_all(fd);
+  CHECK(r.data.starts_with("HTTP/1.1 413 Content Too Large\r\n"));
+  CHECK(body_of(r.data) == R"({"error":"content too large"})");
+  const std::string fits =
+      "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'b');
+  CHECK(body_of(exchange(server->port(), fits)) == "POST " + std::string(1000, 'b'));
+}
+
+TEST_CASE("a chunked or unsized POST gets 411 and a GET-only server answers POST with 405") {
+  auto server = start_post_server();
+  for (std::string_view raw :
+       {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "POST /echo HTTP/1.1\r\n\r\n"}) {
+    CAPTURE(raw);
+    const std::string a = exchange(server->port(), raw);
+    CHECK(a.starts_with("HTTP/1.1 411 Length Required\r\n"));
+    CHECK(body_of(a) == R"({"error":"length required"})");
+  }
+  CHECK(exchange(server->port(),
+                 "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n")
+            .starts_with("HTTP/1.1 400 Bad Request\r\n"));
+  const std::string put = exchange(server->port(), "PUT /echo HTTP/1.1\r\n\r\n");
+  CHECK(put.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+  CHECK(has_header(put, "Allow: GET, HEAD, POST"));
+}
+
+TEST_CASE("a POST body that stops coming gets 408 once body_timeout passes") {
+  HttpServerOptions options;
+  options.body_timeout = 300ms;
+  auto server = start_post_server(options);
+  Fd fd = connect_to(server->port());
+  send_text(fd, "POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly a part");
+  // Trickling more bytes does not move the deadline.
+  pollfd p{fd.get(), POLLIN, 0};
+  bool answered_while_sending = false;
+  for (int i = 0; i < 80 && !answered_while_sending; ++i) {
+    answered_while_sending = poll(&p, 1, 50) == 1;
+    if (!answered_while_sending) send_text(fd, "x");
+  }
+  CHECK(answered_while_sending);
+  const Received r = read_all(fd);
+  CHECK(r.data.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+}
+
+TEST_CASE("Expect 100-continue gets 100 Continue before the body is sent") {
+  auto server = start_post_server();
+  Fd fd = connect_to(server->port());
+  send_text(fd, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n");
+  pollfd p{fd.get(), POLLIN, 0};
+  REQUIRE(poll(&p, 1, 5000) == 1);
+  char buf[64];
+  const ssize_t n = recv(fd.get(), buf, kContinueResponse.size(), MSG_WAITALL);
+  CHECK(std::string_view(buf, n > 0 ? static_cast<std::size_t>(n) : 0) == kContinueResponse);
+  send_text(fd, "ping");
+  const Received r = read_all(fd);
+  CHECK(r.data.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(body_of(r.data) == "POST ping");
+}
+
+TEST_CASE("the handler is told the client's address and port") {
+  auto server = start_post_server();
+  Fd fd = connect_to(server->port(), "127.0.0.7");
+  sockaddr_in local{};
+  socklen_t len = sizeof local;
+  REQUIRE(getsockname(fd.get(), reinterpret_cast<sockaddr*>(&local), &len) == 0);
+  send_text(fd, "GET /peer HTTP/1.1\r\n\r\n");
+  CHECK(body_of(read_all(fd).data) == "127.0.0.7:" + std::to_string(ntohs(local.sin_port)));
+}
+
+TEST_CASE("the timer runs on the handler's thread, again after each returned delay") {
+  std::mutex mu;
+  std::vector<std::thread::id> timer_threads;
+  std::thread::id handler_thread;
+  auto server = HttpServer::start(
+      "127.0.0.1:0", {},
+      [&](const HttpRequest&) {
+        std::lock_guard lock(mu);
+        handler_thread = std::this_thread::get_id();
+        return HttpResponse{200, "text/plain", "ok"};
+      },
+      HttpTimer{0ms, [&]() -> Duration {
+                  std::lock_guard lock(mu);
+                  timer_threads.push_back(std::this_thread::get_id());
+                  if (timer_threads.size() == 1) throw std::runtime_error("first run fails");
+                  return 10ms;
+                }});
+  REQUIRE(server.ok());
+  CHECK(exchange((*server)->port(), "GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 200 "));
+  std::size_t runs = 0;
+  for (int i = 0; i < 100 && runs < 4; ++i) {  // a throw costs a second, then every 10 ms
+    std::this_thread::sleep_for(50ms);
+    std::lock_guard lock(mu);
+    runs = timer_threads.size();
+  }
+  std::lock_guard lock(mu);
+  REQUIRE(timer_threads.size() >= 4);
+  for (const auto& id : timer_threads) CHECK(id == handler_thread);
+  CHECK(handler_thread != std::this_thread::get_id());
 }
 
 TEST_CASE("a head larger than max_head_bytes gets 431") {

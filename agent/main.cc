@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "agent/cli.h"
+#include "agent/gateway_cmd.h"
 #include "core/units.h"
 
 namespace {
@@ -67,6 +68,16 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"icmp", "tcp", "http"}));
   pr->add_flag("--json", probe.json, "Print JSON");
 
+  std::string gateway_path = "/etc/linewatch/gateway.yaml";
+  auto* gw = app.add_subcommand(
+      "gateway", "Receive signed route plans from agents and apply them (Ctrl-C stops it)");
+  gw->footer(
+      "Listens on gateway.listen for POST /v1/routes, checks each plan's signature, timestamp\n"
+      "and version, and puts accepted plans into gateway.table. Needs CAP_NET_ADMIN.\n"
+      "Exit codes: 0 stopped by a signal, 1 invalid config, 2 unreadable config or environment\n"
+      "(busy listen address, data_dir unusable). See docs/gateway.md.");
+  gw->add_option("-c,--config", gateway_path, "Gateway configuration file")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,5 +91,6 @@ int main(int argc, char** argv) {
     return cmd_status(status, std::cout, std::cerr);
   }
   if (*pr) return cmd_probe(probe, std::cout, std::cerr);
+  if (*gw) return cmd_gateway(gateway_path, std::cout, std::cerr);
   return 2;
 }
