@@ -1,15 +1,35 @@
 // StatusBoard: the live "how is each line doing" view behind /api/v1/status.
 //
-// Keeps the results of the last `window` per series (line × target × kind) and
-// summarises them on request: latest round, median and p95 RTT, jitter, loss,
-// availability and the last failure. Results are aged out by arrival time on
-// the injected monotonic clock, so a wall-clock step neither empties nor
-// freezes the window.
+// Summarises the rounds of the last `window` per series (line × target × kind)
+// on request: latest round, median and p95 RTT, jitter, loss, availability and
+// the last failure. Rounds are aged out by arrival time on the injected
+// monotonic clock, so a wall-clock step neither empties nor freezes the window.
+//
+// Memory is bounded whatever the probe rate. Per series the board keeps:
+//   - the latest round in full (one ProbeResult) and the newest failure's
+//     reason, time and detail: the only failure a summary can show (status_board.cc);
+//   - per round in the window, one record of kRoundRecordBytes (24) bytes
+//     (arrival, ok, sent, received, the length of its RTTs) plus its RTTs, one
+//     per answered echo (TCP/HTTP: the headline RTT), losslessly encoded as
+//     zigzag varints, the first in full and each further one as its difference
+//     from the one before: at most 5 bytes for an RTT under 17 s, 3 for a
+//     difference under ±1 ms. A 5-ping ICMP round whose echoes lie within
+//     ±0.5 ms costs at most 24 + 17 = 41 bytes, a TCP/HTTP round at most 29
+//     (the ProbeResult it replaces took about 450 bytes);
+//   - at most StatusBoardLimits::max_rounds rounds and max_echo_bytes bytes of
+//     RTTs. Past a limit the oldest rounds leave first even inside the window;
+//     the summary then says so (SeriesSummary::capped, covered). The defaults
+//     bound a series at 4096 · 24 B + 256 KiB ≈ 352 KiB; storage grows with the
+//     rounds actually held, not up front.
+// Below the limits the figures are exactly those over every round of the window.
 //
 // Thread-safe: record() is called from probe workers, snapshot() from the API.
-// Cost: record() is O(1) amortised; snapshot() is O(results in window · log).
+// Cost: record() O(echoes of the round + rounds it ages out);
+// snapshot() O(RTTs in window · log).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -43,34 +63,88 @@ struct SeriesSummary {
   std::optional<Reason> last_failure;  // reason of the newest failed round in the window
   std::optional<WallTime> last_failure_time;
   std::string last_failure_detail;
+  // True when StatusBoardLimits dropped rounds that are still inside the
+  // window: every figure above then covers only the newest `covered`, not the
+  // whole window. False again once the dropped rounds would have aged out.
+  bool capped = false;
+  Duration covered{};  // age of the oldest round summarised; zero without rounds
+};
+
+// Per-series limits on what the board holds (see the top comment).
+struct StatusBoardLimits {
+  // Rounds kept per series; at least one is always kept. Default 4096: the
+  // whole 5-minute window for rounds every 74 ms or slower.
+  std::size_t max_rounds = 4096;
+  // Bytes of encoded RTTs kept per series. Default 256 KiB: 64 bytes a round
+  // over 4096 rounds, enough for 20 pings within ±0.5 ms (5 + 19 · 3 = 62
+  // bytes). A round is never
+  // split: one whose RTTs alone exceed the budget is kept on its own.
+  std::size_t max_echo_bytes = 256 * 1024;
+};
+
+// What one series holds right now (see StatusBoard::usage).
+struct SeriesUsage {
+  std::size_t rounds = 0;      // round records
+  std::size_t echo_bytes = 0;  // encoded RTT bytes
 };
 
 class StatusBoard {
  public:
-  StatusBoard(const Clock& clock, Duration window) : clock_(clock), window_(window) {}
+  // Bytes of the record kept per round, besides its encoded RTTs.
+  static constexpr std::size_t kRoundRecordBytes = 24;
 
-  // Adds one round. Copies what it keeps.
+  StatusBoard(const Clock& clock, Duration window, StatusBoardLimits limits = {})
+      : clock_(clock), window_(window), limits_(limits) {}
+
+  // Adds one round. Keeps what the summary needs, not `result` itself.
   void record(const ProbeResult& result);
 
   // Summaries of every series seen since start, sorted by key. A series whose
   // rounds have all aged out keeps its latest round with rounds == 0.
   std::vector<SeriesSummary> snapshot() const;
 
+  // What the series `key` holds now, rounds past the window included until the
+  // next record() or snapshot() ages them out; zeros for an unknown series.
+  SeriesUsage usage(const SeriesKey& key) const;
+
   Duration window() const { return window_; }
+  const StatusBoardLimits& limits() const { return limits_; }
 
  private:
-  struct Entry {
+  struct StoredRound {
     MonoTime arrived;
-    ProbeResult result;
+    std::int32_t sent;
+    std::int32_t received;
+    std::uint32_t echo_bytes;  // length of this round's RTTs in Series::echoes
+    bool ok;
   };
+  static_assert(sizeof(StoredRound) == kRoundRecordBytes);
+
+  // The newest failed round recorded in a series.
+  struct Failure {
+    std::uint64_t seq = 0;  // its place in the series (see Series::next_seq)
+    Reason reason = Reason::internal;
+    WallTime time{};
+    std::string detail;
+  };
+
   struct Series {
-    std::deque<Entry> entries;
+    std::deque<StoredRound> rounds;   // in arrival order
+    std::deque<std::uint8_t> echoes;  // the RTTs of `rounds`, in the same order
+    std::uint64_t next_seq = 0;       // rounds ever recorded; rounds.back() is next_seq - 1
     ProbeResult latest;
+    std::optional<Failure> failure;
+    std::optional<MonoTime> last_cut;  // arrival of the newest round the limits dropped
   };
+
+  static void drop_oldest(Series& s);
   void expire(Series& s, MonoTime now) const;
+  void make_room(Series& s, std::size_t echo_bytes) const;
+  SeriesSummary summarise(const SeriesKey& key, const Series& s, MonoTime now) const;
 
   const Clock& clock_;
   const Duration window_;
+  const StatusBoardLimits limits_;
   mutable std::mutex mu_;
   mutable std::map<SeriesKey, Series> series_;  // guarded by mu_
 };

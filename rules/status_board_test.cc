@@ -2,6 +2,16 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "core/fake_clock.h"
 
 using namespace linewatch;
@@ -114,4 +124,393 @@ TEST_CASE("series are kept apart by line, target and kind") {
   REQUIRE(snap.size() == 3);
   CHECK(snap[0].key.line == "l1");
   CHECK(snap[2].key.line == "l2");
+}
+
+// ---------------------------------------------------------------------------
+// Bounded memory: the board keeps compact records under per-series limits.
+// Its figures are checked against a model that keeps every ProbeResult.
+
+namespace {
+
+// The figures over full ProbeResults, computed as the board computed them
+// before it kept compact records: the oracle for the compact form.
+SeriesSummary full_summary(const SeriesKey& key, const std::deque<ProbeResult>& rounds) {
+  SeriesSummary out;
+  out.key = key;
+  std::vector<Duration> rtts;
+  int sent = 0, received = 0;
+  double jitter_sum = 0;
+  int jitter_n = 0;
+  std::optional<Duration> prev;
+  for (const ProbeResult& r : rounds) {
+    ++out.rounds;
+    if (r.ok) ++out.ok_rounds;
+    if (!r.ok) {
+      out.last_failure = r.reason;
+      out.last_failure_time = r.time;
+      out.last_failure_detail = r.detail;
+    }
+    sent += r.sent;
+    received += r.received;
+    std::vector<std::optional<Duration>> samples = r.rtts;
+    if (samples.empty()) samples.push_back(r.ok ? r.rtt : std::nullopt);
+    for (const auto& v : samples) {
+      if (!v) continue;
+      rtts.push_back(*v);
+      if (prev) {
+        jitter_sum += std::abs(static_cast<double>((*v - *prev).count()));
+        ++jitter_n;
+      }
+      prev = v;
+    }
+  }
+  if (out.rounds > 0) {
+    out.availability = static_cast<double>(out.ok_rounds) / out.rounds;
+    out.loss = key.kind == ProbeKind::icmp && sent > 0 ? 1.0 - static_cast<double>(received) / sent
+                                                       : 1.0 - out.availability;
+  }
+  if (jitter_n > 0) out.jitter = Duration(static_cast<Duration::rep>(jitter_sum / jitter_n));
+  out.rtt_p95 = quantile(rtts, 0.95);
+  out.rtt_median = quantile(rtts, 0.5);
+  return out;
+}
+
+// Keeps every round of the window in full, optionally only the newest
+// `max_rounds` of them, and says when that cut reaches into the window.
+class FullBoard {
+ public:
+  FullBoard(Duration window, std::size_t max_rounds) : window_(window), max_rounds_(max_rounds) {}
+
+  void record(const ProbeResult& r, MonoTime now) {
+    Series& s = series_[SeriesKey{r.line, r.target, r.kind}];
+    expire(s, now);
+    while (s.rounds.size() >= max_rounds_) {
+      s.last_cut = s.arrived.front();
+      s.rounds.pop_front();
+      s.arrived.pop_front();
+    }
+    s.rounds.push_back(r);
+    s.arrived.push_back(now);
+    s.latest = r;
+  }
+
+  SeriesSummary summary(const SeriesKey& key, MonoTime now) {
+    Series& s = series_.at(key);
+    expire(s, now);
+    SeriesSummary out = full_summary(key, s.rounds);
+    out.latest = s.latest;
+    out.capped = s.last_cut && now - *s.last_cut <= window_;
+    if (!s.arrived.empty()) out.covered = now - s.arrived.front();
+    return out;
+  }
+
+  // Keeps only the newest `n` rounds of `key`, as the board's byte budget did.
+  void keep_newest(const SeriesKey& key, std::size_t n) {
+    Series& s = series_.at(key);
+    while (s.rounds.size() > n) {
+      s.rounds.pop_front();
+      s.arrived.pop_front();
+    }
+  }
+
+ private:
+  struct Series {
+    std::deque<ProbeResult> rounds;
+    std::deque<MonoTime> arrived;
+    ProbeResult latest;
+    std::optional<MonoTime> last_cut;
+  };
+  void expire(Series& s, MonoTime now) const {
+    while (!s.rounds.empty() && now - s.arrived.front() > window_) {
+      s.rounds.pop_front();
+      s.arrived.pop_front();
+    }
+  }
+
+  Duration window_;
+  std::size_t max_rounds_;
+  std::map<SeriesKey, Series> series_;
+};
+
+void check_same(const SeriesSummary& got, const SeriesSummary& want) {
+  CHECK(got.key == want.key);
+  CHECK(got.rounds == want.rounds);
+  CHECK(got.ok_rounds == want.ok_rounds);
+  CHECK(got.availability == want.availability);  // exact: the same arithmetic
+  CHECK(got.loss == want.loss);
+  CHECK(got.rtt_median == want.rtt_median);
+  CHECK(got.rtt_p95 == want.rtt_p95);
+  CHECK(got.jitter == want.jitter);
+  CHECK(got.last_failure == want.last_failure);
+  CHECK(got.last_failure_time == want.last_failure_time);
+  CHECK(got.last_failure_detail == want.last_failure_detail);
+  CHECK(got.capped == want.capped);
+  CHECK(got.covered == want.covered);
+  CHECK(got.latest.time == want.latest.time);
+  CHECK(got.latest.ok == want.latest.ok);
+  CHECK(got.latest.detail == want.latest.detail);
+  CHECK(got.latest.rtts == want.latest.rtts);
+}
+
+int pick(std::mt19937_64& rng, int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); }
+
+// A round of `key`'s kind with random echoes, losses, failures and details.
+ProbeResult random_round(std::mt19937_64& rng, const SeriesKey& key, WallTime time) {
+  ProbeResult r;
+  r.line = key.line;
+  r.target = key.target;
+  r.kind = key.kind;
+  r.time = time;
+  const Duration base = std::chrono::microseconds(500 + pick(rng, 3'000'000));
+  if (key.kind == ProbeKind::icmp && pick(rng, 30) != 0) {
+    const int pings = 1 + pick(rng, 20);
+    for (int i = 0; i < pings; ++i) {
+      if (pick(rng, 8) == 0) {
+        r.rtts.push_back(std::nullopt);
+      } else {
+        r.rtts.push_back(base + Duration(pick(rng, 6'000'000) - 3'000'000));
+      }
+    }
+    summarise_echoes(r);
+    r.ok = r.received > 0;
+    r.reason = r.ok ? Reason::ok : Reason::timeout;
+  } else {  // TCP, HTTP, or an ICMP round that sent nothing
+    r.ok = key.kind != ProbeKind::icmp && pick(rng, 4) != 0;
+    r.reason =
+        r.ok ? Reason::ok : static_cast<Reason>(1 + pick(rng, static_cast<int>(kLastReason)));
+    if (r.ok || pick(rng, 3) == 0) r.rtt = base;  // a failed round's RTT must not count
+  }
+  if (!r.ok) r.detail = "failure " + std::to_string(rng() % 1000000);
+  return r;
+}
+
+std::vector<SeriesKey> random_feed_keys() {
+  std::vector<SeriesKey> keys;
+  for (const char* line : {"cn2", "cmi"})
+    for (ProbeKind kind : kAllProbeKinds) keys.push_back(SeriesKey{line, "openai", kind});
+  return keys;
+}
+
+// Feeds `steps` random rounds to `board` and `full` alike, with gaps from zero
+// (equal arrival times) to longer than `window`, and compares every series
+// every few rounds. Returns how many comparisons found rounds, a failure and a
+// cut, so callers can check the feed reached those cases.
+struct FeedCounts {
+  int compared = 0, with_rounds = 0, with_failure = 0, capped = 0, empty = 0;
+};
+FeedCounts compare_random_feed(std::uint64_t seed, int steps, Duration window, StatusBoard& board,
+                               FullBoard& full, FakeClock& clock) {
+  std::mt19937_64 rng(seed);
+  const std::vector<SeriesKey> keys = random_feed_keys();
+  FeedCounts n;
+  for (int step = 0; step < steps; ++step) {
+    const SeriesKey& key = keys[static_cast<std::size_t>(pick(rng, static_cast<int>(keys.size())))];
+    const ProbeResult r = random_round(rng, key, clock.wall_now());
+    board.record(r);
+    full.record(r, clock.now());
+    const int gap = pick(rng, 1000);
+    if (gap < 100) {
+      // same arrival time
+    } else if (gap < 998) {
+      clock.advance(Duration(rng() % static_cast<std::uint64_t>(window.count() / 50)));
+    } else {
+      clock.advance(window + std::chrono::seconds(pick(rng, 30)));
+    }
+    if (step % 7 != 0) continue;
+    for (const SeriesSummary& got : board.snapshot()) {
+      CAPTURE(step);
+      const SeriesSummary want = full.summary(got.key, clock.now());
+      check_same(got, want);
+      ++n.compared;
+      n.with_rounds += got.rounds > 0;
+      n.with_failure += got.last_failure.has_value();
+      n.capped += got.capped;
+      n.empty += got.rounds == 0;
+    }
+  }
+  return n;
+}
+
+ProbeResult pings_round(int i, int pings) {
+  ProbeResult r;
+  r.line = "l1";
+  r.target = "t1";
+  r.kind = ProbeKind::icmp;
+  r.time = WallTime(std::chrono::seconds(1'800'000'000) + std::chrono::microseconds(100) * i);
+  for (int p = 0; p < pings; ++p) {
+    const std::int64_t spread =
+        (std::int64_t{i} * 7919 + p * 104729) % 1'000'000;  // under 1 ms, varied
+    if ((i + p) % 97 == 0) {
+      r.rtts.push_back(std::nullopt);
+    } else {
+      r.rtts.push_back(150ms + Duration(spread));
+    }
+  }
+  summarise_echoes(r);
+  r.ok = r.received > 0 && i % 1000 != 7;
+  r.reason = r.ok ? Reason::ok : Reason::timeout;
+  if (!r.ok) r.detail = "round " + std::to_string(i);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("figures match the full window on a seeded random feed below the limits") {
+  FakeClock clock;
+  const Duration window = 30s;
+  StatusBoard board(clock, window);
+  FullBoard full(window, std::numeric_limits<std::size_t>::max());
+  const FeedCounts n = compare_random_feed(20240611, 20'000, window, board, full, clock);
+  // The feed reached every case the comparison is meant to cover.
+  CHECK(n.with_rounds > 1000);
+  CHECK(n.with_failure > 100);
+  CHECK(n.empty > 0);
+  CHECK(n.capped == 0);
+}
+
+TEST_CASE("figures match the newest rounds on a seeded random feed cut by the round limit") {
+  FakeClock clock;
+  const Duration window = 30s;
+  StatusBoardLimits limits;
+  limits.max_rounds = 12;
+  StatusBoard board(clock, window, limits);
+  FullBoard full(window, limits.max_rounds);
+  const FeedCounts n = compare_random_feed(7, 20'000, window, board, full, clock);
+  CHECK(n.capped > 100);
+  CHECK(n.compared - n.capped > 100);
+  CHECK(n.with_failure > 100);
+}
+
+TEST_CASE("the round limit holds over a million rounds in one series") {
+  FakeClock clock;
+  StatusBoard board(clock, 5min);
+  const std::size_t cap = board.limits().max_rounds;
+  REQUIRE(cap == 4096);
+  const SeriesKey key{"l1", "t1", ProbeKind::icmp};
+  const int total = 1'000'000;
+  std::deque<ProbeResult> newest;  // the rounds the summary must cover
+  std::size_t most_held = 0;
+  for (int i = 0; i < total; ++i) {
+    ProbeResult r = pings_round(i, 5);
+    board.record(r);
+    newest.push_back(std::move(r));
+    if (newest.size() > cap) newest.pop_front();
+    clock.advance(100us);  // 10,000 rounds/s: 100 s of rounds, all inside the window
+    if (i % 1000 == 0) most_held = std::max(most_held, board.usage(key).rounds);
+  }
+  const SeriesUsage held = board.usage(key);
+  CHECK(held.rounds == cap);
+  CHECK(most_held <= cap);
+  CHECK(held.echo_bytes <= board.limits().max_echo_bytes);
+
+  const auto snap = board.snapshot();
+  REQUIRE(snap.size() == 1);
+  SeriesSummary want = full_summary(key, newest);
+  want.latest = newest.back();
+  want.capped = true;  // a million rounds arrived inside the window: most were cut
+  want.covered = 100us * static_cast<int>(cap);
+  check_same(snap[0], want);
+  CHECK(snap[0].last_failure_detail == "round 999007");
+
+  // Once the cut rounds would have aged out anyway, the window is whole again:
+  // the oldest kept round is exactly `window` old, the newest cut one 100 us more.
+  clock.advance(5min - 100us * static_cast<int>(cap));
+  const SeriesSummary whole = board.snapshot().at(0);
+  CHECK_FALSE(whole.capped);
+  CHECK(whole.rounds == static_cast<int>(cap));
+  CHECK(whole.covered == 5min);
+}
+
+TEST_CASE("the echo byte budget holds and the summary covers the rounds it keeps") {
+  FakeClock clock;
+  StatusBoardLimits limits;
+  limits.max_echo_bytes = 1000;
+  StatusBoard board(clock, 5min, limits);
+  FullBoard full(5min, std::numeric_limits<std::size_t>::max());
+  const SeriesKey key{"l1", "t1", ProbeKind::icmp};
+  std::size_t most_bytes = 0;
+  for (int i = 0; i < 200; ++i) {
+    const ProbeResult r = pings_round(i, 40);
+    board.record(r);
+    full.record(r, clock.now());
+    most_bytes = std::max(most_bytes, board.usage(key).echo_bytes);
+    clock.advance(1s);
+  }
+  const SeriesUsage held = board.usage(key);
+  CHECK(most_bytes <= limits.max_echo_bytes);
+  CHECK(held.rounds < 200);
+  CHECK(held.rounds >= limits.max_echo_bytes / (40 * 4));  // at most 4 bytes an RTT here
+  full.keep_newest(key, held.rounds);
+  SeriesSummary want = full.summary(key, clock.now());
+  want.capped = true;
+  check_same(board.snapshot().at(0), want);
+}
+
+TEST_CASE("a round larger than the echo byte budget is kept on its own") {
+  FakeClock clock;
+  StatusBoardLimits limits;
+  limits.max_echo_bytes = 10;
+  StatusBoard board(clock, 5min, limits);
+  const SeriesKey key{"l1", "t1", ProbeKind::icmp};
+  board.record(pings_round(1, 60));
+  clock.advance(1s);
+  board.record(pings_round(2, 60));
+  CHECK(board.usage(key).rounds == 1);
+  SeriesSummary want = full_summary(key, {pings_round(2, 60)});
+  want.latest = pings_round(2, 60);
+  want.capped = true;
+  check_same(board.snapshot().at(0), want);
+}
+
+TEST_CASE("a round costs a small record plus a few bytes an RTT") {
+  static_assert(StatusBoard::kRoundRecordBytes == 24);
+  FakeClock clock;
+  StatusBoard board(clock, 5min);
+  std::mt19937_64 rng(3);
+  const int rounds = 1000;
+  for (int i = 0; i < rounds; ++i) {
+    // 5 pings within ±0.5 ms of an RTT anywhere from 1 ms to 17 s.
+    const Duration base = std::chrono::milliseconds(1 + pick(rng, 17'000));
+    std::vector<std::optional<Duration>> rtts;
+    for (int p = 0; p < 5; ++p) rtts.push_back(base + Duration(pick(rng, 1'000'001) - 500'000));
+    board.record(icmp_round(std::move(rtts)));
+    board.record(tcp_round(true, base));
+  }
+  const SeriesUsage icmp = board.usage(SeriesKey{"l1", "t1", ProbeKind::icmp});
+  const SeriesUsage tcp = board.usage(SeriesKey{"l1", "t1", ProbeKind::tcp});
+  REQUIRE(icmp.rounds == rounds);
+  REQUIRE(tcp.rounds == rounds);
+  // The header's figures: 24 + 17 bytes for such an ICMP round, 24 + 5 for TCP.
+  CHECK(icmp.echo_bytes <= 17u * rounds);
+  CHECK(tcp.echo_bytes <= 5u * rounds);
+  CHECK(StatusBoard::kRoundRecordBytes + icmp.echo_bytes / rounds <= 41);
+}
+
+TEST_CASE("RTTs at the extremes of Duration survive the compact form") {
+  const std::vector<std::vector<std::optional<Duration>>> cases = {
+      {0ns, 1ns, -3ns, 1h, Duration(std::numeric_limits<Duration::rep>::max() / 4),
+       Duration(std::numeric_limits<Duration::rep>::min() / 4), std::nullopt, 150ms},
+      {Duration::max()},
+      {Duration::min()},
+      {Duration::min() + 1ns, Duration::min()},
+  };
+  for (const auto& rtts : cases) {
+    FakeClock clock;
+    StatusBoard board(clock, 5min);
+    ProbeResult r;  // summarise_echoes would overflow on these: only the fields the board reads
+    r.line = "l1";
+    r.target = "t1";
+    r.kind = ProbeKind::icmp;
+    r.rtts = rtts;
+    r.sent = static_cast<int>(rtts.size());
+    r.received = static_cast<int>(
+        std::count_if(rtts.begin(), rtts.end(), [](const auto& v) { return v.has_value(); }));
+    r.ok = true;
+    r.reason = Reason::ok;
+    board.record(r);
+    SeriesSummary want = full_summary(SeriesKey{"l1", "t1", ProbeKind::icmp}, {r});
+    want.latest = r;
+    CAPTURE(rtts.size());
+    check_same(board.snapshot().at(0), want);
+  }
 }
