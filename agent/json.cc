@@ -77,6 +77,8 @@ Poco::JSON::Object::Ptr summary_to_json(const SeriesSummary& s) {
   put_ms(*w, "rtt_median_ms", s.rtt_median);
   put_ms(*w, "rtt_p95_ms", s.rtt_p95);
   put_ms(*w, "jitter_ms", s.jitter);
+  w->set("capped", s.capped);
+  if (s.capped) put_ms(*w, "covered_ms", s.covered);
   if (s.last_failure) {
     w->set("last_failure", std::string(to_string(*s.last_failure)));
     if (s.last_failure_time) w->set("last_failure_time", format_time(*s.last_failure_time));

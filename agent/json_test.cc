@@ -66,3 +66,21 @@ TEST_CASE("json: a garbage status line from the server still gives valid JSON") 
 
 }  // namespace
 }  // namespace linewatch
+
+namespace linewatch {
+
+TEST_CASE("json: a capped window says so, with how far back it reaches") {
+  SeriesSummary s;
+  s.key = {"line-a", "web", ProbeKind::icmp};
+  auto window = [](const SeriesSummary& summary) {
+    return summary_to_json(summary)->getObject("window");
+  };
+  CHECK_FALSE(window(s)->getValue<bool>("capped"));
+  CHECK_FALSE(window(s)->has("covered_ms"));
+  s.capped = true;
+  s.covered = std::chrono::milliseconds(2500);
+  CHECK(window(s)->getValue<bool>("capped"));
+  CHECK(window(s)->getValue<double>("covered_ms") == doctest::Approx(2500));
+}
+
+}  // namespace linewatch
