@@ -69,7 +69,7 @@ tree_mode() {
   [ -f "$conf" ] || fail "no $conf"
   [ -f "$unit" ] || fail "no $unit"
   [ -f "$root/usr/local/lib/sysusers.d/linewatch.conf" ] || fail "no sysusers.d/linewatch.conf"
-  for f in linewatch.yaml configuration.md full.yaml; do
+  for f in linewatch.yaml configuration.md full.yaml gateway.md gateway.yaml; do
     [ -f "$root/usr/local/share/doc/linewatch/$f" ] || fail "no share/doc/linewatch/$f"
   done
   cmp -s "$conf" "$src/packaging/linewatch.yaml" || fail "$conf is not the shipped default"
