@@ -95,6 +95,9 @@ std::optional<std::string> get_id(Ctx&, const YAML::Node& key, const YAML::Node&
 std::string check_host(const std::string& host);
 std::string check_ip(const std::string& ip);
 std::string check_url(const std::string& url);
+// A Linux interface name (lines[].interface): 1..15
+// characters (IFNAMSIZ - 1), none of '/', ':' or white space, not "." or "..".
+std::string check_ifname(const std::string& name);
 // Splits HOST:PORT or [V6]:PORT; on failure returns the message in `error`.
 std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text,
                                                                      std::string& error);

@@ -104,11 +104,7 @@ std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>
            [&](auto& k, auto& v, auto& p) {
              auto t = get_text(ctx, k, v, p);
              if (!t) return;
-             if (t->empty() || t->size() > 15)
-               return ctx.error(v, p, "interface name " + echo(*t) + " must be 1 to 15 characters");
-             if (t->find_first_of("/ \t:") != std::string::npos || *t == "." || *t == "..")
-               return ctx.error(
-                   v, p, "interface name " + echo(*t) + " must not contain '/', ':' or spaces");
+             if (std::string err = check_ifname(*t); !err.empty()) return ctx.error(v, p, err);
              l.binding.interface = *t;
            }},
           {"source", ip(l.binding.source)},
