@@ -95,6 +95,9 @@ std::optional<std::string> get_id(Ctx&, const YAML::Node& key, const YAML::Node&
 std::string check_host(const std::string& host);
 std::string check_ip(const std::string& ip);
 std::string check_url(const std::string& url);
+// A Linux interface name (lines[].interface, lines[].counters): 1..15
+// characters (IFNAMSIZ - 1), none of '/', ':' or white space, not "." or "..".
+std::string check_ifname(const std::string& name);
 // Splits HOST:PORT or [V6]:PORT; on failure returns the message in `error`.
 std::optional<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text,
                                                                      std::string& error);
@@ -125,5 +128,39 @@ struct ProbeDefaults {
 ProbeDefaults parse_probe_defaults(Ctx& ctx, const YAML::Node& node);
 void parse_targets(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
                    const ProbeDefaults& defaults, std::vector<TargetSpec>& out);
+
+// A key whose value is read later, when the sections it refers to are known.
+struct Deferred {
+  YAML::Node key, value;
+  std::string path;
+};
+
+// The failover sections (agent/config_failover.cc). They name lines and
+// targets, so they are read after both; an absent section is nullopt.
+struct FailoverSections {
+  std::optional<Deferred> liveness, health, scoring, routes, apply, gateways;
+  // lines[i].liveness, index-aligned with Config::lines (nullopt: not set).
+  std::vector<std::optional<Deferred>> line_liveness;
+};
+// Fills c.liveness (reflectors defaulted), each line's liveness override,
+// c.health, c.scoring, c.routes, c.apply and c.gateways, and checks them
+// against c.lines and c.targets. Problems go to ctx.
+void parse_failover(Ctx& ctx, const FailoverSections& sections, Config& c);
+
+// Reads routes[] (agent/config_routes.cc): prefixes, policies, line names
+// checked against `lines`, and that each line a route uses has a gateway.
+void parse_routes(Ctx& ctx, const Deferred& section, const std::vector<LineSpec>& lines,
+                  std::vector<RouteSpec>& out);
+// Reads apply: and gateways[] (agent/config_routes.cc).
+void parse_apply(Ctx& ctx, const Deferred& section, std::optional<ApplyOptions>& out);
+void parse_gateways(Ctx& ctx, const Deferred& section, std::vector<GatewaySpec>& out);
+
+// Decimal number readers for the failover keys. get_number takes a plain
+// (unquoted) decimal scalar in [lo, hi]; get_percent a percentage such as
+// "2%" or "0.5%" in [lo, hi] percent and returns it as a fraction (0.02).
+std::optional<double> get_number(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                                 const std::string& path, double lo, double hi);
+std::optional<double> get_percent(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                                  const std::string& path, double lo, double hi);
 
 }  // namespace linewatch::config_detail

@@ -80,7 +80,10 @@ void parse_storage(Ctx& ctx, const YAML::Node& node, StorageOptions& s) {
         }}});
 }
 
-std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>& ids) {
+// `liveness` is only kept here: it is read with the other failover keys,
+// once the targets it names are known.
+std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>& ids,
+                               std::optional<Deferred>& liveness) {
   auto ip = [&ctx](std::string& out) {
     return [&ctx, &out](auto& k, auto& v, auto& p) {
       auto t = get_text(ctx, k, v, p);
@@ -104,15 +107,22 @@ std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>
            [&](auto& k, auto& v, auto& p) {
              auto t = get_text(ctx, k, v, p);
              if (!t) return;
-             if (t->empty() || t->size() > 15)
-               return ctx.error(v, p, "interface name " + echo(*t) + " must be 1 to 15 characters");
-             if (t->find_first_of("/ \t:") != std::string::npos || *t == "." || *t == "..")
-               return ctx.error(
-                   v, p, "interface name " + echo(*t) + " must not contain '/', ':' or spaces");
+             if (std::string err = check_ifname(*t); !err.empty()) return ctx.error(v, p, err);
              l.binding.interface = *t;
            }},
           {"source", ip(l.binding.source)},
           {"gateway", ip(l.gateway)},
+          {"counters",
+           [&](auto& k, auto& v, auto& p) {
+             auto t = get_text(ctx, k, v, p);
+             if (!t) return;
+             if (std::string err = check_ifname(*t); !err.empty()) return ctx.error(v, p, err);
+             l.counters = *t;
+           }},
+          {"liveness",
+           [&](auto& k, auto& v, auto& p) {
+             liveness.emplace(Deferred{k, v, p});
+           }},
           {"fwmark",
            [&](auto& k, auto& v, auto& p) {
              if (auto n = get_int(ctx, k, v, p, 1, 4294967295LL, /*hex=*/true))
@@ -129,7 +139,7 @@ std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>
 }
 
 void parse_lines(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
-                 std::vector<LineSpec>& out) {
+                 std::vector<LineSpec>& out, std::vector<std::optional<Deferred>>& liveness) {
   if (!node.IsSequence() || node.size() == 0) {
     const bool absent = node.IsNull();
     return ctx.error(absent ? key : node, "lines",
@@ -145,15 +155,17 @@ void parse_lines(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
     const YAML::Node item = node[i];
     const std::string path = "lines[" + std::to_string(i) + "]";
     LineSpec l;
+    std::optional<Deferred> live;
     if (item.IsNull()) {
       ctx.error(node, path, "expected a map, got nothing");
       continue;
     }
-    if (!walk_map(ctx, item, path, line_fields(ctx, l, ids))) continue;
+    if (!walk_map(ctx, item, path, line_fields(ctx, l, ids, live))) continue;
     if (!item["id"]) ctx.error(item, path, "missing required key \"id\"");
     if (!item["interface"] && !item["source"] && !item["fwmark"])
       ctx.error(item, path, "line must set at least one of interface, source or fwmark");
     out.push_back(std::move(l));
+    liveness.push_back(std::move(live));
   }
 }
 
@@ -169,7 +181,9 @@ Result<Config> parse_root(Ctx& ctx, const YAML::Node& root) {
     return invalid(ctx.report());
   }
   walk_map(ctx, root, "",
-           {keep("agent"), keep("storage"), keep("probes"), keep("lines"), keep("targets")});
+           {keep("agent"), keep("storage"), keep("probes"), keep("lines"), keep("targets"),
+            keep("liveness"), keep("health"), keep("scoring"), keep("routes"), keep("apply"),
+            keep("gateways")});
   auto section = [&](const char* name) {
     auto it = sections.find(name);
     return it == sections.end() ? std::pair{root, YAML::Node()} : it->second;
@@ -177,8 +191,22 @@ Result<Config> parse_root(Ctx& ctx, const YAML::Node& root) {
   if (YAML::Node v = section("agent").second) parse_agent(ctx, v, c.agent);
   if (YAML::Node v = section("storage").second) parse_storage(ctx, v, c.storage);
   ProbeDefaults defaults = parse_probe_defaults(ctx, section("probes").second);
-  parse_lines(ctx, section("lines").first, section("lines").second, c.lines);
+  auto deferred = [&sections](const char* name) -> std::optional<Deferred> {
+    auto it = sections.find(name);
+    if (it == sections.end()) return std::nullopt;
+    return Deferred{it->second.first, it->second.second, name};
+  };
+  FailoverSections failover{deferred("liveness"),
+                            deferred("health"),
+                            deferred("scoring"),
+                            deferred("routes"),
+                            deferred("apply"),
+                            deferred("gateways"),
+                            {}};
+  parse_lines(ctx, section("lines").first, section("lines").second, c.lines,
+              failover.line_liveness);
   parse_targets(ctx, section("targets").first, section("targets").second, defaults, c.targets);
+  parse_failover(ctx, failover, c);
   if (const std::size_t jobs = job_count(c); jobs > kMaxProbeJobs)
     ctx.error(section("targets").first, "targets",
               std::to_string(c.lines.size()) + " lines × " + std::to_string(jobs / c.lines.size()) +

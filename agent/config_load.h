@@ -16,9 +16,16 @@
 // are printed, then "... and N more errors"; a value echoed in a message is
 // cut to kMaxEchoChars characters and "…".
 //
-// Relative paths in the file (agent.data_dir, http tls.ca_file) are resolved
-// against the directory holding the config file, and stored absolute;
-// tls.ca_file must be readable when the config loads.
+// Relative paths in the file (agent.data_dir, http tls.ca_file,
+// gateways[].secret_file) are resolved against the directory holding the
+// config file, and stored absolute; tls.ca_file and secret_file must be
+// readable when the config loads (a secret's content is never echoed), and a
+// gateway's exec must be an absolute path to an executable file.
+//
+// The failover keys (liveness, health, scoring, routes, apply, gateways,
+// lines[].liveness, lines[].counters) are read after lines and targets, which
+// they refer to: reflectors must be targets with an icmp probe, route lines
+// must be lines with a gateway. lines[].liveness is merged onto liveness:.
 //
 // Thread-safety: the functions keep no state; they may run concurrently.
 #pragma once
@@ -44,6 +51,10 @@ inline constexpr std::size_t kMaxValues = 500000;
 inline constexpr std::size_t kMaxLines = 1000;
 inline constexpr std::size_t kMaxTargets = 10000;
 inline constexpr std::size_t kMaxProbeJobs = 100000;  // lines × probes
+inline constexpr std::size_t kMaxRoutes = 1000;
+inline constexpr std::size_t kMaxGateways = 64;
+// Reflectors one line echoes (each costs one echo per liveness interval).
+inline constexpr std::size_t kMaxReflectors = 16;
 inline constexpr std::size_t kMaxReportedErrors = 50;
 inline constexpr std::size_t kMaxEchoChars = 64;
 inline constexpr Duration kMaxInterval = std::chrono::hours(24);

@@ -190,6 +190,23 @@ TEST_CASE("examples/full.yaml loads, and target beats probes: beats built-in") {
   REQUIRE(v6);
   CHECK(probe(*v6, ProbeKind::tcp)->tcp.host == "2001:db8::1");
   CHECK(job_count(c) == 2 * 6);
+  // The failover block.
+  CHECK(c.lines[0].counters == "eth1");
+  CHECK_FALSE(c.lines[0].liveness.has_value());
+  REQUIRE(c.lines[1].liveness.has_value());
+  CHECK(c.lines[1].liveness->interval == 10ms);  // profile: fast
+  CHECK(c.lines[1].liveness->detect == 150ms);   // the line's own key beats the profile
+  CHECK(c.lines[1].liveness->reflectors == std::vector<std::string>{"la-reflector"});
+  CHECK(c.liveness.reflectors == std::vector<std::string>{"la-reflector"});
+  CHECK(c.health.sla.loss == doctest::Approx(0.02));
+  CHECK(c.scoring.weights.latency == doctest::Approx(0.4));
+  REQUIRE(c.routes.size() == 2);
+  CHECK(c.routes[1].policy == RouteSpec::Policy::weighted);
+  REQUIRE(c.apply.has_value());
+  CHECK(c.apply->table == "main");
+  REQUIRE(c.gateways.size() == 2);
+  CHECK(c.gateways[0].secret_file == (kSource / "examples/gw1.key").string());
+  CHECK(c.gateways[1].exec == "/bin/cat");
 }
 
 TEST_CASE("three layers: built-in, probes: section, target") {
@@ -455,4 +472,209 @@ TEST_CASE("aliases that repeat a large value past the limit end the load") {
   auto few = load_config_string(yaml.substr(0, yaml.find("  - { id: t10,")), "a.yaml");
   REQUIRE_MESSAGE(few.ok(), few.error().message);
   CHECK(few->targets[9].probes[0].http.expect_status.size() == 1000);
+}
+
+TEST_CASE("the failover keys load with their values") {
+  TempDir dir;
+  std::ofstream(dir.path / "gw1.key") << "not-a-real-key\n";
+  const char* yaml =
+      "lines:\n"
+      "  - { id: a, source: 127.0.0.1, gateway: 127.0.0.2, counters: eth1 }\n"
+      "  - { id: b, source: 127.0.0.3, gateway: 127.0.0.4 }\n"
+      "targets:\n"
+      "  - { id: edge, icmp: 127.0.0.1 }\n"
+      "  - { id: far, icmp: 127.0.0.5 }\n"
+      "liveness: { interval: 50ms, detect: 500ms, reflectors: [edge] }\n"
+      "health:\n"
+      "  rise: 5\n"
+      "  hold_down: 1m\n"
+      "  min_dwell: 0s\n"
+      "  sla: { rtt_p95: 300ms, loss: 2.5%, jitter: 0s, window: 1m }\n"
+      "  flap: { penalty: 500, half_life: 2m, suppress: 3000, reuse: 1000, max_penalty: 9000 }\n"
+      "scoring: { weights: { latency: 2, load: 1, bandwidth: 0 }, margin: 15%, margin_for: 0s }\n"
+      "routes:\n"
+      "  - { prefix: 198.19.255.0/24, lines: [b, a] }\n"
+      "  - { prefix: '2001:DB8:0::/32', policy: weighted, lines: [a] }\n"
+      "apply: { table: 100 }\n"
+      "gateways:\n"
+      "  - { id: gw1, url: 'http://127.0.0.1:9300/v1/routes', secret_file: gw1.key }\n"
+      "  - { id: hook, exec: /bin/sh, timeout: 500ms }\n";
+  auto r = load_config_string(yaml, (dir.path / "c.yaml").string());
+  REQUIRE_MESSAGE(r.ok(), r.error().message);
+  const Config& c = *r;
+  CHECK(c.lines[0].counters == "eth1");
+  CHECK(c.lines[1].counters == "");
+  CHECK(c.liveness.interval == 50ms);
+  CHECK(c.liveness.detect == 500ms);
+  CHECK(c.liveness.reflectors == std::vector<std::string>{"edge"});
+  CHECK_FALSE(c.lines[0].liveness.has_value());  // no override: Config::liveness
+  CHECK(c.health.rise == 5);
+  CHECK(c.health.hold_down == 1min);
+  CHECK(c.health.min_dwell == 0s);
+  CHECK(c.health.sla.rtt_p95 == 300ms);
+  CHECK(c.health.sla.loss == doctest::Approx(0.025));
+  CHECK(c.health.sla.jitter == 0s);
+  CHECK(c.health.sla.window == 1min);
+  CHECK(c.health.penalty_per_failure == 500);
+  CHECK(c.health.half_life == 2min);
+  CHECK(c.health.suppress == 3000);
+  CHECK(c.health.reuse == 1000);
+  CHECK(c.health.max_penalty == 9000);
+  CHECK(c.scoring.weights.latency == 2);
+  CHECK(c.scoring.weights.load == 1);
+  CHECK(c.scoring.weights.bandwidth == 0);
+  CHECK(c.scoring.margin == doctest::Approx(0.15));
+  CHECK(c.scoring.margin_for == 0s);
+  REQUIRE(c.routes.size() == 2);
+  CHECK(c.routes[0].prefix == "198.19.255.0/24");
+  CHECK(c.routes[0].policy == RouteSpec::Policy::primary_backup);  // the default
+  CHECK(c.routes[0].lines == std::vector<std::string>{"b", "a"});  // order kept
+  CHECK(c.routes[1].policy == RouteSpec::Policy::weighted);
+  CHECK(c.routes[1].prefix == "2001:db8::/32");  // as inet_ntop spells it
+  REQUIRE(c.apply.has_value());
+  CHECK(c.apply->table == "100");
+  REQUIRE(c.gateways.size() == 2);
+  CHECK(c.gateways[0].url == "http://127.0.0.1:9300/v1/routes");
+  // Relative to the config file, stored absolute, like tls.ca_file.
+  CHECK(c.gateways[0].secret_file == (dir.path / "gw1.key").string());
+  CHECK(c.gateways[0].timeout == 2s);  // the default
+  CHECK(c.gateways[1].exec == "/bin/sh");
+  CHECK(c.gateways[1].timeout == 500ms);
+}
+
+TEST_CASE("without failover keys the options keep their defaults") {
+  auto r = load_config_string(with_sections(""), "c.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.error().message);
+  const HealthOptions built_in;
+  CHECK(r->liveness.interval == LivenessOptions{}.interval);
+  CHECK(r->liveness.detect == LivenessOptions{}.detect);
+  CHECK(r->health.rise == built_in.rise);
+  CHECK(r->health.sla.loss == built_in.sla.loss);
+  CHECK(r->scoring.margin == ScoringOptions{}.margin);
+  CHECK(r->routes.empty());
+  CHECK_FALSE(r->apply.has_value());  // absent: the host's routes are left alone
+  CHECK(r->gateways.empty());
+  auto main_table = load_config_string(with_sections("apply: { table: main }\n"), "c.yaml");
+  REQUIRE_MESSAGE(main_table.ok(), main_table.error().message);
+  CHECK(main_table->apply->table == "main");
+  auto empty_apply = load_config_string(with_sections("apply: {}\n"), "c.yaml");
+  REQUIRE_MESSAGE(empty_apply.ok(), empty_apply.error().message);
+  CHECK(empty_apply->apply->table == "main");
+}
+
+TEST_CASE("reflectors default to every target with an icmp host") {
+  const char* yaml =
+      "lines: [ { id: l1, source: 127.0.0.1, gateway: 127.0.0.2 } ]\n"
+      "targets:\n"
+      "  - { id: web, tcp: 127.0.0.1:80 }\n"
+      "  - { id: r1, icmp: 127.0.0.1, tcp: 127.0.0.1:443 }\n"
+      "  - { id: r2, icmp: { host: 127.0.0.3, pings: 2 } }\n"
+      "routes: [ { prefix: 198.19.0.0/16, lines: [l1] } ]\n";
+  auto r = load_config_string(yaml, "c.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.error().message);
+  CHECK(r->liveness.reflectors == std::vector<std::string>{"r1", "r2"});
+  // More icmp targets than a line may echo: named ones are needed, with routes only.
+  std::string many = with_sections("", 1, static_cast<int>(config_limits::kMaxReflectors) + 1);
+  REQUIRE(load_config_string(many, "c.yaml").ok());
+  many.replace(many.find("source: 127.0.0.1"), 17, "source: 127.0.0.1, gateway: 127.0.0.2");
+  auto capped =
+      load_config_string(many + "routes: [ { prefix: 198.19.0.0/16, lines: [l0] } ]\n", "c.yaml");
+  REQUIRE_FALSE(capped.ok());
+  CHECK(capped.error().message ==
+        "c.yaml:21:1: routes: 17 targets have an icmp host, more than the 16 reflectors a line "
+        "may echo; choose them with liveness.reflectors");
+  auto named = load_config_string(many +
+                                      "liveness: { reflectors: [t0, t1] }\nroutes: [ { prefix: "
+                                      "198.19.0.0/16, lines: [l0] } ]\n",
+                                  "c.yaml");
+  REQUIRE_MESSAGE(named.ok(), named.error().message);
+  CHECK(named->liveness.reflectors == std::vector<std::string>{"t0", "t1"});
+}
+
+TEST_CASE("lines[].liveness merges onto liveness: and profile fast sets interval and detect") {
+  const char* yaml =
+      "liveness: { interval: 200ms, detect: 2s, reflectors: [edge] }\n"
+      "lines:\n"
+      "  - { id: plain, source: 127.0.0.1 }\n"
+      "  - { id: quick, source: 127.0.0.1, liveness: { profile: fast } }\n"
+      "  - { id: own, source: 127.0.0.1, liveness: { reflectors: [far] } }\n"
+      "  - { id: tuned, source: 127.0.0.1, liveness: { profile: fast, detect: 50ms } }\n"
+      "  - { id: back, source: 127.0.0.1, liveness: { profile: default } }\n"
+      "targets: [ { id: edge, icmp: 127.0.0.1 }, { id: far, icmp: 127.0.0.2 } ]\n";
+  auto r = load_config_string(yaml, "c.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.error().message);
+  const auto& l = r->lines;
+  CHECK_FALSE(l[0].liveness.has_value());
+  REQUIRE(l[1].liveness.has_value());
+  CHECK(l[1].liveness->interval == LivenessOptions::fast().interval);
+  CHECK(l[1].liveness->detect == LivenessOptions::fast().detect);
+  CHECK(l[1].liveness->reflectors == std::vector<std::string>{"edge"});  // from liveness:
+  REQUIRE(l[2].liveness.has_value());
+  CHECK(l[2].liveness->interval == 200ms);  // from liveness:
+  CHECK(l[2].liveness->detect == 2s);
+  CHECK(l[2].liveness->reflectors == std::vector<std::string>{"far"});  // replaced, not added
+  CHECK(l[3].liveness->interval == 10ms);                               // the profile
+  CHECK(l[3].liveness->detect == 50ms);                                 // the line's own key
+  CHECK(l[4].liveness->interval == 100ms);                              // built-in defaults
+  CHECK(l[4].liveness->detect == 1s);
+}
+
+TEST_CASE("gateway exec and secret_file are checked on the file system at load") {
+  TempDir dir;
+  const std::string secret = "do-not-print-this-secret";
+  std::ofstream(dir.path / "gw.key") << secret;
+  std::ofstream(dir.path / "empty.key").flush();
+  std::ofstream(dir.path / "hook") << "#!/bin/sh\n";
+  fs::permissions(dir.path / "hook", fs::perms::owner_read | fs::perms::owner_write);
+  auto load = [&](const std::string& gateway) {
+    return load_config_string(with_sections("gateways:\n  - " + gateway + "\n"),
+                              (dir.path / "c.yaml").string());
+  };
+  const std::string d = dir.path.string();
+  auto not_exec = load("{ id: h, exec: " + d + "/hook }");
+  REQUIRE_FALSE(not_exec.ok());
+  CHECK(not_exec.error().message ==
+        d + "/c.yaml:2:20: gateways[0].exec: \"" + d + "/hook\" is not executable");
+  fs::permissions(dir.path / "hook", fs::perms::owner_exec, fs::perm_options::add);
+  auto runs = load("{ id: h, exec: " + d + "/hook }");
+  CHECK_MESSAGE(runs.ok(), runs.error().message);
+  auto directory = load("{ id: h, exec: " + d + " }");
+  REQUIRE_FALSE(directory.ok());
+  CHECK(directory.error().message ==
+        d + "/c.yaml:2:20: gateways[0].exec: \"" + d + "\" is not a regular file");
+  auto empty = load("{ id: g, url: 'https://127.0.0.1/', secret_file: empty.key }");
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().message == d + "/c.yaml:2:54: gateways[0].secret_file: \"" + d +
+                                     "/empty.key\" is empty (an empty key authenticates nothing)");
+  auto secret_dir = load("{ id: g, url: 'https://127.0.0.1/', secret_file: . }");
+  REQUIRE_FALSE(secret_dir.ok());
+  CHECK(secret_dir.error().message ==
+        d + "/c.yaml:2:54: gateways[0].secret_file: \"" + d + "/\" is a directory");
+  // Every other check on a gateway with a real key: none shows the key.
+  auto mixed = load(
+      "{ id: g, url: 'https://127.0.0.1/', secret_file: gw.key, exec: /bin/sh, "
+      "timeout: 0s }");
+  REQUIRE_FALSE(mixed.ok());
+  CHECK(count_lines(mixed.error().message) == 2);
+  CHECK(mixed.error().message.find(secret) == std::string::npos);
+}
+
+TEST_CASE("percentages need their percent sign") {
+  for (const char* ok : {"0%", "2%", "0.5%", "100%"}) {
+    CAPTURE(ok);
+    auto r = load_config_string(
+        with_sections(std::string("health: { sla: { loss: ") + ok + " } }\n"), "p.yaml");
+    CHECK_MESSAGE(r.ok(), r.error().message);
+  }
+  for (const char* bad : {"2", "0.02", "'%'", "2 %", "two%", "-1%", "'2%%'"}) {
+    CAPTURE(bad);
+    auto r = load_config_string(
+        with_sections(std::string("health: { sla: { loss: ") + bad + " } }\n"), "p.yaml");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find("health.sla.loss: ") != std::string::npos);
+  }
+  auto r = load_config_string(with_sections("scoring: { margin: 1 }\n"), "p.yaml");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().message ==
+        "p.yaml:1:20: scoring.margin: \"1\": a percent sign is required (e.g. 100%)");
 }

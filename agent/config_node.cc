@@ -298,6 +298,18 @@ std::string check_ip(const std::string& ip) {
   return echo(ip) + " is not an IP address";
 }
 
+std::string check_ifname(const std::string& name) {
+  if (name.empty() || name.size() > 15)
+    return "interface name " + echo(name) + " must be 1 to 15 characters";
+  // The kernel's dev_valid_name(): '/' and ':' and white space are refused.
+  const bool bad_char = std::any_of(name.begin(), name.end(), [](char c) {
+    return c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c));
+  });
+  if (bad_char || name == "." || name == "..")
+    return "interface name " + echo(name) + " must not contain '/', ':' or spaces";
+  return "";
+}
+
 std::string check_host(const std::string& host) {
   if (check_ip(host).empty()) return "";
   static const std::regex kName(
