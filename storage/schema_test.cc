@@ -57,11 +57,20 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
   }
   Db db = open_raw(dir.path() + "/sub/dir/linewatch.db");
   CHECK(*schema_version(db) == kSchemaVersion);
-  CHECK(kSchemaVersion == 2);
-  CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples"});
+  CHECK(kSchemaVersion == 3);
+  CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples", "events",
+                                                      "agent_state", "line_bandwidth"});
   const auto idx = objects(db, "index");
-  CHECK(idx.count("samples_series") == 1);
-  CHECK(idx.count("samples_ts") == 1);
+  for (const char* name : {"samples_series", "samples_ts", "events_ts", "events_line",
+                           "line_bandwidth_series", "line_bandwidth_ts"}) {
+    CAPTURE(name);
+    CHECK(idx.count(name) == 1);
+  }
+  CHECK(columns(db, "events") ==
+        std::set<std::string>{"id", "ts_ms", "kind", "line", "target", "reason", "detail"});
+  CHECK(columns(db, "agent_state") == std::set<std::string>{"key", "value", "ts_ms"});
+  CHECK(columns(db, "line_bandwidth") ==
+        std::set<std::string>{"line_id", "ts_ms", "rx_bps", "tx_bps", "utilisation"});
   CHECK(columns(db, "samples").count("rtts") == 1);
   CHECK(columns(db, "samples").size() == 26);  // see schema.h
   CHECK(*db.query_text("PRAGMA journal_mode", "mode") == "wal");
@@ -72,9 +81,19 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
               " duration_us, sent, received, http_status, body_bytes)"
               " VALUES(1, 1, 'x', 0, 1, 0, 0, 0, 0, 0, 0)",
               "strict check"));
+  CHECK_FALSE(
+      db.exec("INSERT INTO events(ts_ms, kind, line, target, reason, detail)"
+              " VALUES('soon', 'line_down', '', '', '', '')",
+              "strict events"));
+  CHECK_FALSE(
+      db.exec("INSERT INTO line_bandwidth(line_id, ts_ms, rx_bps, tx_bps)"
+              " VALUES(1, 0, 'fast', 0)",
+              "strict bandwidth"));
+  CHECK_FALSE(db.exec("INSERT INTO agent_state(key, value, ts_ms) VALUES('k', 'v', 'now')",
+                      "strict state"));
 }
 
-TEST_CASE("a v1 database is migrated to v2 with its rows preserved") {
+TEST_CASE("a v1 database is migrated to the current version with its rows preserved") {
   TempDir dir;
   {
     Db db = open_raw(dir.db());
@@ -105,7 +124,7 @@ TEST_CASE("a v1 database is migrated to v2 with its rows preserved") {
   CHECK(r.rtts.empty());
   (*store)->stop();
   Db db = open_raw(dir.db());
-  CHECK(*schema_version(db) == 2);
+  CHECK(*schema_version(db) == kSchemaVersion);
   CHECK(objects(db, "index").count("samples_series") == 1);
 }
 
@@ -153,7 +172,7 @@ TEST_CASE("SQLite errors name the file and carry SQLite's message") {
 TEST_CASE("migrate rejects versions it does not know") {
   TempDir dir;
   Db db = open_raw(dir.db());
-  CHECK_FALSE(migrate(db, 3));
+  CHECK_FALSE(migrate(db, kSchemaVersion + 1));
   CHECK_FALSE(migrate(db, -1));
   CHECK(*schema_version(db) == 0);
 }
