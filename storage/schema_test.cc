@@ -13,6 +13,7 @@
 namespace linewatch {
 namespace {
 
+using namespace std::chrono_literals;
 using test::TempDir;
 
 Db open_raw(const std::string& path) {
@@ -126,6 +127,55 @@ TEST_CASE("a v1 database is migrated to the current version with its rows preser
   Db db = open_raw(dir.db());
   CHECK(*schema_version(db) == kSchemaVersion);
   CHECK(objects(db, "index").count("samples_series") == 1);
+}
+
+TEST_CASE("a v2 database is migrated to v3 in place: samples kept, new tables usable") {
+  TempDir dir;
+  {
+    // As the previous release left it: WAL mode, rows with per-echo RTTs.
+    Db db = open_raw(dir.db());
+    REQUIRE(*db.query_text("PRAGMA journal_mode = WAL", "wal") == "wal");
+    REQUIRE(migrate(db, 2));
+    CHECK(objects(db, "table").count("events") == 0);
+    REQUIRE(db.exec(
+        "INSERT INTO lines(name) VALUES('cn2'), ('cu-vip');"
+        "INSERT INTO targets(name) VALUES('la');"
+        "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason, rtt_us, duration_us,"
+        " sent, received, http_status, body_bytes, detail, rtts) VALUES"
+        " (1, 1, 0, 1700000000000, 1, 0, 801, 5000, 3, 2, 0, 0, NULL, '[801,null,799]'),"
+        " (2, 1, 0, 1700000001000, 0, 1, NULL, 5000, 3, 0, 0, 0, 'no reply', '[null,null,null]')",
+        "insert v2 rows"));
+  }
+  FakeClock clock(WallTime(std::chrono::milliseconds(1700000002000)));
+  auto store = test::open_store(dir, clock);
+  CHECK(*store->count() == 2);
+  auto cn2 = store->samples({"cn2", "la", ProbeKind::icmp});
+  REQUIRE(cn2);
+  REQUIRE(cn2->size() == 1);
+  CHECK(cn2->front().rtts.size() == 3);
+  CHECK(cn2->front().rtt == std::optional<Duration>(std::chrono::microseconds(801)));
+  auto cu = store->samples({"cu-vip", "la", ProbeKind::icmp});
+  REQUIRE(cu);
+  REQUIRE(cu->size() == 1);
+  CHECK(cu->front().detail == "no reply");
+  CHECK(cu->front().reason == Reason::timeout);
+
+  // The new tables start empty and take rows; bandwidth reuses the interned line.
+  CHECK(store->events({})->empty());
+  CHECK(*store->load_state("route_plan") == std::nullopt);
+  REQUIRE(store->submit_event(test::event(clock.wall_now(), "line_down", "cn2")));
+  REQUIRE(store->submit_bandwidth("cn2", clock.wall_now(), 1000, 2000, 0.5));
+  REQUIRE(store->save_state("route_plan", "{}"));
+  REQUIRE(store->flush(10s));
+  CHECK(store->events({})->size() == 1);
+  CHECK(store->bandwidth({"cn2"})->size() == 1);
+  CHECK(*store->load_state("route_plan") == std::optional<std::string>("{}"));
+  store->stop();
+  Db db = open_raw(dir.db());
+  CHECK(*schema_version(db) == 3);
+  CHECK(*db.query_int("SELECT count(*) FROM lines", "lines") == 2);
+  CHECK(*db.query_int("SELECT line_id FROM line_bandwidth", "line id") == 1);
+  CHECK(*db.query_text("PRAGMA integrity_check", "integrity") == "ok");
 }
 
 TEST_CASE("a database from a newer version is refused and left untouched") {
