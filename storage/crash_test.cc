@@ -1,6 +1,7 @@
 // A writer process killed with SIGKILL in the middle of its batches must
-// leave a database that is intact, holds an unbroken run of complete rows,
-// and accepts new writes.
+// leave a database that is intact, holds an unbroken run of complete rows
+// (samples and the events queued between them), a whole state value, and
+// accepts new writes.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -26,7 +27,14 @@ ProbeResult numbered(std::int64_t seq, WallTime t) {
   return r;
 }
 
-// The child: writes numbered rows as fast as the queue takes them, until killed.
+// Queued right after sample 10 * n, so the two kinds interleave in the queue.
+Event numbered_event(std::int64_t n, WallTime t) {
+  return test::event(t, "score_moved", "cn2", "margin_held", "event " + std::to_string(n));
+}
+
+// The child: writes numbered rows as fast as the queue takes them, until
+// killed; every tenth sample is followed by an event, and every sample by a
+// save of its number.
 [[noreturn]] void write_forever(const std::string& dir) {
   SystemClock clock;
   StorageOptions opt;
@@ -36,11 +44,16 @@ ProbeResult numbered(std::int64_t seq, WallTime t) {
   if (!store) _exit(2);
   const auto end = std::chrono::steady_clock::now() + 30s;  // bounded even if never killed
   std::int64_t seq = 0;
+  auto until_taken = [&](auto submit) {
+    while (!submit() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(100us);
+  };
   while (std::chrono::steady_clock::now() < end) {
-    if ((*store)->submit(numbered(seq, clock.wall_now())))
-      ++seq;
-    else
-      std::this_thread::sleep_for(100us);
+    until_taken([&] { return (*store)->submit(numbered(seq, clock.wall_now())); });
+    if (seq % 10 == 0)
+      until_taken(
+          [&] { return (*store)->submit_event(numbered_event(seq / 10, clock.wall_now())); });
+    (*store)->save_state("last_seq", std::to_string(seq));
+    ++seq;
   }
   _exit(3);
 }
@@ -95,6 +108,29 @@ void crash_once(std::chrono::milliseconds extra) {
   }
   CHECK(bad == 0);
   MESSAGE("killed after " << n << " committed rows");
+
+  // Events commit in queue order with the samples around them: event k
+  // follows sample 10k, so n samples carry events 0..(n-1)/10, the last one
+  // possibly not yet.
+  EventQuery all;
+  all.limit = 10'000'000;
+  auto events = store.events(all);
+  REQUIRE(events);
+  const auto m = static_cast<std::int64_t>(events->size());
+  CHECK(m <= (n - 1) / 10 + 1);
+  CHECK(m >= (n - 1) / 10);
+  for (std::int64_t k = 0; k < m; ++k) {
+    const Event& e = (*events)[static_cast<std::size_t>(m - 1 - k)];  // newest first
+    if (e.detail != "event " + std::to_string(k)) {
+      FAIL_CHECK("event " << k << " reads '" << e.detail << "'");
+      break;
+    }
+  }
+  // The state value is whole, and no older than the samples it was saved after.
+  auto last = store.load_state("last_seq");
+  REQUIRE(last);
+  REQUIRE(last->has_value());
+  CHECK(std::stoll(**last) >= n - 2);
 
   REQUIRE(store.submit(numbered(n, clock.wall_now())));
   REQUIRE(store.flush(10s));

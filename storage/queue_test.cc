@@ -12,6 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::icmp_result;
+using test::lock_exclusively;
 using test::TempDir;
 using test::wait_until;
 
@@ -27,13 +28,6 @@ struct Locked {
     tuning.retry_max = 40ms;
   }
 };
-
-Db lock_exclusively(const std::string& path) {
-  auto db = Db::open(path, SQLITE_OPEN_READWRITE, 1s);
-  REQUIRE_MESSAGE(db, db.error().message);
-  REQUIRE(db->exec("BEGIN EXCLUSIVE", "lock"));
-  return std::move(*db);
-}
 
 TEST_CASE("a full queue refuses without blocking, counts drops, and loses nothing accepted") {
   TempDir dir;
@@ -130,6 +124,74 @@ TEST_CASE("a write error does not kill the writer: it recovers when the lock goe
     CHECK(*store.count() == 7 * (round + 1));
   }
   CHECK(store.stats().lost == 0);
+}
+
+TEST_CASE("events and bandwidth share the queue bound and count their drops apart") {
+  TempDir dir;
+  FakeClock clock;
+  Locked cfg;
+  auto opened = Store::open(dir.path(), cfg.options, clock, cfg.tuning);
+  REQUIRE_MESSAGE(opened, opened.error().message);
+  auto& store = **opened;
+  Db blocker = lock_exclusively(dir.db());
+  const WallTime t = clock.wall_now();
+  // 100 fit: 60 results, 30 events, 10 bandwidth samples.
+  for (int i = 0; i < 60; ++i) REQUIRE(store.submit(icmp_result("l", "t", t, {1})));
+  for (int i = 0; i < 30; ++i)
+    REQUIRE(store.submit_event(test::event(t, "line_down", "l", "silence", std::to_string(i))));
+  for (int i = 0; i < 10; ++i) REQUIRE(store.submit_bandwidth("l", t, 1, 1));
+  for (int i = 0; i < 5; ++i) CHECK_FALSE(store.submit_event(test::event(t, "line_up", "l")));
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(store.submit_bandwidth("l", t, 1, 1));
+  for (int i = 0; i < 2; ++i) CHECK_FALSE(store.submit(icmp_result("l", "t", t, {1})));
+  REQUIRE(wait_until([&] { return store.stats().write_errors >= 1; }));
+  auto s = store.stats();
+  CHECK(s.pending == 100);
+  CHECK(s.dropped == 2);
+  CHECK(s.events_dropped == 5);
+  CHECK(s.bandwidth_dropped == 3);
+  CHECK(s.events_submitted == 30);
+  CHECK(s.bandwidth_submitted == 10);
+
+  REQUIRE(blocker.exec("ROLLBACK", "unlock"));
+  REQUIRE(store.flush(10s));
+  s = store.stats();
+  CHECK(s.written == 60);
+  CHECK(s.events_written == 30);
+  CHECK(s.bandwidth_written == 10);
+  auto events = store.events({});
+  REQUIRE(events);
+  REQUIRE(events->size() == 30);
+  CHECK(events->front().detail == "29");  // every accepted one, none of the refused
+  CHECK(store.bandwidth({"l"})->size() == 10);
+}
+
+TEST_CASE("stop() on a locked database counts lost events, bandwidth and state apart") {
+  TempDir dir;
+  FakeClock clock;
+  Locked cfg;
+  cfg.tuning.stop_timeout = 200ms;
+  auto opened = Store::open(dir.path(), cfg.options, clock, cfg.tuning);
+  REQUIRE_MESSAGE(opened, opened.error().message);
+  auto& store = **opened;
+  Db blocker = lock_exclusively(dir.db());
+  const WallTime t = clock.wall_now();
+  for (int i = 0; i < 4; ++i) REQUIRE(store.submit(icmp_result("l", "t", t, {1})));
+  for (int i = 0; i < 3; ++i) REQUIRE(store.submit_event(test::event(t, "line_down", "l")));
+  for (int i = 0; i < 2; ++i) REQUIRE(store.submit_bandwidth("l", t, 1, 1));
+  REQUIRE(store.save_state("route_plan", "{}"));
+  REQUIRE(store.save_state("plan_version", "1"));
+  store.stop();
+  const auto s = store.stats();
+  CHECK(s.lost == 4);
+  CHECK(s.events_lost == 3);
+  CHECK(s.bandwidth_lost == 2);
+  CHECK(s.state_lost == 2);
+  CHECK(s.pending == 0);
+  CHECK(s.state_pending == 0);
+  CHECK(s.written + s.events_written + s.bandwidth_written + s.state_written == 0);
+  CHECK_FALSE(store.flush(100ms));
+  REQUIRE(blocker.exec("ROLLBACK", "unlock"));
+  CHECK(store.events({})->empty());
 }
 
 }  // namespace

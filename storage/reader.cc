@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "storage/sample_row.h"
+#include "storage/tables.h"
 
 namespace linewatch {
 
@@ -113,6 +114,21 @@ Result<std::string> SampleReader::name(const char* table, std::int64_t id) const
 Result<std::int64_t> SampleReader::count() const {
   std::lock_guard lk(mu_);
   return db_.query_int("SELECT COUNT(*) FROM samples", "count samples");
+}
+
+Result<std::vector<Event>> SampleReader::events(const EventQuery& q) const {
+  std::lock_guard lk(mu_);
+  return select_events(db_, q);
+}
+
+Result<std::vector<BandwidthSample>> SampleReader::bandwidth(const BandwidthQuery& q) const {
+  std::lock_guard lk(mu_);
+  return select_bandwidth(db_, q);
+}
+
+Result<std::optional<std::string>> SampleReader::load_state(const std::string& key) const {
+  std::lock_guard lk(mu_);
+  return select_state(db_, key);
 }
 
 }  // namespace linewatch

@@ -1,4 +1,5 @@
-// Read queries over a connection of their own (see store.h for the contract).
+// Read queries over a connection of their own (see store.h for the contract):
+// samples here, the events, bandwidth and state tables through tables.h.
 //
 // Thread-safety: all members are thread-safe; one mutex serialises use of the
 // connection, so concurrent readers queue behind each other but never behind
@@ -24,6 +25,10 @@ class SampleReader {
   Result<std::int64_t> count() const;
   Result<std::optional<ProbeResult>> latest(const std::string& line, const std::string& target,
                                             ProbeKind kind) const;
+  // The v3 tables (tables.h).
+  Result<std::vector<Event>> events(const EventQuery& q) const;
+  Result<std::vector<BandwidthSample>> bandwidth(const BandwidthQuery& q) const;
+  Result<std::optional<std::string>> load_state(const std::string& key) const;
 
  private:
   Result<std::vector<ProbeResult>> select(const std::string& line, const std::string& target,

@@ -46,6 +46,35 @@ CREATE INDEX samples_series ON samples(line_id, target_id, kind, ts_ms);
 CREATE INDEX samples_ts ON samples(ts_ms);
 ALTER TABLE samples ADD COLUMN rtts TEXT;
 )sql",
+    // v3: failover's decisions (events), its state across restarts (agent_state)
+    // and per-second bandwidth of each line.
+    R"sql(
+CREATE TABLE events(
+  id INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  line TEXT NOT NULL,
+  target TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  detail TEXT NOT NULL
+) STRICT;
+CREATE INDEX events_ts ON events(ts_ms);
+CREATE INDEX events_line ON events(line, ts_ms);
+CREATE TABLE agent_state(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL
+) STRICT;
+CREATE TABLE line_bandwidth(
+  line_id INTEGER NOT NULL REFERENCES lines(id),
+  ts_ms INTEGER NOT NULL,
+  rx_bps INTEGER NOT NULL,
+  tx_bps INTEGER NOT NULL,
+  utilisation REAL
+) STRICT;
+CREATE INDEX line_bandwidth_series ON line_bandwidth(line_id, ts_ms);
+CREATE INDEX line_bandwidth_ts ON line_bandwidth(ts_ms);
+)sql",
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one migration step per version");
 

@@ -5,7 +5,7 @@
 // it at a whole version. A database newer than kSchemaVersion is refused
 // before anything is written to it.
 //
-// Schema, version 2 (durations in whole microseconds, times in unix ms):
+// Schema, version 3 (durations in whole microseconds, times in unix ms):
 //   lines(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)     -- line names, interned
 //   targets(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)   -- target names, interned
 //   samples STRICT: one ProbeResult per row
@@ -21,6 +21,18 @@
 //   Absent optionals are NULL.
 //   v2 indexes: samples_series(line_id, target_id, kind, ts_ms) for per-series
 //   reads, samples_ts(ts_ms) for retention.
+//   v3 events STRICT: one core/event.h Event per row
+//     id INTEGER PRIMARY KEY, ts_ms, kind, line, target, reason, detail
+//     (all TEXT NOT NULL; "" when the event is not about a line or target);
+//     indexes events_ts(ts_ms), events_line(line, ts_ms).
+//   v3 agent_state STRICT: small documents kept across restarts
+//     key TEXT PRIMARY KEY, value TEXT NOT NULL, ts_ms (when it was saved).
+//   v3 line_bandwidth STRICT: one per-second bandwidth sample per row
+//     line_id -> lines, ts_ms, rx_bps, tx_bps (bits/s, INTEGER),
+//     utilisation REAL (NULL when the line's capacity is unknown);
+//     indexes line_bandwidth_series(line_id, ts_ms), line_bandwidth_ts(ts_ms).
+//   samples, events and line_bandwidth rows older than storage.retention are
+//   deleted; agent_state rows are kept until overwritten.
 //
 // Thread-safety: the functions use the given connection only; callers serialise.
 #pragma once
@@ -30,7 +42,7 @@
 
 namespace linewatch {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // The database's current schema version (0 for a new, empty file).
 Result<int> schema_version(Db& db);

@@ -13,6 +13,7 @@
 namespace linewatch {
 namespace {
 
+using namespace std::chrono_literals;
 using test::TempDir;
 
 Db open_raw(const std::string& path) {
@@ -57,11 +58,20 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
   }
   Db db = open_raw(dir.path() + "/sub/dir/linewatch.db");
   CHECK(*schema_version(db) == kSchemaVersion);
-  CHECK(kSchemaVersion == 2);
-  CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples"});
+  CHECK(kSchemaVersion == 3);
+  CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples", "events",
+                                                      "agent_state", "line_bandwidth"});
   const auto idx = objects(db, "index");
-  CHECK(idx.count("samples_series") == 1);
-  CHECK(idx.count("samples_ts") == 1);
+  for (const char* name : {"samples_series", "samples_ts", "events_ts", "events_line",
+                           "line_bandwidth_series", "line_bandwidth_ts"}) {
+    CAPTURE(name);
+    CHECK(idx.count(name) == 1);
+  }
+  CHECK(columns(db, "events") ==
+        std::set<std::string>{"id", "ts_ms", "kind", "line", "target", "reason", "detail"});
+  CHECK(columns(db, "agent_state") == std::set<std::string>{"key", "value", "ts_ms"});
+  CHECK(columns(db, "line_bandwidth") ==
+        std::set<std::string>{"line_id", "ts_ms", "rx_bps", "tx_bps", "utilisation"});
   CHECK(columns(db, "samples").count("rtts") == 1);
   CHECK(columns(db, "samples").size() == 26);  // see schema.h
   CHECK(*db.query_text("PRAGMA journal_mode", "mode") == "wal");
@@ -72,9 +82,19 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
               " duration_us, sent, received, http_status, body_bytes)"
               " VALUES(1, 1, 'x', 0, 1, 0, 0, 0, 0, 0, 0)",
               "strict check"));
+  CHECK_FALSE(
+      db.exec("INSERT INTO events(ts_ms, kind, line, target, reason, detail)"
+              " VALUES('soon', 'line_down', '', '', '', '')",
+              "strict events"));
+  CHECK_FALSE(
+      db.exec("INSERT INTO line_bandwidth(line_id, ts_ms, rx_bps, tx_bps)"
+              " VALUES(1, 0, 'fast', 0)",
+              "strict bandwidth"));
+  CHECK_FALSE(db.exec("INSERT INTO agent_state(key, value, ts_ms) VALUES('k', 'v', 'now')",
+                      "strict state"));
 }
 
-TEST_CASE("a v1 database is migrated to v2 with its rows preserved") {
+TEST_CASE("a v1 database is migrated to the current version with its rows preserved") {
   TempDir dir;
   {
     Db db = open_raw(dir.db());
@@ -105,8 +125,57 @@ TEST_CASE("a v1 database is migrated to v2 with its rows preserved") {
   CHECK(r.rtts.empty());
   (*store)->stop();
   Db db = open_raw(dir.db());
-  CHECK(*schema_version(db) == 2);
+  CHECK(*schema_version(db) == kSchemaVersion);
   CHECK(objects(db, "index").count("samples_series") == 1);
+}
+
+TEST_CASE("a v2 database is migrated to v3 in place: samples kept, new tables usable") {
+  TempDir dir;
+  {
+    // As the previous release left it: WAL mode, rows with per-echo RTTs.
+    Db db = open_raw(dir.db());
+    REQUIRE(*db.query_text("PRAGMA journal_mode = WAL", "wal") == "wal");
+    REQUIRE(migrate(db, 2));
+    CHECK(objects(db, "table").count("events") == 0);
+    REQUIRE(db.exec(
+        "INSERT INTO lines(name) VALUES('cn2'), ('cu-vip');"
+        "INSERT INTO targets(name) VALUES('la');"
+        "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason, rtt_us, duration_us,"
+        " sent, received, http_status, body_bytes, detail, rtts) VALUES"
+        " (1, 1, 0, 1700000000000, 1, 0, 801, 5000, 3, 2, 0, 0, NULL, '[801,null,799]'),"
+        " (2, 1, 0, 1700000001000, 0, 1, NULL, 5000, 3, 0, 0, 0, 'no reply', '[null,null,null]')",
+        "insert v2 rows"));
+  }
+  FakeClock clock(WallTime(std::chrono::milliseconds(1700000002000)));
+  auto store = test::open_store(dir, clock);
+  CHECK(*store->count() == 2);
+  auto cn2 = store->samples({"cn2", "la", ProbeKind::icmp});
+  REQUIRE(cn2);
+  REQUIRE(cn2->size() == 1);
+  CHECK(cn2->front().rtts.size() == 3);
+  CHECK(cn2->front().rtt == std::optional<Duration>(std::chrono::microseconds(801)));
+  auto cu = store->samples({"cu-vip", "la", ProbeKind::icmp});
+  REQUIRE(cu);
+  REQUIRE(cu->size() == 1);
+  CHECK(cu->front().detail == "no reply");
+  CHECK(cu->front().reason == Reason::timeout);
+
+  // The new tables start empty and take rows; bandwidth reuses the interned line.
+  CHECK(store->events({})->empty());
+  CHECK(*store->load_state("route_plan") == std::nullopt);
+  REQUIRE(store->submit_event(test::event(clock.wall_now(), "line_down", "cn2")));
+  REQUIRE(store->submit_bandwidth("cn2", clock.wall_now(), 1000, 2000, 0.5));
+  REQUIRE(store->save_state("route_plan", "{}"));
+  REQUIRE(store->flush(10s));
+  CHECK(store->events({})->size() == 1);
+  CHECK(store->bandwidth({"cn2"})->size() == 1);
+  CHECK(*store->load_state("route_plan") == std::optional<std::string>("{}"));
+  store->stop();
+  Db db = open_raw(dir.db());
+  CHECK(*schema_version(db) == 3);
+  CHECK(*db.query_int("SELECT count(*) FROM lines", "lines") == 2);
+  CHECK(*db.query_int("SELECT line_id FROM line_bandwidth", "line id") == 1);
+  CHECK(*db.query_text("PRAGMA integrity_check", "integrity") == "ok");
 }
 
 TEST_CASE("a database from a newer version is refused and left untouched") {
@@ -153,7 +222,7 @@ TEST_CASE("SQLite errors name the file and carry SQLite's message") {
 TEST_CASE("migrate rejects versions it does not know") {
   TempDir dir;
   Db db = open_raw(dir.db());
-  CHECK_FALSE(migrate(db, 3));
+  CHECK_FALSE(migrate(db, kSchemaVersion + 1));
   CHECK_FALSE(migrate(db, -1));
   CHECK(*schema_version(db) == 0);
 }

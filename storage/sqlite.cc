@@ -148,6 +148,13 @@ void Stmt::bind(int i, const std::optional<std::int64_t>& v) {
     bind_null(i);
 }
 
+void Stmt::bind_real(int i, const std::optional<double>& v) {
+  if (v)
+    note(sqlite3_bind_double(s_, i, *v));
+  else
+    bind_null(i);
+}
+
 Result<bool> Stmt::step() {
   if (bind_rc_ != SQLITE_OK) {
     const int rc = std::exchange(bind_rc_, SQLITE_OK);
@@ -183,6 +190,10 @@ std::int64_t Stmt::column_int(int col) const { return sqlite3_column_int64(s_, c
 std::optional<std::int64_t> Stmt::column_opt(int col) const {
   if (is_null(col)) return std::nullopt;
   return column_int(col);
+}
+std::optional<double> Stmt::column_opt_real(int col) const {
+  if (is_null(col)) return std::nullopt;
+  return sqlite3_column_double(s_, col);
 }
 std::string Stmt::column_text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));

@@ -93,6 +93,8 @@ class Stmt {
   void bind(int i, std::string_view text);  // copied by SQLite
   void bind_null(int i);
   void bind(int i, const std::optional<std::int64_t>& v);
+  // REAL values; named apart so an integer argument never picks them by accident.
+  void bind_real(int i, const std::optional<double>& v);
 
   // Success: true when a row is ready, false when the statement is done.
   // Failure: the bind or step error, named by this statement's `what`.
@@ -105,6 +107,7 @@ class Stmt {
   bool is_null(int col) const;
   std::int64_t column_int(int col) const;
   std::optional<std::int64_t> column_opt(int col) const;
+  std::optional<double> column_opt_real(int col) const;
   std::string column_text(int col) const;  // "" for NULL
 
  private:

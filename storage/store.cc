@@ -75,6 +75,14 @@ Store::Store(std::string path, std::unique_ptr<SampleWriter> w, std::unique_ptr<
 Store::~Store() { stop(); }
 
 bool Store::submit(ProbeResult r) { return writer_->submit(std::move(r)); }
+bool Store::submit_event(Event e) { return writer_->submit(std::move(e)); }
+bool Store::submit_bandwidth(std::string line, WallTime time, std::uint64_t rx_bps,
+                             std::uint64_t tx_bps, std::optional<double> utilisation) {
+  return writer_->submit(BandwidthSample{std::move(line), time, rx_bps, tx_bps, utilisation});
+}
+bool Store::save_state(std::string key, std::string value) {
+  return writer_->save_state(std::move(key), std::move(value));
+}
 bool Store::flush(Duration timeout) { return writer_->flush(timeout); }
 void Store::stop() { writer_->stop(); }
 WriterStats Store::stats() const { return writer_->stats(); }
@@ -84,6 +92,13 @@ Result<std::vector<ProbeResult>> Store::samples(const SampleQuery& q) const {
 }
 Result<std::vector<SeriesInfo>> Store::series() const { return reader_->series(); }
 Result<std::int64_t> Store::count() const { return reader_->count(); }
+Result<std::vector<Event>> Store::events(const EventQuery& q) const { return reader_->events(q); }
+Result<std::vector<BandwidthSample>> Store::bandwidth(const BandwidthQuery& q) const {
+  return reader_->bandwidth(q);
+}
+Result<std::optional<std::string>> Store::load_state(const std::string& key) const {
+  return reader_->load_state(key);
+}
 Result<std::optional<ProbeResult>> Store::latest(const std::string& line, const std::string& target,
                                                  ProbeKind kind) const {
   return reader_->latest(line, target, kind);

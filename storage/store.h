@@ -1,23 +1,34 @@
-// The storage module's public contract: probe results in SQLite.
+// The storage module's public contract: probe results, failover events,
+// per-second line bandwidth and the agent's own state, in SQLite.
 //
 // One Store per data directory, holding `<data_dir>/linewatch.db` (WAL mode,
 // synchronous=NORMAL, foreign keys on; schema and migrations in schema.h).
 //
 // Writes go through a bounded queue to one writer thread, which commits them
-// in batches (one transaction per batch) and periodically deletes rows older
-// than the retention. submit() never waits for the disk: when the queue is
-// full the result is refused and counted, so a slow or full disk can never
-// stall a probe or the failover path. A failed batch is kept and retried; it
-// counts against the same bound as the queue, so memory stays bounded and an
-// accepted result is only lost if stop() gives up on a database that keeps
-// failing (counted in `lost`).
+// in batches (one transaction per batch) and periodically deletes samples,
+// events and bandwidth rows older than storage.retention. submit(),
+// submit_event() and submit_bandwidth() never wait for the disk: they share
+// one queue, and when it is full the row is refused and counted per kind
+// (`dropped`, `events_dropped`, `bandwidth_dropped`), so a slow or full disk
+// can never stall a probe or the failover path, and no row disappears
+// uncounted. A failed batch is kept and retried; it counts against the same
+// bound as the queue, so memory stays bounded and an accepted row is only
+// lost if stop() gives up on a database that keeps failing (counted in
+// `lost`, `events_lost`, `bandwidth_lost`).
+//
+// State (save_state) is not queued row by row: the writer keeps the newest
+// value per key and writes it with the next batch, so a key saved many times
+// while the disk is slow costs one row write and one value of memory. Only a
+// key that is not already pending can be refused (StoreTuning::state_keys).
+// State is ordered per key only: a value may commit before rows queued ahead
+// of it, never after a later value of its key.
 //
 // Health: the store is `ok` or `failing`. The first failed write (batch or
 // retention) starts a failure episode; the next committed batch ends it. Each
 // change is reported once, never per retry: in stats() (state, since) and
 // through StoreTuning::on_state_change. While failing:
 //   - memory: new results are accepted only while fewer than
-//     StoreTuning::failing_queue are pending (430-550 bytes each), so a disk
+//     StoreTuning::failing_queue are pending (about 440-560 bytes each), so a disk
 //     that fails for hours does not pin a full storage.queue in memory;
 //   - space: after a full disk or an I/O error, each retry first runs
 //     `PRAGMA wal_checkpoint(TRUNCATE)`, so pages the WAL holds go back to the
@@ -49,6 +60,7 @@
 
 #include "core/config.h"
 #include "core/error.h"
+#include "core/event.h"
 #include "core/probe_result.h"
 #include "core/time.h"
 
@@ -76,7 +88,7 @@ struct StoreEvent {
   // Entering `ok` (recovered): the episode that ended.
   Duration lasted{};                  // from its first failure to the commit that ended it
   std::uint64_t failed_attempts = 0;  // write attempts that failed during it
-  std::uint64_t rows_dropped = 0;     // results submit() refused during it
+  std::uint64_t rows_dropped = 0;     // rows of any kind refused during it (results, events, ...)
 };
 
 // Knobs that are not part of the user configuration.
@@ -98,6 +110,11 @@ struct StoreTuning {
   // While failing, results are accepted only while fewer than this many are
   // pending (never more than storage.queue). Default: 4096 (about 2 MB).
   std::size_t failing_queue = 4096;
+  // Most distinct keys save_state() holds for the next batch (the batch being
+  // written or retried holds at most as many more); a save of a key already
+  // waiting for the next batch always succeeds, as it replaces the value.
+  // Default: 1024.
+  std::size_t state_keys = 1024;
   // The WAL is checkpointed and truncated after a commit that leaves it larger
   // than this, or the filesystem with less than this free; also set as
   // journal_size_limit. Default: 4 MiB (SQLite's autocheckpoint of 1000 pages).
@@ -112,18 +129,36 @@ struct StoreTuning {
 };
 
 // A consistent snapshot of the writer's counters.
+// Probe results, events and bandwidth samples each have their own four
+// counters: submitted = written + lost + still pending, and dropped were never
+// accepted.
 struct WriterStats {
-  std::uint64_t submitted = 0;          // accepted by submit()
-  std::uint64_t dropped = 0;            // refused by submit() (queue full, failing or stopped)
-  std::uint64_t written = 0;            // committed rows
+  std::uint64_t submitted = 0;  // probe results accepted by submit()
+  std::uint64_t dropped = 0;    // ... refused by submit() (queue full, failing or stopped)
+  std::uint64_t written = 0;    // ... committed
+  std::uint64_t lost = 0;       // ... accepted, then abandoned by stop() on a failing database
+  std::uint64_t events_submitted = 0;  // the same four for submit_event()
+  std::uint64_t events_dropped = 0;
+  std::uint64_t events_written = 0;
+  std::uint64_t events_lost = 0;
+  std::uint64_t bandwidth_submitted = 0;  // the same four for submit_bandwidth()
+  std::uint64_t bandwidth_dropped = 0;
+  std::uint64_t bandwidth_written = 0;
+  std::uint64_t bandwidth_lost = 0;
+  // save_state(): saved = state_written + state_coalesced + state_lost + state_pending.
+  std::uint64_t state_saved = 0;        // calls accepted
+  std::uint64_t state_dropped = 0;      // calls refused (state_keys other keys pending, or stopped)
+  std::uint64_t state_coalesced = 0;    // values replaced by a later save before being written
+  std::uint64_t state_written = 0;      // values committed
+  std::uint64_t state_lost = 0;         // values abandoned by stop() on a failing database
   std::uint64_t batches = 0;            // committed transactions
   std::uint64_t write_errors = 0;       // failed attempts (batch or retention); each retried
-  std::uint64_t lost = 0;               // accepted but abandoned by stop() on a failing database
   std::uint64_t retention_runs = 0;     // completed retention passes
-  std::uint64_t retention_deleted = 0;  // rows deleted by retention
+  std::uint64_t retention_deleted = 0;  // rows deleted by retention (samples, events, bandwidth)
   std::uint64_t wal_checkpoints = 0;    // completed wal_checkpoint(TRUNCATE) runs
-  std::size_t pending = 0;              // accepted, not yet committed
-  std::size_t queue_limit = 0;  // submit() refuses at this many pending (lower while failing)
+  std::size_t pending = 0;              // queued rows of every kind accepted, not yet committed
+  std::size_t state_pending = 0;        // saved values not yet committed (one per key)
+  std::size_t queue_limit = 0;  // the queue refuses at this many pending (lower while failing)
   StoreState state = StoreState::ok;
   WallTime since{};        // when `state` was entered (the open for the first `ok`)
   std::string last_error;  // whole message of the latest failure, "" if none
@@ -147,7 +182,37 @@ struct SampleQuery {
   bool newest = false;            // when limited: keep the newest rows rather than the oldest
 };
 
-class Store {
+// One bandwidth sample of a line, from its interface counters.
+struct BandwidthSample {
+  std::string line;
+  WallTime time{};           // the end of the interval it measures (stored to the ms)
+  std::uint64_t rx_bps = 0;  // bits/s received (stored up to INT64_MAX)
+  std::uint64_t tx_bps = 0;  // bits/s sent (stored up to INT64_MAX)
+  // use / capacity; nullopt (or NaN) when the line's capacity is unknown
+  std::optional<double> utilisation;
+
+  bool operator==(const BandwidthSample&) const = default;
+};
+
+struct EventQuery {
+  WallTime since{};                  // inclusive
+  WallTime until = WallTime::max();  // exclusive
+  std::optional<std::string> line;  // only events about this line ("": about no line); nullopt: any
+  std::optional<std::string> kind;  // only this kind ("line_down", ...); nullopt: any
+  std::size_t limit = 1000;         // at most this many, the newest
+};
+
+struct BandwidthQuery {
+  std::string line;
+  WallTime from{};                // inclusive
+  WallTime to = WallTime::max();  // exclusive
+  std::size_t limit = 100000;     // at most this many rows
+  bool newest = false;            // when limited: keep the newest rows rather than the oldest
+};
+
+// Store is an EventSink: emit() is submit_event() without its result, so
+// decisions can send events straight here and drops are still counted.
+class Store final : public EventSink {
  public:
   // Creates data_dir if missing, opens or creates linewatch.db, applies
   // migrations and starts the writer thread. `clock` must outlive the Store.
@@ -156,7 +221,7 @@ class Store {
   static Result<std::unique_ptr<Store>> open(const std::string& data_dir,
                                              const StorageOptions& options, const Clock& clock,
                                              const StoreTuning& tuning = {});
-  ~Store();  // stop()
+  ~Store() override;  // stop()
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
@@ -164,9 +229,24 @@ class Store {
   // `dropped`, when queue_limit results are already pending (storage.queue, or
   // failing_queue while failing) or after stop().
   bool submit(ProbeResult r);
-  // Waits until every result accepted before the call is committed. Returns
-  // false if that did not happen within `timeout` or the writer has stopped
-  // with rows lost.
+  // Queues an event, under the same bound and rules as submit(); refusals
+  // are counted in `events_dropped`. Never blocks on I/O.
+  bool submit_event(Event e);
+  void emit(const Event& e) override { submit_event(e); }
+  // Queues one bandwidth sample of `line`, under the same bound and rules as
+  // submit(); refusals are counted in `bandwidth_dropped`. Never blocks on I/O.
+  bool submit_bandwidth(std::string line, WallTime time, std::uint64_t rx_bps, std::uint64_t tx_bps,
+                        std::optional<double> utilisation = std::nullopt);
+  // Sets agent_state[key] = value (stamped with the clock's wall time) with the
+  // next batch; a later save of the same key before then replaces the value
+  // (counted in `state_coalesced`). Never blocks on I/O. Returns false, and
+  // counts it in `state_dropped`, after stop() or when the key is not pending
+  // and StoreTuning::state_keys other keys are.
+  bool save_state(std::string key, std::string value);
+
+  // Waits until every row and state value accepted before the call is
+  // committed. Returns false if that did not happen within `timeout` or the
+  // writer has stopped with rows lost.
   bool flush(Duration timeout = std::chrono::seconds(60));
   // Writes what is pending (a failing database gets the time described in
   // "Stopping" above) and joins the writer; what could not be written is
@@ -174,6 +254,9 @@ class Store {
   void stop();
   WriterStats stats() const;
 
+  // Reads use their own connection and see committed rows only. Failure: an
+  // Error naming the database file.
+  //
   // Rows of one series with from <= time < to, ordered by time (oldest first).
   Result<std::vector<ProbeResult>> samples(const SampleQuery& q) const;
   // Every stored (line, target, kind) with its newest timestamp, ordered by names then kind.
@@ -183,6 +266,16 @@ class Store {
   // The newest row of a series; nullopt when it has none.
   Result<std::optional<ProbeResult>> latest(const std::string& line, const std::string& target,
                                             ProbeKind kind) const;
+
+  // Events with since <= time < until matching the filters, newest first
+  // (ties: the later submitted first), at most q.limit.
+  Result<std::vector<Event>> events(const EventQuery& q) const;
+  // Bandwidth samples of one line with from <= time < to, oldest first.
+  Result<std::vector<BandwidthSample>> bandwidth(const BandwidthQuery& q) const;
+  // The committed value of agent_state[key]; nullopt when never saved. A
+  // synchronous read meant for start-up: values still queued are not seen
+  // (flush() first to read one's own saves).
+  Result<std::optional<std::string>> load_state(const std::string& key) const;
 
   const std::string& path() const { return path_; }
 

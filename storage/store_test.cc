@@ -16,16 +16,9 @@ using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using test::check_same;
 using test::icmp_result;
+using test::open_store;
 using test::TempDir;
 using test::wait_until;
-
-std::unique_ptr<Store> open_store(const TempDir& dir, const Clock& clock,
-                                  const StorageOptions& options = {},
-                                  const StoreTuning& tuning = {}) {
-  auto s = Store::open(dir.path(), options, clock, tuning);
-  REQUIRE_MESSAGE(s, s.error().message);
-  return std::move(*s);
-}
 
 // A varied set of results across series: ICMP with lost echoes, an all-lost
 // ICMP round, TCP with a connect phase, HTTP(S) with every phase and a cert.

@@ -1,20 +1,23 @@
 // Helpers shared by the storage tests: a temporary directory removed on
-// destruction, sample results, and a bounded wait.
+// destruction, a store opened in it, a lock that makes its writes fail,
+// sample results and events, and a bounded wait.
 #pragma once
 
 #include <doctest/doctest.h>
-
-#include "tests/support/temp_dir.h"
 #include <stdlib.h>
 
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
+#include "core/event.h"
 #include "core/probe_result.h"
+#include "storage/sqlite.h"
 #include "storage/store.h"
+#include "tests/support/temp_dir.h"
 
 namespace linewatch::test {
 
@@ -22,6 +25,35 @@ struct TempDir : linewatch::testing::TempDir {
   TempDir() : linewatch::testing::TempDir("linewatch-storage") {}
   std::string db() const { return file("linewatch.db"); }
 };
+
+// A store in `dir`; fails the test when it cannot be opened.
+inline std::unique_ptr<Store> open_store(const TempDir& dir, const Clock& clock,
+                                         const StorageOptions& options = {},
+                                         const StoreTuning& tuning = {}) {
+  auto s = Store::open(dir.path(), options, clock, tuning);
+  REQUIRE_MESSAGE(s, s.error().message);
+  return std::move(*s);
+}
+
+// A second connection holding BEGIN EXCLUSIVE: the store's writes fail with
+// "database is locked" until it rolls back (or goes).
+inline Db lock_exclusively(const std::string& path) {
+  auto db = Db::open(path, SQLITE_OPEN_READWRITE, std::chrono::seconds(1));
+  REQUIRE_MESSAGE(db, db.error().message);
+  REQUIRE(db->exec("BEGIN EXCLUSIVE", "lock"));
+  return std::move(*db);
+}
+
+inline Event event(WallTime t, std::string kind, std::string line, std::string reason = "silence",
+                   std::string detail = "") {
+  Event e;
+  e.time = t;
+  e.kind = std::move(kind);
+  e.line = std::move(line);
+  e.reason = std::move(reason);
+  e.detail = std::move(detail);
+  return e;
+}
 
 // Polls `cond` every 2 ms for at most `limit`; true when it held.
 inline bool wait_until(const std::function<bool()>& cond,

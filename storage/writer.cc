@@ -4,8 +4,6 @@
 #include <filesystem>
 #include <system_error>
 
-#include "storage/sample_row.h"
-
 namespace linewatch {
 namespace {
 
@@ -16,6 +14,24 @@ bool checkpoint_may_help(int code) {
   return primary == SQLITE_FULL || primary == SQLITE_IOERR;
 }
 
+// The WriterStats counters of each SampleWriter::Row alternative, in its order.
+struct Counters {
+  std::uint64_t WriterStats::*submitted;
+  std::uint64_t WriterStats::*dropped;
+  std::uint64_t WriterStats::*written;
+  std::uint64_t WriterStats::*lost;
+};
+constexpr Counters kCounters[] = {
+    {&WriterStats::submitted, &WriterStats::dropped, &WriterStats::written, &WriterStats::lost},
+    {&WriterStats::events_submitted, &WriterStats::events_dropped, &WriterStats::events_written,
+     &WriterStats::events_lost},
+    {&WriterStats::bandwidth_submitted, &WriterStats::bandwidth_dropped,
+     &WriterStats::bandwidth_written, &WriterStats::bandwidth_lost},
+};
+static_assert(std::size(kCounters) == std::variant_size_v<SampleWriter::Row>);
+
+const Counters& counters(const SampleWriter::Row& row) { return kCounters[row.index()]; }
+
 }  // namespace
 
 SampleWriter::SampleWriter(Db db, const StorageOptions& options, const StoreTuning& tuning,
@@ -24,6 +40,7 @@ SampleWriter::SampleWriter(Db db, const StorageOptions& options, const StoreTuni
       tuning_(tuning),
       clock_(clock),
       db_(std::move(db)),
+      statements_(db_),
       health_(clock.wall_now()) {
   next_retention_ = clock_.now();  // a pass at start catches up after downtime
   thread_ = std::thread([this] { run(); });
@@ -31,25 +48,52 @@ SampleWriter::SampleWriter(Db db, const StorageOptions& options, const StoreTuni
 
 SampleWriter::~SampleWriter() { stop(); }
 
-bool SampleWriter::submit(ProbeResult r) {
+bool SampleWriter::submit(Row row) {
+  const Counters& c = counters(row);
   std::lock_guard lk(mu_);
   if (stopping_ || queue_.size() + in_flight_ >= queue_limit()) {
-    ++stats_.dropped;
+    ++(stats_.*c.dropped);
     return false;
   }
-  queue_.push_back({Steady::now(), std::move(r)});
-  ++stats_.submitted;
+  queue_.push_back({Steady::now(), std::move(row)});
+  ++(stats_.*c.submitted);
+  ++accepted_;
   // The idle writer only needs waking when a deadline or a full batch appears.
   if (queue_.size() == 1 || queue_.size() >= options_.batch_max) work_cv_.notify_one();
   return true;
 }
 
+bool SampleWriter::save_state(std::string key, std::string value) {
+  const WallTime at = clock_.wall_now();
+  std::lock_guard lk(mu_);
+  const auto it = state_.find(key);
+  const bool full = state_.size() >= std::max<std::size_t>(tuning_.state_keys, 1);
+  if (stopping_ || (it == state_.end() && full)) {
+    ++stats_.state_dropped;
+    return false;
+  }
+  ++stats_.state_saved;
+  ++state_seq_;
+  if (it != state_.end()) {  // the older value was never written: only the newest matters
+    it->second = {std::move(value), at};
+    ++stats_.state_coalesced;
+    return true;
+  }
+  if (state_.empty()) {
+    state_since_ = Steady::now();
+    work_cv_.notify_one();
+  }
+  state_.emplace(std::move(key), StateValue{std::move(value), at});
+  return true;
+}
+
 bool SampleWriter::flush(Duration timeout) {
   std::unique_lock lk(mu_);
-  const std::uint64_t target = stats_.submitted;
+  const std::uint64_t rows = accepted_;
+  const std::uint64_t saves = state_seq_;
   ++flushers_;
   work_cv_.notify_one();
-  auto done = [&] { return processed_ >= target || exited_; };
+  auto done = [&] { return (processed_ >= rows && state_done_ >= saves) || exited_; };
   // wait_for(Duration::max()) would overflow the deadline; a year means "forever" here.
   if (timeout >= std::chrono::hours(24 * 365))
     done_cv_.wait(lk, done);
@@ -57,8 +101,9 @@ bool SampleWriter::flush(Duration timeout) {
     done_cv_.wait_for(lk, timeout, done);
   --flushers_;
   // Rows commit in submit order and are only lost at exit, after every commit,
-  // so the first `written` accepted rows are exactly the committed ones.
-  return stats_.written >= target;
+  // so the first `committed_` accepted rows are exactly the committed ones;
+  // likewise a state snapshot holds every save made before it was taken.
+  return committed_ >= rows && state_committed_ >= saves;
 }
 
 void SampleWriter::stop() {
@@ -85,6 +130,7 @@ WriterStats SampleWriter::stats() const {
   std::lock_guard lk(mu_);
   WriterStats s = stats_;
   s.pending = queue_.size() + in_flight_;
+  s.state_pending = state_.size() + state_in_flight_;
   s.queue_limit = queue_limit();
   s.state = health_.state();
   s.since = health_.since();
@@ -101,8 +147,12 @@ void SampleWriter::report(const std::optional<StoreEvent>& ev) const {
   if (ev && tuning_.on_state_change) tuning_.on_state_change(*ev);
 }
 
+std::uint64_t SampleWriter::dropped_total() const {
+  return stats_.dropped + stats_.events_dropped + stats_.bandwidth_dropped + stats_.state_dropped;
+}
+
 void SampleWriter::run() {
-  std::vector<ProbeResult> backlog;  // the batch being written; kept across retries
+  Batch backlog;  // the batch being written; kept across retries
   for (;;) {
     Work w;
     {
@@ -127,22 +177,30 @@ void SampleWriter::run() {
 }
 
 SampleWriter::Work SampleWriter::wait_for_work(std::unique_lock<std::mutex>& lk,
-                                               const std::vector<ProbeResult>& backlog) {
+                                               const Batch& backlog) {
   for (;;) {
     const auto now = Steady::now();
     if (!backlog.empty()) return wait_for_retry(lk);  // nothing else until it is written
-    if (!queue_.empty()) {
-      const auto deadline = queue_.front().at + options_.flush_interval;
-      if (queue_.size() >= options_.batch_max || stopping_ || flushers_ > 0 || now >= deadline)
+    const auto deadline = batch_deadline();
+    if (deadline) {
+      if (queue_.size() >= options_.batch_max || stopping_ || flushers_ > 0 || now >= *deadline)
         return Work::batch;
     } else if (stopping_) {
       return Work::exit;
     }
     if (retention_due()) return Work::retention;
     auto until = now + tuning_.idle_poll;
-    if (!queue_.empty()) until = std::min(until, queue_.front().at + options_.flush_interval);
+    if (deadline) until = std::min(until, *deadline);
     work_cv_.wait_until(lk, until);
   }
+}
+
+std::optional<SampleWriter::Steady::time_point> SampleWriter::batch_deadline() const {
+  std::optional<Steady::time_point> first;
+  if (!queue_.empty()) first = queue_.front().at;
+  if (!state_.empty()) first = std::min(first.value_or(state_since_), state_since_);
+  if (!first) return std::nullopt;
+  return *first + options_.flush_interval;
 }
 
 SampleWriter::Work SampleWriter::wait_for_retry(std::unique_lock<std::mutex>& lk) {
@@ -158,17 +216,35 @@ SampleWriter::Work SampleWriter::wait_for_retry(std::unique_lock<std::mutex>& lk
   }
 }
 
-void SampleWriter::take_batch(std::vector<ProbeResult>& backlog) {
+void SampleWriter::take_batch(Batch& backlog) {
   const std::size_t n = std::min(queue_.size(), std::max<std::size_t>(options_.batch_max, 1));
-  backlog.reserve(n);
+  backlog.rows.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    backlog.push_back(std::move(queue_.front().result));
+    backlog.rows.push_back(std::move(queue_.front().row));
     queue_.pop_front();
   }
   in_flight_ += n;
+  // State rides along whole: it is bounded by state_keys, and each key is one row.
+  backlog.state.swap(state_);
+  state_in_flight_ = backlog.state.size();
+  backlog.state_seq = state_seq_;
 }
 
-void SampleWriter::write(std::vector<ProbeResult>& backlog) {
+void SampleWriter::note_committed(Batch& backlog) {
+  const std::size_t n = backlog.rows.size();
+  for (const Row& row : backlog.rows) ++(stats_.*counters(row).written);
+  ++stats_.batches;
+  processed_ += n;
+  committed_ += n;
+  in_flight_ -= n;
+  stats_.state_written += backlog.state.size();
+  state_in_flight_ = 0;
+  state_done_ = std::max(state_done_, backlog.state_seq);
+  state_committed_ = std::max(state_committed_, backlog.state_seq);
+  backlog = Batch{};
+}
+
+void SampleWriter::write(Batch& backlog) {
   std::optional<StoreEvent> ev;
   int last_code = 0;
   {
@@ -182,14 +258,10 @@ void SampleWriter::write(std::vector<ProbeResult>& backlog) {
   {
     std::lock_guard lk(mu_);
     if (s) {
-      const std::size_t n = backlog.size();
-      stats_.written += n;
-      ++stats_.batches;
-      processed_ += n;
-      in_flight_ -= n;
+      note_committed(backlog);
       failures_ = 0;
-      backlog.clear();
-      ev = health_.committed(Steady::now(), clock_.wall_now(), stats_.dropped, stats_.write_errors);
+      ev =
+          health_.committed(Steady::now(), clock_.wall_now(), dropped_total(), stats_.write_errors);
       done_cv_.notify_all();
     } else {
       ev = note_error(s.error());
@@ -206,17 +278,21 @@ void SampleWriter::write(std::vector<ProbeResult>& backlog) {
 std::optional<StoreEvent> SampleWriter::note_error(const Error& e) {
   ++stats_.write_errors;
   stats_.last_error = e.message;
-  return health_.failed(e, db_.path(), Steady::now(), clock_.wall_now(), stats_.dropped,
+  return health_.failed(e, db_.path(), Steady::now(), clock_.wall_now(), dropped_total(),
                         stats_.write_errors);
 }
 
-void SampleWriter::give_up(std::vector<ProbeResult>& backlog) {
-  const std::size_t n = backlog.size() + queue_.size();
-  stats_.lost += n;
-  processed_ += n;
+void SampleWriter::give_up(Batch& backlog) {
+  for (const Row& row : backlog.rows) ++(stats_.*counters(row).lost);
+  for (const Pending& p : queue_) ++(stats_.*counters(p.row).lost);
+  processed_ += backlog.rows.size() + queue_.size();
   in_flight_ = 0;
-  backlog.clear();
+  stats_.state_lost += backlog.state.size() + state_.size();
+  state_in_flight_ = 0;
+  state_done_ = state_seq_;
+  backlog = Batch{};
   queue_.clear();
+  state_.clear();
 }
 
 bool SampleWriter::checkpoint() {
@@ -242,96 +318,37 @@ bool SampleWriter::retention_due() const {
 }
 
 void SampleWriter::retention_step() {
-  const auto cutoff = unix_ms(clock_.wall_now() - options_.retention);
-  Status s = retention_delete_ ? ok_status() : prepare();
-  if (s) {
-    retention_delete_->bind(1, static_cast<std::int64_t>(cutoff));
-    retention_delete_->bind(2, static_cast<std::int64_t>(tuning_.retention_chunk));
-    s = retention_delete_->run();
-  }
-  const auto deleted = s ? static_cast<std::uint64_t>(sqlite3_changes64(db_.handle())) : 0;
+  WriteStatements::Pruned pruned;
+  const Status s =
+      statements_.prune(clock_.wall_now() - options_.retention, tuning_.retention_chunk, pruned);
   // A full chunk means more may be left: continue soon, between batches.
-  retention_more_ = s && deleted >= tuning_.retention_chunk;
+  retention_more_ = s && pruned.more;
   if (!retention_more_) next_retention_ = clock_.now() + tuning_.retention_every;
   std::optional<StoreEvent> ev;
   {
     std::lock_guard lk(mu_);
-    if (s) {
-      stats_.retention_deleted += deleted;
-      if (!retention_more_) ++stats_.retention_runs;
-    } else {
+    stats_.retention_deleted += pruned.deleted;
+    if (!s)
       ev = note_error(s.error());
-    }
+    else if (!retention_more_)
+      ++stats_.retention_runs;
   }
   report(ev);
 }
 
-Status SampleWriter::prepare() {
-  std::string insert_sql =
-      std::string("INSERT INTO samples(line_id, target_id, ") + kSampleColumns + ") VALUES(?1, ?2";
-  for (int i = 0; i < kSampleColumnCount; ++i) insert_sql += ", ?" + std::to_string(i + 3);
-  insert_sql += ")";
-  auto ins = db_.prepare(insert_sql, "insert sample");
-  if (!ins) return ins.error();
-  // DO UPDATE (a no-op write) rather than DO NOTHING so RETURNING yields the existing id too.
-  auto line = db_.prepare(
-      "INSERT INTO lines(name) VALUES(?1) ON CONFLICT(name) DO UPDATE SET name = excluded.name "
-      "RETURNING id",
-      "intern line name");
-  if (!line) return line.error();
-  auto target = db_.prepare(
-      "INSERT INTO targets(name) VALUES(?1) ON CONFLICT(name) DO UPDATE SET name = excluded.name "
-      "RETURNING id",
-      "intern target name");
-  if (!target) return target.error();
-  auto del = db_.prepare(
-      "DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE ts_ms < ?1 LIMIT ?2)",
-      "retention delete");
-  if (!del) return del.error();
-  insert_ = std::move(*ins);
-  line_upsert_ = std::move(*line);
-  target_upsert_ = std::move(*target);
-  retention_delete_ = std::move(*del);
-  return ok_status();
-}
-
-Result<std::int64_t> SampleWriter::intern(Stmt& upsert,
-                                          std::unordered_map<std::string, std::int64_t>& cache,
-                                          const std::string& name) {
-  if (auto it = cache.find(name); it != cache.end()) return it->second;
-  upsert.bind(1, std::string_view(name));
-  auto row = upsert.step();
-  if (!row) {
-    upsert.reset();
-    return row.error();
-  }
-  const std::int64_t id = upsert.column_int(0);
-  upsert.reset();
-  cache.emplace(name, id);
-  return id;
-}
-
-Status SampleWriter::write_batch(const std::vector<ProbeResult>& batch) {
-  if (!insert_) {
-    if (auto s = prepare(); !s) return s;
-  }
-  // Ids interned in a transaction that rolls back do not exist: forget them all.
+Status SampleWriter::write_batch(const Batch& batch) {
   auto fail = [this](const Error& e) -> Status {
-    line_ids_.clear();
-    target_ids_.clear();
+    statements_.forget_ids();
     return e;
   };
   auto tx = Transaction::begin(db_);
   if (!tx) return fail(tx.error());
-  for (const ProbeResult& r : batch) {
-    auto line = intern(*line_upsert_, line_ids_, r.line);
-    if (!line) return fail(line.error());
-    auto target = intern(*target_upsert_, target_ids_, r.target);
-    if (!target) return fail(target.error());
-    insert_->bind(1, *line);
-    insert_->bind(2, *target);
-    bind_sample(*insert_, 3, r);
-    if (auto s = insert_->run(); !s) return fail(s.error());
+  for (const Row& row : batch.rows) {
+    auto s = std::visit([this](const auto& r) { return statements_.insert(r); }, row);
+    if (!s) return fail(s.error());
+  }
+  for (const auto& [key, value] : batch.state) {
+    if (auto s = statements_.put_state(key, value); !s) return fail(s.error());
   }
   if (auto s = tx->commit(); !s) return fail(s.error());
   return ok_status();

@@ -1,5 +1,7 @@
-// The writer thread behind Store::submit(): a bounded queue drained in
-// batched transactions, plus periodic retention. See store.h for the contract.
+// The writer thread behind Store::submit(), submit_event(), submit_bandwidth()
+// and save_state(): one bounded queue of rows plus the newest value per state
+// key, drained in batched transactions, and periodic retention. See store.h
+// for the contract.
 //
 // Thread-safety: submit/flush/stop/stats may be called from any thread; the
 // connection and statements are touched only by the writer thread.
@@ -7,17 +9,20 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "core/config.h"
+#include "core/event.h"
 #include "core/probe_result.h"
 #include "core/time.h"
 #include "storage/sqlite.h"
+#include "storage/statements.h"
 #include "storage/store.h"
 #include "storage/store_health.h"
 
@@ -25,13 +30,17 @@ namespace linewatch {
 
 class SampleWriter {
  public:
+  // One queued row; the index picks its counters in WriterStats.
+  using Row = std::variant<ProbeResult, Event, BandwidthSample>;
+
   // Takes the (migrated) connection and starts the thread. `clock` must outlive this.
   SampleWriter(Db db, const StorageOptions& options, const StoreTuning& tuning, const Clock& clock);
   ~SampleWriter();  // stop()
   SampleWriter(const SampleWriter&) = delete;
   SampleWriter& operator=(const SampleWriter&) = delete;
 
-  bool submit(ProbeResult r);
+  bool submit(Row row);
+  bool save_state(std::string key, std::string value);
   bool flush(Duration timeout);
   void stop();
   WriterStats stats() const;
@@ -40,27 +49,34 @@ class SampleWriter {
   using Steady = std::chrono::steady_clock;
   struct Pending {
     Steady::time_point at;  // when accepted, for flush_interval
-    ProbeResult result;
+    Row row;
+  };
+  // What one transaction writes; kept whole across retries.
+  struct Batch {
+    std::vector<Row> rows;
+    StateValues state;            // newest value per key
+    std::uint64_t state_seq = 0;  // every save_state() up to this one is in `state` or earlier
+    bool empty() const { return rows.empty() && state.empty(); }
   };
   enum class Work { batch, retention, exit };
 
   void run();
-  Work wait_for_work(std::unique_lock<std::mutex>& lk, const std::vector<ProbeResult>& backlog);
-  Work wait_for_retry(std::unique_lock<std::mutex>& lk);  // a failed batch is waiting
-  void take_batch(std::vector<ProbeResult>& backlog);     // mu_ held
-  void write(std::vector<ProbeResult>& backlog);
+  Work wait_for_work(std::unique_lock<std::mutex>& lk, const Batch& backlog);
+  Work wait_for_retry(std::unique_lock<std::mutex>& lk);     // a failed batch is waiting
+  std::optional<Steady::time_point> batch_deadline() const;  // mu_ held
+  void take_batch(Batch& backlog);                           // mu_ held
+  void write(Batch& backlog);
+  void note_committed(Batch& backlog);  // mu_ held
   void retention_step();
   bool retention_due() const;
   std::optional<StoreEvent> note_error(const Error& e);    // mu_ held
-  void give_up(std::vector<ProbeResult>& backlog);         // mu_ held
+  void give_up(Batch& backlog);                            // mu_ held
   std::size_t queue_limit() const;                         // mu_ held
+  std::uint64_t dropped_total() const;                     // mu_ held
   void report(const std::optional<StoreEvent>& ev) const;  // no lock held
 
   // Writer thread only.
-  Status write_batch(const std::vector<ProbeResult>& batch);
-  Result<std::int64_t> intern(Stmt& upsert, std::unordered_map<std::string, std::int64_t>& cache,
-                              const std::string& name);
-  Status prepare();
+  Status write_batch(const Batch& batch);
   bool checkpoint();                // true when the WAL was truncated
   bool wal_needs_truncate() const;  // over wal_limit, or the filesystem is low on space
 
@@ -70,8 +86,7 @@ class SampleWriter {
 
   // Writer thread only (after construction).
   Db db_;
-  std::optional<Stmt> insert_, line_upsert_, target_upsert_, retention_delete_;
-  std::unordered_map<std::string, std::int64_t> line_ids_, target_ids_;
+  WriteStatements statements_;
   int failures_ = 0;  // consecutive failed writes, for the backoff
   Steady::time_point retry_at_{};
   MonoTime next_retention_{};
@@ -81,13 +96,21 @@ class SampleWriter {
   std::condition_variable work_cv_;     // wakes the writer
   std::condition_variable done_cv_;     // wakes flush()
   std::deque<Pending> queue_;           // guarded by mu_
-  std::size_t in_flight_ = 0;           // guarded by mu_: taken by the writer, not committed
+  std::size_t in_flight_ = 0;           // guarded by mu_: rows taken by the writer, not committed
+  StateValues state_;                   // guarded by mu_: saved, not yet taken
+  Steady::time_point state_since_{};    // guarded by mu_: when state_ became non-empty
+  std::size_t state_in_flight_ = 0;     // guarded by mu_: values taken, not committed
+  std::uint64_t state_seq_ = 0;         // guarded by mu_: save_state() calls accepted
+  std::uint64_t state_done_ = 0;        // guarded by mu_: saves up to here committed or lost
+  std::uint64_t state_committed_ = 0;   // guarded by mu_: saves up to here committed
   std::size_t flushers_ = 0;            // guarded by mu_: flush() calls waiting
   bool stopping_ = false;               // guarded by mu_
   bool last_attempt_due_ = false;       // guarded by mu_: stop() wants one attempt at once
   bool exited_ = false;                 // guarded by mu_
   Steady::time_point stop_deadline_{};  // guarded by mu_
+  std::uint64_t accepted_ = 0;          // guarded by mu_: queued rows of every kind
   std::uint64_t processed_ = 0;         // guarded by mu_: committed + lost, in submit order
+  std::uint64_t committed_ = 0;         // guarded by mu_: committed, in submit order
   WriterStats stats_;                   // guarded by mu_ (pending, state computed on read)
   StoreHealth health_;                  // guarded by mu_
 
