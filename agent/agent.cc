@@ -8,6 +8,7 @@
 #include "agent/api_server.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/result_fanout.h"
 #include "agent/scheduler.h"
 #include "core/units.h"
 #include "probes/probe.h"
@@ -46,6 +47,8 @@ struct Agent::Impl {
   const Clock& clock;
   StatusBoard board;
   std::unique_ptr<Store> store;
+  // Every round goes out once, here; consumers subscribe in open().
+  ResultFanout results;
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<ApiServer> api;
   // Last outcome per job, to log only on change. A job never runs twice at
@@ -56,8 +59,7 @@ struct Agent::Impl {
 
 void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
   const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock});
-  board.record(r);
-  store->submit(r);  // never blocks; a full queue counts a drop
+  results.publish(r);
   const signed char now_ok = r.ok ? 1 : 0;
   if (last_ok[job_index] != now_ok) {
     const bool first = last_ok[job_index] < 0;
@@ -65,9 +67,9 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
     if (first && r.ok) return;  // an expected start is not news
     // round= is the round's start, the time `status` shows as LAST FAILURE and
     // storage keeps; the log line's own stamp is when the round ended.
-    std::string msg = "line=" + r.line + " target=" + r.target + " kind=" +
-                      std::string(to_string(r.kind)) + " state=" + (r.ok ? "up" : "down") +
-                      " round=" + format_time(r.time);
+    std::string msg = "line=" + r.line + " target=" + r.target +
+                      " kind=" + std::string(to_string(r.kind)) +
+                      " state=" + (r.ok ? "up" : "down") + " round=" + format_time(r.time);
     if (!r.ok)
       msg += " reason=" + std::string(to_string(r.reason)) + " detail=" + log_quote(r.detail);
     log(r.ok ? LogLevel::info : LogLevel::warn, msg);
@@ -86,17 +88,21 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   auto store = Store::open(impl->config.agent.data_dir, impl->config.storage, clock, tuning);
   if (!store) return store.error();
   impl->store = std::move(*store);
+  Impl* raw = impl.get();
+  impl->results.subscribe([raw](const ProbeResult& r) { raw->board.record(r); });
+  // Never blocks; a full queue counts a drop.
+  impl->results.subscribe([raw](const ProbeResult& r) { raw->store->submit(r); });
 
   auto jobs = make_jobs(impl->config);
   impl->last_ok.assign(jobs.size(), -1);
-  Impl* raw = impl.get();
   impl->scheduler = std::make_unique<Scheduler>(
       clock, std::move(jobs), impl->config.agent.workers,
       [raw](std::size_t i, const ProbeJob& job, MonoTime) { raw->on_round(i, job); });
 
   std::unique_ptr<Agent> agent(new Agent(std::move(impl)));
   Agent* self = agent.get();
-  auto api = ApiServer::start(agent->impl_->config.agent.listen, [self] { return self->status_json(); });
+  auto api =
+      ApiServer::start(agent->impl_->config.agent.listen, [self] { return self->status_json(); });
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);
   return agent;
@@ -122,7 +128,8 @@ std::string Agent::status_json() const {
   doc.set("agent", impl_->config.agent.id);
   doc.set("version", "0.1.0");
   doc.set("now", format_time(impl_->clock.wall_now()));
-  doc.set("window_s", std::chrono::duration_cast<std::chrono::seconds>(impl_->board.window()).count());
+  doc.set("window_s",
+          std::chrono::duration_cast<std::chrono::seconds>(impl_->board.window()).count());
 
   const auto ss = impl_->scheduler ? impl_->scheduler->stats() : SchedulerStats{};
   Poco::JSON::Object::Ptr sched = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
