@@ -6,11 +6,18 @@
 #include <sstream>
 
 #include "agent/api_server.h"
+#include "agent/failover.h"
+#include "agent/failover_apply.h"
+#include "agent/failover_events.h"
+#include "agent/failover_json.h"
+#include "agent/failover_liveness.h"
 #include "agent/json.h"
 #include "agent/log.h"
 #include "agent/result_fanout.h"
 #include "agent/scheduler.h"
 #include "core/units.h"
+#include "exporters/route_apply.h"
+#include "probes/liveness_engine.h"
 #include "probes/probe.h"
 #include "rules/status_board.h"
 #include "storage/store.h"
@@ -42,13 +49,23 @@ struct Agent::Impl {
   Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk), board(clk, 5min) {}
 
   void on_round(std::size_t job_index, const ProbeJob& job);
+  Status open_failover();
 
+  // Destroyed in reverse order: whatever calls into a member is declared after it.
   const Config config;
   const Clock& clock;
   StatusBoard board;
+  LogEventSink event_log;
+  // Every failover event goes out once, here: the log today; storage's event
+  // writer is added beside it.
+  EventFanout events;
   std::unique_ptr<Store> store;
   // Every round goes out once, here; consumers subscribe in open().
   ResultFanout results;
+  // Failover, only when routes are configured (apply only with apply.table).
+  std::unique_ptr<LocalApplySink> apply;
+  std::unique_ptr<Failover> failover;
+  std::unique_ptr<LivenessEngine> liveness;
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<ApiServer> api;
   // Last outcome per job, to log only on change. A job never runs twice at
@@ -76,6 +93,35 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
   }
 }
 
+// The failover runs from open(), not start(): its echo sockets are checked
+// at open like the listen socket, and the decision path does not wait for
+// the probe scheduler.
+Status Agent::Impl::open_failover() {
+  events.add(event_log);
+  // Storage's agent state will supply the last plan and version here (the
+  // failover and the local apply both take it); until then every start is a
+  // first start.
+  const FailoverStart start;
+  std::vector<PlanSink*> sinks;
+  if (config.apply) {
+    auto table = parse_route_table(config.apply->table);
+    if (!table) return table.error();
+    LocalApplyOptions options;
+    options.route.table = *table;
+    if (Status s = check_options(options.route); !s) return s.error();
+    apply = std::make_unique<LocalApplySink>(options, clock, events, start.last_plan);
+    sinks.push_back(apply.get());
+  }
+  failover = std::make_unique<Failover>(config, clock, events, std::move(sinks), start);
+  Failover* f = failover.get();
+  results.subscribe([f](const ProbeResult& r) { f->on_result(r); });
+  failover->start();
+  auto engine = start_liveness(config, *failover);
+  if (!engine) return engine.error();
+  liveness = std::move(*engine);
+  return ok_status();
+}
+
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() {
   if (impl_ && impl_->scheduler) stop(Duration::max());
@@ -92,6 +138,9 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   impl->results.subscribe([raw](const ProbeResult& r) { raw->board.record(r); });
   // Never blocks; a full queue counts a drop.
   impl->results.subscribe([raw](const ProbeResult& r) { raw->store->submit(r); });
+  if (!impl->config.routes.empty()) {
+    if (Status s = impl->open_failover(); !s) return s.error();
+  }
 
   auto jobs = make_jobs(impl->config);
   impl->last_ok.assign(jobs.size(), -1);
@@ -113,6 +162,10 @@ void Agent::start() { impl_->scheduler->start(); }
 bool Agent::stop(Duration grace) {
   if (!impl_->scheduler) return true;
   const bool joined = impl_->scheduler->stop(grace);
+  // Rounds still in flight may publish to a stopped failover: it ignores them.
+  if (impl_->liveness) impl_->liveness->stop();
+  if (impl_->failover) impl_->failover->stop();
+  if (impl_->apply) impl_->apply->stop();  // routes stay: a restart adopts them
   impl_->api.reset();
   impl_->store->stop();  // flushes what the rounds already submitted
   if (joined) impl_->scheduler.reset();
@@ -155,6 +208,8 @@ std::string Agent::status_json() const {
   storage->set("write_errors", st.write_errors);
   storage->set("wal_checkpoints", st.wal_checkpoints);
   doc.set("storage", storage);
+
+  if (impl_->failover) doc.set("failover", failover_to_json(impl_->failover->snapshot()));
 
   Poco::JSON::Array::Ptr series = new Poco::JSON::Array;
   for (const auto& s : impl_->board.snapshot()) series->add(summary_to_json(s));
