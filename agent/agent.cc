@@ -6,10 +6,18 @@
 #include <sstream>
 
 #include "agent/api_server.h"
+#include "agent/failover.h"
+#include "agent/failover_apply.h"
+#include "agent/failover_events.h"
+#include "agent/failover_json.h"
+#include "agent/failover_liveness.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/result_fanout.h"
 #include "agent/scheduler.h"
 #include "core/units.h"
+#include "exporters/route_apply.h"
+#include "probes/liveness_engine.h"
 #include "probes/probe.h"
 #include "rules/status_board.h"
 #include "storage/store.h"
@@ -41,11 +49,23 @@ struct Agent::Impl {
   Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk), board(clk, 5min) {}
 
   void on_round(std::size_t job_index, const ProbeJob& job);
+  Status open_failover();
 
+  // Destroyed in reverse order: whatever calls into a member is declared after it.
   const Config config;
   const Clock& clock;
   StatusBoard board;
+  LogEventSink event_log;
+  // Every failover event goes out once, here: the log today; storage's event
+  // writer is added beside it.
+  EventFanout events;
   std::unique_ptr<Store> store;
+  // Every round goes out once, here; consumers subscribe in open().
+  ResultFanout results;
+  // Failover, only when routes are configured (apply only with apply.table).
+  std::unique_ptr<LocalApplySink> apply;
+  std::unique_ptr<Failover> failover;
+  std::unique_ptr<LivenessEngine> liveness;
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<ApiServer> api;
   // Last outcome per job, to log only on change. A job never runs twice at
@@ -56,8 +76,7 @@ struct Agent::Impl {
 
 void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
   const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock});
-  board.record(r);
-  store->submit(r);  // never blocks; a full queue counts a drop
+  results.publish(r);
   const signed char now_ok = r.ok ? 1 : 0;
   if (last_ok[job_index] != now_ok) {
     const bool first = last_ok[job_index] < 0;
@@ -65,13 +84,42 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
     if (first && r.ok) return;  // an expected start is not news
     // round= is the round's start, the time `status` shows as LAST FAILURE and
     // storage keeps; the log line's own stamp is when the round ended.
-    std::string msg = "line=" + r.line + " target=" + r.target + " kind=" +
-                      std::string(to_string(r.kind)) + " state=" + (r.ok ? "up" : "down") +
-                      " round=" + format_time(r.time);
+    std::string msg = "line=" + r.line + " target=" + r.target +
+                      " kind=" + std::string(to_string(r.kind)) +
+                      " state=" + (r.ok ? "up" : "down") + " round=" + format_time(r.time);
     if (!r.ok)
       msg += " reason=" + std::string(to_string(r.reason)) + " detail=" + log_quote(r.detail);
     log(r.ok ? LogLevel::info : LogLevel::warn, msg);
   }
+}
+
+// The failover runs from open(), not start(): its echo sockets are checked
+// at open like the listen socket, and the decision path does not wait for
+// the probe scheduler.
+Status Agent::Impl::open_failover() {
+  events.add(event_log);
+  // Storage's agent state will supply the last plan and version here (the
+  // failover and the local apply both take it); until then every start is a
+  // first start.
+  const FailoverStart start;
+  std::vector<PlanSink*> sinks;
+  if (config.apply) {
+    auto table = parse_route_table(config.apply->table);
+    if (!table) return table.error();
+    LocalApplyOptions options;
+    options.route.table = *table;
+    if (Status s = check_options(options.route); !s) return s.error();
+    apply = std::make_unique<LocalApplySink>(options, clock, events, start.last_plan);
+    sinks.push_back(apply.get());
+  }
+  failover = std::make_unique<Failover>(config, clock, events, std::move(sinks), start);
+  Failover* f = failover.get();
+  results.subscribe([f](const ProbeResult& r) { f->on_result(r); });
+  failover->start();
+  auto engine = start_liveness(config, *failover);
+  if (!engine) return engine.error();
+  liveness = std::move(*engine);
+  return ok_status();
 }
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -86,17 +134,24 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   auto store = Store::open(impl->config.agent.data_dir, impl->config.storage, clock, tuning);
   if (!store) return store.error();
   impl->store = std::move(*store);
+  Impl* raw = impl.get();
+  impl->results.subscribe([raw](const ProbeResult& r) { raw->board.record(r); });
+  // Never blocks; a full queue counts a drop.
+  impl->results.subscribe([raw](const ProbeResult& r) { raw->store->submit(r); });
+  if (!impl->config.routes.empty()) {
+    if (Status s = impl->open_failover(); !s) return s.error();
+  }
 
   auto jobs = make_jobs(impl->config);
   impl->last_ok.assign(jobs.size(), -1);
-  Impl* raw = impl.get();
   impl->scheduler = std::make_unique<Scheduler>(
       clock, std::move(jobs), impl->config.agent.workers,
       [raw](std::size_t i, const ProbeJob& job, MonoTime) { raw->on_round(i, job); });
 
   std::unique_ptr<Agent> agent(new Agent(std::move(impl)));
   Agent* self = agent.get();
-  auto api = ApiServer::start(agent->impl_->config.agent.listen, [self] { return self->status_json(); });
+  auto api =
+      ApiServer::start(agent->impl_->config.agent.listen, [self] { return self->status_json(); });
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);
   return agent;
@@ -107,6 +162,10 @@ void Agent::start() { impl_->scheduler->start(); }
 bool Agent::stop(Duration grace) {
   if (!impl_->scheduler) return true;
   const bool joined = impl_->scheduler->stop(grace);
+  // Rounds still in flight may publish to a stopped failover: it ignores them.
+  if (impl_->liveness) impl_->liveness->stop();
+  if (impl_->failover) impl_->failover->stop();
+  if (impl_->apply) impl_->apply->stop();  // routes stay: a restart adopts them
   impl_->api.reset();
   impl_->store->stop();  // flushes what the rounds already submitted
   if (joined) impl_->scheduler.reset();
@@ -122,7 +181,8 @@ std::string Agent::status_json() const {
   doc.set("agent", impl_->config.agent.id);
   doc.set("version", "0.1.0");
   doc.set("now", format_time(impl_->clock.wall_now()));
-  doc.set("window_s", std::chrono::duration_cast<std::chrono::seconds>(impl_->board.window()).count());
+  doc.set("window_s",
+          std::chrono::duration_cast<std::chrono::seconds>(impl_->board.window()).count());
 
   const auto ss = impl_->scheduler ? impl_->scheduler->stats() : SchedulerStats{};
   Poco::JSON::Object::Ptr sched = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -148,6 +208,8 @@ std::string Agent::status_json() const {
   storage->set("write_errors", st.write_errors);
   storage->set("wal_checkpoints", st.wal_checkpoints);
   doc.set("storage", storage);
+
+  if (impl_->failover) doc.set("failover", failover_to_json(impl_->failover->snapshot()));
 
   Poco::JSON::Array::Ptr series = new Poco::JSON::Array;
   for (const auto& s : impl_->board.snapshot()) series->add(summary_to_json(s));

@@ -1,10 +1,16 @@
 // Agent: the running linewatch, wired from one Config.
 //
-//   scheduler ──> probes ──> results ──┬──> storage writer (SQLite, never blocks a probe)
-//                                      └──> status board ──> HTTP API
+//   scheduler ──> probes ──> results fan-out ──┬──> status board ──> HTTP API
+//                                              ├──> storage writer (SQLite, never blocks a probe)
+//                                              └──> failover (only with routes)
+//   liveness engine ──> failover ──> plans ──> local apply (apply.table)
+//                                └─> events ──> log
 //
-// open() does everything that can fail (storage, listen socket) before any
-// probe runs, so a bad data_dir or a busy port is reported at start, not later.
+// open() does everything that can fail (storage, listen socket, with routes
+// the liveness sockets and apply.table) before any probe runs, so a bad
+// data_dir or a busy port is reported at start, not later. With routes,
+// open() also starts the liveness echoes and the failover decision thread:
+// failover does not wait for start(). Without routes nothing of it exists.
 // Thread-safe after start(); start() and stop() from the owner only.
 #pragma once
 
@@ -21,16 +27,18 @@ namespace linewatch {
 
 class Agent {
  public:
-  // Opens storage under config.agent.data_dir and binds config.agent.listen.
+  // Opens storage under config.agent.data_dir and binds config.agent.listen;
+  // with config.routes, starts the failover (see above). Failure: the first
+  // error, naming the key or address to fix.
   static Result<std::unique_ptr<Agent>> open(Config config, const Clock& clock);
   ~Agent();
 
   // Starts probing; returns at once.
   void start();
 
-  // Stops probing, waiting up to `grace` for rounds in flight, then flushes
-  // and closes storage. Returns false when a round was still running: its
-  // worker is abandoned and the caller should end the process.
+  // Stops probing, waiting up to `grace` for rounds in flight, stops the
+  // failover (applied routes stay in the kernel), then flushes and closes storage. Returns false
+  // when a round was still running: its worker is abandoned and the caller should end the process.
   bool stop(Duration grace);
 
   // The storage writer's counters and health; still valid after stop().

@@ -1,0 +1,366 @@
+// Failover on a fake clock with synthetic inputs: no sockets, no sleeping.
+// Each simulated liveness interval sends one echo per line to its reflector,
+// feeds the replies of the lines that answer, ticks and runs one step.
+#include "agent/failover.h"
+
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "agent/failover_test_support.h"
+#include "core/fake_clock.h"
+
+namespace linewatch {
+namespace {
+
+using namespace failover_test;
+using namespace std::chrono_literals;
+
+class Sim {
+ public:
+  explicit Sim(Config config = two_lines(), FailoverStart start = {}, FailoverOptions options = {})
+      : config_(std::move(config)),
+        failover_(config_, clock_, events_, {&plans_}, std::move(start), options) {
+    for (const LineSpec& l : config_.lines) answering_[l.id] = true;
+    rtt_["l1"] = 20ms;
+    rtt_["l2"] = 40ms;
+  }
+
+  // One liveness interval (100 ms): echoes, replies, a tick, a step.
+  void interval() {
+    const MonoTime sent = clock_.now();
+    for (const auto& [line, answers] : answering_) {
+      failover_.on_sent(line, "edge", seq_, sent);
+      if (answers) failover_.on_reply(line, "edge", seq_, sent, sent + rtt_[line], rtt_[line]);
+    }
+    ++seq_;
+    clock_.advance(config_.liveness.interval);
+    failover_.on_tick(clock_.now());
+    failover_.step();
+  }
+  void run_for(Duration d) {
+    for (const MonoTime end = clock_.now() + d; clock_.now() < end;) interval();
+  }
+  // Runs intervals until pred() holds, at most `limit`; returns whether it did.
+  template <class Pred>
+  bool run_until(Pred pred, Duration limit) {
+    for (const MonoTime end = clock_.now() + limit; clock_.now() < end;) {
+      interval();
+      if (pred()) return true;
+    }
+    return false;
+  }
+  // One HTTP round through `line` towards `target`.
+  void round(const std::string& line, const std::string& target, Reason reason, int status = 0) {
+    ProbeResult r;
+    r.line = line;
+    r.target = target;
+    r.kind = ProbeKind::http;
+    r.time = clock_.wall_now();
+    r.ok = reason == Reason::ok;
+    r.reason = reason;
+    r.http_status = status;
+    failover_.on_result(r);
+  }
+
+  void answers(const std::string& line, bool on) { answering_[line] = on; }
+  std::string primary() const {
+    const auto plans = plans_.plans();
+    if (plans.empty() || plans.back().routes.empty()) return "";
+    return plans.back().routes.front().nexthops.front().line;
+  }
+
+  FakeClock clock_;
+  Config config_;
+  EventRecorder events_;
+  PlanRecorder plans_;
+  Failover failover_;
+  std::map<std::string, bool> answering_;
+  std::map<std::string, Duration> rtt_;
+  std::uint64_t seq_ = 0;
+};
+
+std::vector<Event> of_kind(const std::vector<Event>& events, const std::string& kind) {
+  std::vector<Event> out;
+  for (const Event& e : events)
+    if (e.kind == kind) out.push_back(e);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("failover with every line healthy plans the route on the preferred line") {
+  Sim sim;
+  CHECK(sim.failover_.active());
+  sim.interval();
+  const auto plans = sim.plans_.plans();
+  REQUIRE(plans.size() == 1);
+  CHECK(plans[0].version == 1);
+  CHECK(plans[0].agent == "bj-gw-1");
+  CHECK_FALSE(plans[0].panic);
+  REQUIRE(plans[0].routes.size() == 1);
+  CHECK(plans[0].routes[0].prefix == kPrefix);
+  CHECK(plans[0].routes[0].nexthops == std::vector<NextHop>{{"l1", "198.18.1.2", "d1", 1}});
+
+  sim.run_for(40s);
+  CHECK(sim.plans_.plans().size() == 1);  // calm: no new version while nothing changes
+  CHECK(sim.events_.count("plan_new") == 1);
+  CHECK(sim.events_.count("line_down") == 0);
+  CHECK(sim.events_.count("line_degraded") == 0);
+
+  const FailoverSnapshot s = sim.failover_.snapshot();
+  REQUIRE(s.lines.size() == 2);
+  CHECK(s.lines[0].line == "l1");
+  CHECK(s.lines[0].state == LineState::up);
+  CHECK(s.lines[0].takes_traffic);
+  CHECK(s.lines[0].score > s.lines[1].score);  // 20 ms against 40 ms
+  CHECK(s.lines[0].rtt_median == 20ms);
+  CHECK(s.plan.version == 1);
+  CHECK_FALSE(s.starting);
+  CHECK(s.preferred == std::vector<std::string>{"l1", "l2"});
+  CHECK(s.counters.steps == 401);
+  CHECK(s.counters.inbox_dropped == 0);
+}
+
+TEST_CASE(
+    "failover moves the route to line 2 in the tick where line 1 has been silent for detect") {
+  Sim sim;
+  sim.run_for(3s);
+  REQUIRE(sim.primary() == "l1");
+  sim.answers("l1", false);
+  const MonoTime last_reply = sim.clock_.now() - 100ms + sim.rtt_["l1"];
+  const Duration detect = sim.config_.liveness.detect;
+
+  REQUIRE(sim.run_until([&] { return sim.primary() == "l2"; }, 5s));
+  const Duration took = sim.clock_.now() - last_reply;
+  CHECK(took >= detect);
+  CHECK(took < detect + sim.config_.liveness.interval);  // within one tick of the silence
+
+  const auto kinds = sim.events_.kinds();
+  const auto down = std::find(kinds.begin(), kinds.end(), "line_down:l1");
+  REQUIRE(down != kinds.end());
+  CHECK(std::find(down, kinds.end(), "plan_new") != kinds.end());
+  const auto events = sim.events_.events();
+  const Event line_down = of_kind(events, "line_down").front();
+  CHECK(line_down.reason == "silence");
+  const Event moved = of_kind(events, "plan_new").back();
+  CHECK(moved.time == line_down.time);  // the same step
+  CHECK(sim.plans_.plans().back().version == 2);
+  CHECK_FALSE(sim.plans_.plans().back().panic);
+}
+
+TEST_CASE("failover brings line 1 back only after rise and hold-down") {
+  Config config = two_lines();
+  config.scoring.margin_for = 0s;  // isolate health: the better line may lead at once
+  Sim sim(config);
+  sim.run_for(3s);
+  sim.answers("l1", false);
+  REQUIRE(sim.run_until([&] { return sim.primary() == "l2"; }, 5s));
+  sim.run_for(3s);
+  sim.answers("l1", true);
+  const MonoTime restored = sim.clock_.now();
+
+  REQUIRE(sim.run_until([&] { return sim.primary() == "l1"; }, 120s));
+  const MonoTime back = sim.clock_.now();
+  CHECK(back - restored >= config.health.hold_down);
+
+  const auto events = sim.events_.events();
+  const auto started = of_kind(events, "hold_down_started");
+  const auto ended = of_kind(events, "hold_down_ended");
+  REQUIRE(started.size() == 1);
+  REQUIRE(ended.size() == 1);
+  CHECK(started[0].line == "l1");
+  CHECK(started[0].reason == "rise");
+  CHECK(ended[0].time - started[0].time >= config.health.hold_down);
+  CHECK(of_kind(events, "plan_new").back().time == ended[0].time);  // back in that very step
+  CHECK(sim.plans_.plans().size() == 3);
+}
+
+TEST_CASE("failover with every line silent keeps a hop in a panic plan and says so once") {
+  Sim sim;
+  sim.run_for(3s);
+  sim.answers("l1", false);
+  sim.answers("l2", false);
+  sim.run_for(5s);
+
+  const auto plans = sim.plans_.plans();
+  REQUIRE(plans.size() == 2);
+  CHECK(plans.back().panic);
+  REQUIRE(plans.back().routes.size() == 1);
+  CHECK(plans.back().routes[0].nexthops == std::vector<NextHop>{{"l1", "198.18.1.2", "d1", 1}});
+  CHECK(sim.events_.count("line_down") == 2);
+  CHECK(sim.events_.count("plan_panic") == 1);
+  const Event panic = of_kind(sim.events_.events(), "plan_panic").front();
+  CHECK(panic.reason == "all_lines_down");
+  CHECK(panic.line == "l1");
+
+  sim.run_for(5s);
+  CHECK(sim.events_.count("plan_panic") == 1);  // one per episode
+  CHECK(sim.plans_.plans().size() == 2);
+}
+
+TEST_CASE("failover ignores HTTP 429 and 500 answers on every line") {
+  Sim sim;
+  sim.run_for(30s);
+  for (int i = 0; i < 40; ++i) {
+    for (const char* line : {"l1", "l2"}) {
+      sim.round(line, "api", Reason::http_status, i % 2 ? 429 : 500);
+      sim.round(line, "edge", Reason::ok);
+    }
+    sim.run_for(1s);
+  }
+  CHECK(sim.events_.count("line_degraded") == 0);
+  CHECK(sim.events_.count("line_down") == 0);
+  CHECK(sim.events_.count("destination_down") == 0);
+  CHECK(sim.plans_.plans().size() == 1);
+  CHECK(sim.primary() == "l1");
+}
+
+TEST_CASE("failover blames a target that fails on every line, not the lines") {
+  Sim sim;
+  sim.run_for(30s);  // a full SLA window of answered echoes
+  for (int i = 0; i < 40; ++i) {
+    for (const char* line : {"l1", "l2"}) {
+      sim.round(line, "api", Reason::timeout);
+      sim.round(line, "edge", Reason::ok);
+    }
+    sim.run_for(1s);
+  }
+  const auto downs = of_kind(sim.events_.events(), "destination_down");
+  REQUIRE(downs.size() == 1);
+  CHECK(downs[0].target == "api");
+  CHECK(sim.events_.count("line_degraded") == 0);
+  CHECK(sim.events_.count("line_down") == 0);
+  CHECK(sim.plans_.plans().size() == 1);
+  CHECK(sim.failover_.snapshot().destinations_down == std::vector<std::string>{"api"});
+}
+
+TEST_CASE("failover after a restart keeps the last plan and version until there is evidence") {
+  RoutePlan last;
+  last.agent = "bj-gw-1";
+  last.version = 41;
+  last.routes = {{kPrefix, {{"l1", "198.18.1.2", "d1", 1}}}};
+  Sim sim(two_lines(), FailoverStart{41, last});
+
+  // No evidence yet: ticks alone change nothing.
+  for (int i = 0; i < 5; ++i) {
+    sim.clock_.advance(100ms);
+    sim.failover_.on_tick(sim.clock_.now());
+    sim.failover_.step();
+  }
+  FailoverSnapshot s = sim.failover_.snapshot();
+  CHECK(s.starting);
+  CHECK(s.plan.version == 41);
+  CHECK(sim.plans_.plans().empty());
+
+  // Evidence on every line, pointing where the last plan did: still no churn.
+  sim.run_for(5s);
+  s = sim.failover_.snapshot();
+  CHECK_FALSE(s.starting);
+  CHECK(s.plan.version == 41);
+  CHECK(sim.plans_.plans().empty());
+  CHECK(sim.events_.count("plan_new") == 0);
+
+  // Then real news makes the next version.
+  sim.answers("l1", false);
+  REQUIRE(sim.run_until([&] { return sim.primary() == "l2"; }, 5s));
+  CHECK(sim.plans_.plans().back().version == 42);
+}
+
+TEST_CASE("failover without a last plan waits for evidence on every line") {
+  Sim sim;
+  sim.answers("l2", false);
+  sim.interval();
+  CHECK(sim.plans_.plans().empty());  // l2 has neither answered nor been declared silent
+  CHECK(sim.failover_.snapshot().starting);
+  // Silent at start: detect + miss_timeout, then the first plan, without l2.
+  REQUIRE(sim.run_until([&] { return !sim.plans_.plans().empty(); }, 3s));
+  CHECK(sim.primary() == "l1");
+  CHECK(sim.plans_.plans().front().version == 1);
+}
+
+TEST_CASE("failover counts inputs a full inbox drops and never blocks the caller") {
+  FailoverOptions options;
+  options.inbox_capacity = 8;
+  Sim sim(two_lines(), {}, options);
+  for (std::uint64_t i = 0; i < 20; ++i) sim.failover_.on_sent("l1", "edge", i, sim.clock_.now());
+  CHECK(sim.failover_.snapshot().counters.inbox_dropped == 12);
+  sim.failover_.step();
+  FailoverSnapshot s = sim.failover_.snapshot();
+  CHECK(s.counters.inputs == 8);
+  CHECK(s.counters.inbox_dropped == 12);
+  sim.failover_.on_sent("l1", "edge", 21, sim.clock_.now());  // room again
+  sim.failover_.step();
+  CHECK(sim.failover_.snapshot().counters.inputs == 9);
+  CHECK(sim.failover_.snapshot().counters.inbox_dropped == 12);
+}
+
+TEST_CASE("failover counts echoes of lines it does not watch and ignores their rounds") {
+  Config config = two_lines();
+  config.lines.push_back(line_spec("l3", 3));  // in no route
+  Sim sim(config);
+  sim.failover_.on_sent("l3", "edge", 1, sim.clock_.now());
+  sim.failover_.on_sent("nope", "edge", 1, sim.clock_.now());
+  sim.round("l3", "api", Reason::timeout);
+  sim.failover_.step();
+  const FailoverSnapshot s = sim.failover_.snapshot();
+  CHECK(s.counters.unknown_line == 2);
+  CHECK(s.counters.inputs == 0);
+  CHECK(s.lines.size() == 2);
+}
+
+TEST_CASE("failover scores a busy line below an idle one from bandwidth samples") {
+  Config config = two_lines();
+  config.lines[0].capacity_bps = 100'000'000;
+  config.lines[1].capacity_bps = 100'000'000;
+  Sim sim(config);
+  sim.rtt_["l2"] = 20ms;  // equal latency: only load and bandwidth differ
+  sim.failover_.on_bandwidth("l1", 90'000'000, 10'000'000, 0.9);
+  sim.failover_.on_bandwidth("l2", 10'000'000, 5'000'000, 0.1);
+  sim.run_for(1s);
+  const FailoverSnapshot s = sim.failover_.snapshot();
+  REQUIRE(s.lines.size() == 2);
+  CHECK(s.lines[0].score < s.lines[1].score);
+  // Stale samples stop counting: the two lines score alike again.
+  sim.run_for(31s);
+  const FailoverSnapshot later = sim.failover_.snapshot();
+  CHECK(later.lines[0].score == doctest::Approx(later.lines[1].score));
+}
+
+TEST_CASE("failover hands each new plan to every plan sink") {
+  FakeClock clock;
+  EventRecorder events;
+  PlanRecorder a, b;
+  const Config config = two_lines();
+  Failover f(config, clock, events, {&a, &b});
+  const MonoTime t = clock.now();
+  for (const char* line : {"l1", "l2"}) {
+    f.on_sent(line, "edge", 0, t);
+    f.on_reply(line, "edge", 0, t, t + 10ms, 10ms);
+  }
+  clock.advance(100ms);
+  f.on_tick(clock.now());
+  f.step();
+  REQUIRE(a.plans().size() == 1);
+  REQUIRE(b.plans().size() == 1);
+  CHECK(a.plans()[0] == b.plans()[0]);
+  CHECK(a.plans()[0].version == b.plans()[0].version);
+}
+
+TEST_CASE("failover without routes is inactive and ignores its inputs") {
+  FakeClock clock;
+  EventRecorder events;
+  PlanRecorder plans;
+  Config config = two_lines();
+  config.routes.clear();
+  Failover f(config, clock, events, {&plans});
+  CHECK_FALSE(f.active());
+  f.start();  // no thread
+  f.on_tick(clock.now());
+  f.step();
+  CHECK(plans.plans().empty());
+  CHECK(f.snapshot().lines.empty());
+  CHECK(f.snapshot().counters.inputs == 0);
+}
+
+}  // namespace linewatch
