@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "agent/api_server.h"
+#include "agent/bandwidth_sampler.h"
 #include "agent/failover.h"
 #include "agent/failover_apply.h"
 #include "agent/failover_events.h"
@@ -66,6 +67,7 @@ struct Agent::Impl {
   std::unique_ptr<LocalApplySink> apply;
   std::unique_ptr<Failover> failover;
   std::unique_ptr<LivenessEngine> liveness;
+  std::unique_ptr<BandwidthSampler> bandwidth;  // feeds store and failover
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<ApiServer> api;
   // Last outcome per job, to log only on change. A job never runs twice at
@@ -141,6 +143,8 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   if (!impl->config.routes.empty()) {
     if (Status s = impl->open_failover(); !s) return s.error();
   }
+  impl->bandwidth = std::make_unique<BandwidthSampler>(
+      impl->config.lines, clock, bandwidth_to(*impl->store, impl->failover.get(), impl->config));
 
   auto jobs = make_jobs(impl->config);
   impl->last_ok.assign(jobs.size(), -1);
@@ -164,6 +168,7 @@ bool Agent::stop(Duration grace) {
   const bool joined = impl_->scheduler->stop(grace);
   // Rounds still in flight may publish to a stopped failover: it ignores them.
   if (impl_->liveness) impl_->liveness->stop();
+  impl_->bandwidth->stop();
   if (impl_->failover) impl_->failover->stop();
   if (impl_->apply) impl_->apply->stop();  // routes stay: a restart adopts them
   impl_->api.reset();
@@ -208,6 +213,10 @@ std::string Agent::status_json() const {
   storage->set("write_errors", st.write_errors);
   storage->set("wal_checkpoints", st.wal_checkpoints);
   doc.set("storage", storage);
+
+  Poco::JSON::Array::Ptr lines = new Poco::JSON::Array;
+  for (const auto& l : impl_->bandwidth->snapshot()) lines->add(line_bandwidth_to_json(l));
+  doc.set("lines", lines);
 
   if (impl_->failover) doc.set("failover", failover_to_json(impl_->failover->snapshot()));
 

@@ -1,8 +1,8 @@
 #include "agent/json.h"
 
-#include <ctime>
-
 #include <Poco/JSON/Array.h>
+
+#include <ctime>
 
 namespace linewatch {
 
@@ -19,6 +19,39 @@ std::string format_time(WallTime t) {
 }
 
 namespace {
+
+const char* state_name(CounterState s) {
+  switch (s) {
+    case CounterState::baseline:
+      return "baseline";
+    case CounterState::measuring:
+      return "measuring";
+    case CounterState::vanished:
+      return "vanished";
+    case CounterState::none:
+      break;
+  }
+  return "none";
+}
+
+const char* restart_name(CounterRestart r) {
+  switch (r) {
+    case CounterRestart::first:
+      return "first";
+    case CounterRestart::ifindex:
+      return "ifindex";
+    case CounterRestart::reappeared:
+      return "reappeared";
+    case CounterRestart::gap:
+      return "gap";
+    case CounterRestart::backwards:
+      return "backwards";
+    case CounterRestart::none:
+      break;
+  }
+  return "none";
+}
+
 void put_ms(Poco::JSON::Object& o, const char* key, const std::optional<Duration>& d) {
   if (d) o.set(key, to_ms(*d));
 }
@@ -45,7 +78,8 @@ Poco::JSON::Object::Ptr result_to_json(const ProbeResult& r) {
     put_ms(*o, "rtt_max_ms", r.rtt_max);
     put_ms(*o, "rtt_stddev_ms", r.rtt_stddev);
     Poco::JSON::Array::Ptr echoes = new Poco::JSON::Array;
-    for (const auto& e : r.rtts) echoes->add(e ? Poco::Dynamic::Var(to_ms(*e)) : Poco::Dynamic::Var());
+    for (const auto& e : r.rtts)
+      echoes->add(e ? Poco::Dynamic::Var(to_ms(*e)) : Poco::Dynamic::Var());
     o->set("rtts_ms", echoes);
   } else {
     Poco::JSON::Object::Ptr ph = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -85,6 +119,24 @@ Poco::JSON::Object::Ptr summary_to_json(const SeriesSummary& s) {
     if (!s.last_failure_detail.empty()) w->set("last_failure_detail", s.last_failure_detail);
   }
   o->set("window", w);
+  return o;
+}
+
+Poco::JSON::Object::Ptr line_bandwidth_to_json(const LineBandwidth& l) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  const BandwidthReading& r = l.reading;
+  o->set("line", l.line);
+  o->set("interface", l.interface.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(l.interface));
+  o->set("from", std::string(to_string(l.from)));
+  o->set("state", std::string(state_name(r.state)));
+  if (r.state != CounterState::none) o->set("since", format_time(r.since_wall));
+  if (l.capacity_bps) o->set("capacity_bps", *l.capacity_bps);
+  if (r.rx_bps) o->set("rx_bps", *r.rx_bps);
+  if (r.tx_bps) o->set("tx_bps", *r.tx_bps);
+  if (r.utilisation) o->set("utilisation", *r.utilisation);
+  if (r.state == CounterState::measuring) o->set("interval_ms", to_ms(r.interval));
+  if (r.state == CounterState::baseline) o->set("restart", std::string(restart_name(r.restart)));
+  if (!l.detail.empty()) o->set("detail", l.detail);
   return o;
 }
 

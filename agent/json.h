@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "agent/bandwidth_sampler.h"
 #include "core/probe_result.h"
 #include "rules/status_board.h"
 
@@ -21,5 +22,10 @@ Poco::JSON::Object::Ptr result_to_json(const ProbeResult& r);
 
 // One series: line, target, kind, "latest" (a result) and "window" figures.
 Poco::JSON::Object::Ptr summary_to_json(const SeriesSummary& s);
+
+// One line's bandwidth (the status document's `lines`): line, interface
+// (null while none is known), from, state, since, and when measuring rx_bps,
+// tx_bps and, with a capacity, utilisation; restart and detail say why not.
+Poco::JSON::Object::Ptr line_bandwidth_to_json(const LineBandwidth& l);
 
 }  // namespace linewatch

@@ -84,3 +84,43 @@ TEST_CASE("json: a capped window says so, with how far back it reaches") {
 }
 
 }  // namespace linewatch
+
+namespace linewatch {
+
+TEST_CASE("json: a line's bandwidth has rates only when measuring, and since unless none") {
+  LineBandwidth l;
+  l.line = "cn2";
+  auto none = line_bandwidth_to_json(l);
+  CHECK(none->isNull("interface"));
+  CHECK(none->getValue<std::string>("state") == "none");
+  CHECK_FALSE(none->has("since"));
+  CHECK_FALSE(none->has("rx_bps"));
+
+  l.interface = "eth1";
+  l.from = CountersFrom::counters;
+  l.capacity_bps = 1000;
+  l.reading.state = CounterState::measuring;
+  l.reading.since_wall = WallTime(std::chrono::milliseconds(1500));
+  l.reading.interval = std::chrono::seconds(1);
+  l.reading.rx_bps = 400;
+  l.reading.tx_bps = 600;
+  l.reading.utilisation = 0.6;
+  auto measuring = line_bandwidth_to_json(l);
+  CHECK(measuring->getValue<std::string>("interface") == "eth1");
+  CHECK(measuring->getValue<std::string>("from") == "counters");
+  CHECK(measuring->getValue<std::string>("since") == "1970-01-01T00:00:01.500Z");
+  CHECK(measuring->getValue<double>("rx_bps") == 400);
+  CHECK(measuring->getValue<double>("tx_bps") == 600);
+  CHECK(measuring->getValue<double>("utilisation") == doctest::Approx(0.6));
+  CHECK(measuring->getValue<std::uint64_t>("capacity_bps") == 1000);
+  CHECK_FALSE(measuring->has("restart"));
+
+  l.reading = BandwidthReading{};
+  l.reading.state = CounterState::baseline;
+  l.reading.restart = CounterRestart::ifindex;
+  auto baseline = line_bandwidth_to_json(l);
+  CHECK(baseline->getValue<std::string>("restart") == "ifindex");
+  CHECK_FALSE(baseline->has("utilisation"));
+}
+
+}  // namespace linewatch

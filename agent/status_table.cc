@@ -3,6 +3,7 @@
 #include <Poco/JSON/Array.h>
 
 #include <cstdio>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,59 @@ void print_rows(const std::vector<Row>& rows, std::ostream& out) {
   }
 }
 
+// Bits/s with an SI prefix and three significant digits: "950bps", "12.3Mbps".
+std::string bps(double v) {
+  static const char* const prefix[] = {"", "k", "M", "G", "T"};
+  std::size_t i = 0;
+  while (v >= 999.5 && i + 1 < std::size(prefix)) {
+    v /= 1000;
+    ++i;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf,
+                i == 0 || v >= 99.95 ? "%.0f%sbps"
+                : v >= 9.995         ? "%.1f%sbps"
+                                     : "%.2f%sbps",
+                v, prefix[i]);
+  return buf;
+}
+
+std::string rate(const Poco::JSON::Object& o, const char* key) {
+  return o.has(key) && !o.isNull(key) ? bps(o.getValue<double>(key)) : "-";
+}
+
+// Why a line shows no rate, for the rows that have none.
+std::string no_rate(const Poco::JSON::Object& l) {
+  const auto state = l.getValue<std::string>("state");
+  if (state == "measuring") return "";
+  if (state == "none")
+    return l.has("detail") ? "none: " + l.getValue<std::string>("detail") : "none";
+  // "since" is RFC 3339: show the time of day.
+  return state + " since " + l.getValue<std::string>("since").substr(11, 8);
+}
+
+// The LINE IFACE RX TX UTIL block, only when some line has an interface, so
+// an agent that measures no bandwidth prints what it always printed.
+void print_bandwidth(const Poco::JSON::Object& status, std::ostream& out) {
+  if (!status.has("lines")) return;  // an agent from before bandwidth
+  auto lines = status.getArray("lines");
+  std::vector<Row> rows{{"LINE", "IFACE", "RX", "TX", "UTIL"}};
+  bool any = false;
+  for (std::size_t i = 0; i < lines->size(); ++i) {
+    auto l = lines->getObject(static_cast<unsigned>(i));
+    const bool has_iface = !l->isNull("interface");
+    any = any || has_iface;
+    rows.push_back({l->getValue<std::string>("line"),
+                    has_iface ? l->getValue<std::string>("interface") : "-", rate(*l, "rx_bps"),
+                    rate(*l, "tx_bps"),
+                    l->has("utilisation") ? pct(l->getValue<double>("utilisation")) : "-"});
+    if (auto why = no_rate(*l); !why.empty()) rows.back().push_back(why);
+  }
+  if (!any) return;
+  out << "\n";
+  print_rows(rows, out);
+}
+
 }  // namespace
 
 void print_status_table(const Poco::JSON::Object& status, std::ostream& out) {
@@ -68,6 +122,7 @@ void print_status_table(const Poco::JSON::Object& status, std::ostream& out) {
                     std::to_string(win->getValue<int>("rounds")), failure});
   }
   print_rows(rows, out);
+  print_bandwidth(status, out);
 }
 
 }  // namespace linewatch

@@ -7,7 +7,9 @@
 
 namespace linewatch {
 
-// Prints a header line (agent, series count, window) and one row per series.
+// Prints a header line (agent, series count, window) and one row per series;
+// below, when some line has an interface for its bandwidth, one row per line
+// (LINE IFACE RX TX UTIL, and why there is no rate when there is none).
 // Missing figures print as "-". Throws Poco::Exception on a malformed document.
 void print_status_table(const Poco::JSON::Object& status, std::ostream& out);
 
