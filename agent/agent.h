@@ -5,6 +5,7 @@
 //                                              └──> failover (only with routes)
 //   liveness engine ──> failover ──> plans ──> local apply (apply.table)
 //                                └─> events ──> log
+//   bandwidth sampler ──> storage, failover, HTTP API
 //
 // open() does everything that can fail (storage, listen socket, with routes
 // the liveness sockets and apply.table) before any probe runs, so a bad
