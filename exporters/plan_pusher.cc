@@ -55,7 +55,11 @@ Result<std::string> read_gateway_secret(const std::string& path, const std::stri
   }
   if (got > kSecretLimit) return invalid(key + ": " + path + " is larger than 64 KiB");
   secret.resize(got);
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  // The same rule as `linewatch gateway` (agent/gateway_config.cc): trailing
+  // blanks and line ends are not part of the key.
+  while (!secret.empty() &&
+         std::string_view(" \t\r\n").find(secret.back()) != std::string_view::npos)
+    secret.pop_back();
   if (secret.empty()) return invalid(key + ": " + path + " is empty");
   return secret;
 }

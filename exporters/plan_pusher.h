@@ -83,8 +83,8 @@ struct GatewayStatus {
 };
 
 // The key in `path` for gateway config `where` ("gateways[0]"): the file's
-// bytes without trailing "\n" or "\r\n" (so `echo key > file` works). A
-// gateway must read its copy the same way. Failure: io / invalid_argument
+// bytes without trailing blanks, tabs and line ends (so `echo key > file`
+// works). `linewatch gateway` reads its copy by the same rule. Failure: io / invalid_argument
 // naming "<where>.secret_file" and the path, never the content: unset,
 // unreadable, empty, or larger than 64 KiB.
 Result<std::string> read_gateway_secret(const std::string& path, const std::string& where);

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "exporters/http_receiver.h"
 #include "exporters/push_test_support.h"
 
@@ -480,4 +482,18 @@ TEST_CASE("pusher refuses an https gateway whose certificate is not trusted") {
   CHECK(one(*pusher).last_reason == "tls");
   CHECK(gw.pushes().empty());
   CHECK(sink.kinds() == "push_failed:tls");
+}
+
+TEST_CASE("a gateway key file loses trailing blanks and line ends, as the gateway reads it") {
+  TempDir dir;
+  const std::string path = dir.file("gw.key");
+  std::ofstream(path) << kKey << " \t\r\n\n";
+  auto key = read_gateway_secret(path, "gateways[0]");
+  REQUIRE(key.ok());
+  CHECK(*key == kKey);
+
+  std::ofstream(path, std::ios::trunc) << " \n";
+  auto empty = read_gateway_secret(path, "gateways[0]");
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().message == "gateways[0].secret_file: " + path + " is empty");
 }
