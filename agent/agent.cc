@@ -13,6 +13,7 @@
 #include "agent/failover_liveness.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/plan_state.h"
 #include "agent/result_fanout.h"
 #include "agent/scheduler.h"
 #include "core/units.h"
@@ -56,14 +57,14 @@ struct Agent::Impl {
   const Clock& clock;
   StatusBoard board;
   LogEventSink event_log;
-  // Every failover event goes out once, here: the log today; storage's event
-  // writer is added beside it.
+  // Every failover event goes out once, here: to the log and the store.
   EventFanout events;
   std::unique_ptr<Store> store;
   // Every round goes out once, here; consumers subscribe in open().
   ResultFanout results;
   // Failover, only when routes are configured (apply only with apply.table).
   std::unique_ptr<LocalApplySink> apply;
+  std::unique_ptr<PlanStateSink> plan_state;  // each plan into the store, for the next start
   std::unique_ptr<Failover> failover;
   std::unique_ptr<LivenessEngine> liveness;
   std::unique_ptr<Scheduler> scheduler;
@@ -98,11 +99,14 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
 // the probe scheduler.
 Status Agent::Impl::open_failover() {
   events.add(event_log);
-  // Storage's agent state will supply the last plan and version here (the
-  // failover and the local apply both take it); until then every start is a
-  // first start.
-  const FailoverStart start;
-  std::vector<PlanSink*> sinks;
+  events.add(*store);
+  // The last run's plan and version (the failover and the local apply both
+  // take it); what cannot be read is a fresh start, not a failed one.
+  LoadedPlanState loaded = load_plan_state(*store);
+  for (const std::string& w : loaded.warnings) log(LogLevel::warn, "msg=" + log_quote(w));
+  const FailoverStart start = std::move(loaded.start);
+  plan_state = std::make_unique<PlanStateSink>(*store);
+  std::vector<PlanSink*> sinks{plan_state.get()};
   if (config.apply) {
     auto table = parse_route_table(config.apply->table);
     if (!table) return table.error();
