@@ -51,6 +51,7 @@ struct Agent::Impl {
 
   void on_round(std::size_t job_index, const ProbeJob& job);
   Status open_failover();
+  std::string routes_json() const;
 
   // Destroyed in reverse order: whatever calls into a member is declared after it.
   const Config config;
@@ -126,6 +127,17 @@ Status Agent::Impl::open_failover() {
   return ok_status();
 }
 
+// Snapshots only: Failover::snapshot() and LocalApplySink::stats() copy under their own locks.
+std::string Agent::Impl::routes_json() const {
+  RoutesView view{config.agent.id, clock.wall_now(), std::nullopt, std::nullopt, std::nullopt};
+  if (failover) view.failover = failover->snapshot();
+  if (apply) {
+    view.apply_table = config.apply->table;
+    view.apply = apply->stats();
+  }
+  return routes_document(view);
+}
+
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() {
   if (impl_ && impl_->scheduler) stop(Duration::max());
@@ -154,8 +166,11 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
 
   std::unique_ptr<Agent> agent(new Agent(std::move(impl)));
   Agent* self = agent.get();
-  auto api =
-      ApiServer::start(agent->impl_->config.agent.listen, [self] { return self->status_json(); });
+  ApiSources sources;
+  sources.status = [self] { return self->status_json(); };
+  sources.routes = [raw] { return raw->routes_json(); };
+  sources.events = [raw](const EventQuery& q) { return raw->store->events(q); };
+  auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);
   return agent;
