@@ -25,7 +25,9 @@ std::string pct(double v) {
 
 using Row = std::vector<std::string>;
 
-void print_rows(const std::vector<Row>& rows, std::ostream& out) {
+}  // namespace
+
+void print_aligned(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
   std::vector<std::size_t> width;
   for (const auto& r : rows)
     for (std::size_t i = 0; i < r.size(); ++i) {
@@ -41,8 +43,6 @@ void print_rows(const std::vector<Row>& rows, std::ostream& out) {
     out << line << "\n";
   }
 }
-
-}  // namespace
 
 void print_status_table(const Poco::JSON::Object& status, std::ostream& out) {
   auto series = status.getArray("series");
@@ -67,7 +67,7 @@ void print_status_table(const Poco::JSON::Object& status, std::ostream& out) {
                     pct(win->getValue<double>("loss")), pct(win->getValue<double>("availability")),
                     std::to_string(win->getValue<int>("rounds")), failure});
   }
-  print_rows(rows, out);
+  print_aligned(rows, out);
 }
 
 }  // namespace linewatch

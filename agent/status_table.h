@@ -4,11 +4,17 @@
 #include <Poco/JSON/Object.h>
 
 #include <ostream>
+#include <string>
+#include <vector>
 
 namespace linewatch {
 
 // Prints a header line (agent, series count, window) and one row per series.
 // Missing figures print as "-". Throws Poco::Exception on a malformed document.
 void print_status_table(const Poco::JSON::Object& status, std::ostream& out);
+
+// Prints rows as columns two spaces apart, each as wide as its widest cell
+// (the first row is usually the header). The last column is not padded.
+void print_aligned(const std::vector<std::vector<std::string>>& rows, std::ostream& out);
 
 }  // namespace linewatch
