@@ -14,6 +14,7 @@
 #include "agent/failover_liveness.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/plan_state.h"
 #include "agent/result_fanout.h"
 #include "agent/scheduler.h"
 #include "core/units.h"
@@ -51,20 +52,21 @@ struct Agent::Impl {
 
   void on_round(std::size_t job_index, const ProbeJob& job);
   Status open_failover();
+  std::string routes_json() const;
 
   // Destroyed in reverse order: whatever calls into a member is declared after it.
   const Config config;
   const Clock& clock;
   StatusBoard board;
   LogEventSink event_log;
-  // Every failover event goes out once, here: the log today; storage's event
-  // writer is added beside it.
+  // Every failover event goes out once, here: to the log and the store.
   EventFanout events;
   std::unique_ptr<Store> store;
   // Every round goes out once, here; consumers subscribe in open().
   ResultFanout results;
   // Failover, only when routes are configured (apply only with apply.table).
   std::unique_ptr<LocalApplySink> apply;
+  std::unique_ptr<PlanStateSink> plan_state;  // each plan into the store, for the next start
   std::unique_ptr<Failover> failover;
   std::unique_ptr<LivenessEngine> liveness;
   std::unique_ptr<BandwidthSampler> bandwidth;  // feeds store and failover
@@ -100,11 +102,14 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
 // the probe scheduler.
 Status Agent::Impl::open_failover() {
   events.add(event_log);
-  // Storage's agent state will supply the last plan and version here (the
-  // failover and the local apply both take it); until then every start is a
-  // first start.
-  const FailoverStart start;
-  std::vector<PlanSink*> sinks;
+  events.add(*store);
+  // The last run's plan and version (the failover and the local apply both
+  // take it); what cannot be read is a fresh start, not a failed one.
+  LoadedPlanState loaded = load_plan_state(*store);
+  for (const std::string& w : loaded.warnings) log(LogLevel::warn, "msg=" + log_quote(w));
+  const FailoverStart start = std::move(loaded.start);
+  plan_state = std::make_unique<PlanStateSink>(*store);
+  std::vector<PlanSink*> sinks{plan_state.get()};
   if (config.apply) {
     auto table = parse_route_table(config.apply->table);
     if (!table) return table.error();
@@ -122,6 +127,17 @@ Status Agent::Impl::open_failover() {
   if (!engine) return engine.error();
   liveness = std::move(*engine);
   return ok_status();
+}
+
+// Snapshots only: Failover::snapshot() and LocalApplySink::stats() copy under their own locks.
+std::string Agent::Impl::routes_json() const {
+  RoutesView view{config.agent.id, clock.wall_now(), std::nullopt, std::nullopt, std::nullopt};
+  if (failover) view.failover = failover->snapshot();
+  if (apply) {
+    view.apply_table = config.apply->table;
+    view.apply = apply->stats();
+  }
+  return routes_document(view);
 }
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -154,8 +170,11 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
 
   std::unique_ptr<Agent> agent(new Agent(std::move(impl)));
   Agent* self = agent.get();
-  auto api =
-      ApiServer::start(agent->impl_->config.agent.listen, [self] { return self->status_json(); });
+  ApiSources sources;
+  sources.status = [self] { return self->status_json(); };
+  sources.routes = [raw] { return raw->routes_json(); };
+  sources.events = [raw](const EventQuery& q) { return raw->store->events(q); };
+  auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);
   return agent;

@@ -1,6 +1,8 @@
 // The agent's HTTP API: a read-only JSON view for the CLI, scripts and people.
 //
 //   GET /api/v1/status   every series: latest round and window figures
+//   GET /api/v1/routes   the route plan in force, its gateways and local apply
+//   GET /api/v1/events   stored failover events, newest first (?since=&line=&kind=&limit=)
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
 //
 // Other paths answer 404 {"error":"not found"}; everything about the protocol
@@ -8,21 +10,46 @@
 // (head deadline, head size, connection caps with eviction) is HttpServer's,
 // see http_server.h and docs/api.md.
 //
-// Handlers only read snapshots handed out by `status`; they never touch the
-// scheduler or storage directly. Listens where agent.listen says (loopback by
-// default). Thread-safety: the server owns its one thread, which calls
-// `status`; destruction stops and joins it.
+// Handlers only read snapshots handed out by the ApiSources: the status
+// board's and the failover's snapshots (each copied under its own lock, see
+// Failover::snapshot()), the local apply's stats, and storage's read
+// connection, which runs beside the writer (WAL) and never waits for it. No
+// handler touches the scheduler or the decision state. An events read holds
+// the API's one thread for the query (at most kMaxEventLimit rows).
+// Listens where agent.listen says (loopback by default).
+// Thread-safety: the server owns its one thread, which calls the sources;
+// destruction stops and joins it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
 
+#include "agent/failover_apply.h"
+#include "agent/failover_snapshot.h"
 #include "agent/http_server.h"
 #include "core/error.h"
+#include "core/event.h"
+#include "storage/store.h"
 
 namespace linewatch {
+
+inline constexpr std::size_t kDefaultEventLimit = 100;
+inline constexpr std::size_t kMaxEventLimit = 1000;
+
+// Where the handlers read from. Each runs on the server's thread and must be
+// quick; an empty one makes its path answer 404.
+struct ApiSources {
+  std::function<std::string()> status;  // the /api/v1/status document
+  std::function<std::string()> routes;  // the /api/v1/routes document (routes_document())
+  // Stored events matching the query, newest first; failure: a storage read error.
+  std::function<Result<std::vector<Event>>(const EventQuery&)> events;
+};
 
 class ApiServer {
  public:
@@ -32,6 +59,9 @@ class ApiServer {
   // with a message naming agent.listen when the address is busy or not local,
   // e.g. "agent.listen 127.0.0.1:9464: bind: Address already in use".
   // `options` are for tests; the agent runs with the defaults.
+  static Result<std::unique_ptr<ApiServer>> start(const std::string& listen, ApiSources sources,
+                                                  HttpServerOptions options = {});
+  // Status and health only.
   static Result<std::unique_ptr<ApiServer>> start(const std::string& listen, StatusFn status,
                                                   HttpServerOptions options = {});
 
@@ -41,5 +71,40 @@ class ApiServer {
   explicit ApiServer(std::unique_ptr<HttpServer> server) : server_(std::move(server)) {}
   std::unique_ptr<HttpServer> server_;
 };
+
+// A query parameter the API refuses: which one and why.
+struct BadParameter {
+  std::string parameter;  // "since", "limit", ... (the whole text for a malformed pair)
+  std::string message;    // "limit: must be an integer 1..1000, got \"0\""
+};
+
+// The query string of /api/v1/events (after '?', percent-encoded; '+' is a
+// plus, as in a time offset):
+//   since  RFC 3339 time ("2026-11-27T07:00:00Z", fraction and offset optional); default: any
+//   line   only events about this line; empty or absent: any
+//   kind   only this kind ("plan_new"); empty or absent: any
+//   limit  1..kMaxEventLimit, default kDefaultEventLimit
+// Unknown parameters are refused, so a misspelt filter never returns everything.
+std::variant<EventQuery, BadParameter> parse_event_query(std::string_view query);
+
+// "2026-11-27T07:40:01.123Z" or with an offset ("...+08:00"); seconds
+// required, any fraction digits (kept to the microsecond). nullopt otherwise.
+std::optional<WallTime> parse_rfc3339(std::string_view text);
+
+// The /api/v1/events document: {"limit":N,"events":[{time,kind,line,target,reason,detail}]}.
+std::string events_document(const std::vector<Event>& events, std::size_t limit);
+
+// What /api/v1/routes shows. `failover` nullopt: no routes are configured.
+struct RoutesView {
+  std::string agent;
+  WallTime now{};
+  std::optional<FailoverSnapshot> failover;
+  std::optional<std::string> apply_table;  // apply.table when local apply is configured
+  std::optional<LocalApplyStats> apply;    // its stats then
+};
+
+// {"agent","now","failover":bool,"plan":{...}|null,"lines":[...],"gateways":[],"apply":{...}|null}
+// (docs/api.md). Gateways stay empty until the agent pushes plans.
+std::string routes_document(const RoutesView& view);
 
 }  // namespace linewatch

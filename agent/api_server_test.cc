@@ -59,3 +59,153 @@ TEST_CASE("the API names agent.listen when its address is busy") {
   REQUIRE_FALSE(second.ok());
   CHECK(second.error().message == "agent.listen " + listen + ": bind: Address already in use");
 }
+
+namespace {
+
+Event sample_event(std::string kind, std::string line) {
+  Event e;
+  e.time = WallTime(std::chrono::milliseconds(1'800'000'000'250));
+  e.kind = std::move(kind);
+  e.line = std::move(line);
+  e.reason = "silence";
+  e.detail = "no reply for 1.00s";
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("the events query takes since, line, kind and limit with their defaults") {
+  auto q = std::get<EventQuery>(parse_event_query(""));
+  CHECK(q.since == WallTime{});
+  CHECK_FALSE(q.line.has_value());
+  CHECK_FALSE(q.kind.has_value());
+  CHECK(q.limit == 100);
+  q = std::get<EventQuery>(parse_event_query(
+      "since=2027-01-15T08:00:00.5%2B08:00&line=cn2-gia-1&kind=plan_new&limit=1000"));
+  CHECK(q.since == *parse_rfc3339("2027-01-15T00:00:00.500Z"));
+  CHECK(q.line == std::optional<std::string>("cn2-gia-1"));
+  CHECK(q.kind == std::optional<std::string>("plan_new"));
+  CHECK(q.limit == 1000);
+  q = std::get<EventQuery>(parse_event_query("line=&kind="));  // empty means any
+  CHECK_FALSE(q.line.has_value());
+  CHECK_FALSE(q.kind.has_value());
+}
+
+TEST_CASE("the events query refuses a bad parameter and names it") {
+  struct Bad {
+    const char* query;
+    const char* parameter;
+    const char* message;
+  };
+  const Bad cases[] = {
+      {"limit=0", "limit", R"(limit: must be an integer 1..1000, got "0")"},
+      {"limit=1001", "limit", R"(limit: must be an integer 1..1000, got "1001")"},
+      {"limit=ten", "limit", R"(limit: must be an integer 1..1000, got "ten")"},
+      {"limit=", "limit", R"(limit: must be an integer 1..1000, got "")"},
+      {"since=yesterday", "since",
+       R"(since: not an RFC 3339 time (2026-11-27T07:00:00Z), got "yesterday")"},
+      {"since=2027-02-30T00:00:00Z", "since",
+       R"(since: not an RFC 3339 time (2026-11-27T07:00:00Z), got "2027-02-30T00:00:00Z")"},
+      {"since=%zz", "since", "since: bad percent-encoding"},
+      {"lines=l1", "lines", R"(unknown parameter "lines" (since, line, kind, limit))"},
+  };
+  for (const Bad& b : cases) {
+    CAPTURE(b.query);
+    auto parsed = parse_event_query(b.query);
+    REQUIRE(std::holds_alternative<BadParameter>(parsed));
+    CHECK(std::get<BadParameter>(parsed).parameter == b.parameter);
+    CHECK(std::get<BadParameter>(parsed).message == b.message);
+  }
+}
+
+TEST_CASE("RFC 3339 times are read with a fraction and an offset and refused otherwise") {
+  const WallTime base = WallTime(std::chrono::seconds(1'800'000'000));  // 2027-01-15T08:00:00Z
+  CHECK(parse_rfc3339("2027-01-15T08:00:00Z") == base);
+  CHECK(parse_rfc3339("2027-01-15t08:00:00z") == base);
+  CHECK(parse_rfc3339("2027-01-15T08:00:00.123456Z") == base + std::chrono::microseconds(123456));
+  CHECK(parse_rfc3339("2027-01-15T16:00:00+08:00") == base);
+  CHECK(parse_rfc3339("2027-01-15T03:30:00-04:30") == base);
+  for (const char* bad : {"2027-01-15T08:00:00", "2027-01-15 08:00:00Z", "2027-01-15T08:00Z",
+                          "2027-01-15T08:00:00.Z", "2027-01-15T24:00:00Z", "2027-13-01T00:00:00Z",
+                          "2027-01-15T08:00:00+0800", "2027-01-15T08:00:00Zjunk", ""}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_rfc3339(bad).has_value());
+  }
+}
+
+TEST_CASE("the API serves events and routes from its sources and answers 400 naming a parameter") {
+  ApiSources sources;
+  sources.status = [] { return std::string("{}"); };
+  std::optional<EventQuery> asked;
+  sources.events = [&asked](const EventQuery& q) -> Result<std::vector<Event>> {
+    asked = q;
+    return std::vector<Event>{sample_event("plan_new", ""), sample_event("line_down", "l1")};
+  };
+  RoutesView view{"bj-gw-1", WallTime(std::chrono::seconds(1'800'000'000)), std::nullopt,
+                  std::nullopt, std::nullopt};
+  sources.routes = [view] { return routes_document(view); };
+  auto api = ApiServer::start("127.0.0.1:0", std::move(sources));
+  REQUIRE(api.ok());
+  const std::uint16_t port = (*api)->port();
+
+  const Answer events = get(port, "GET", "/api/v1/events?kind=line_down&limit=5");
+  CHECK(events.status == 200);
+  REQUIRE(asked.has_value());
+  CHECK(asked->kind == std::optional<std::string>("line_down"));
+  CHECK(asked->limit == 5);
+  CHECK(events.body ==
+        R"({"limit":5,"events":[{"time":"2027-01-15T08:00:00.250Z","kind":"plan_new","line":"",)"
+        R"("target":"","reason":"silence","detail":"no reply for 1.00s"},)"
+        R"({"time":"2027-01-15T08:00:00.250Z","kind":"line_down","line":"l1","target":"",)"
+        R"("reason":"silence","detail":"no reply for 1.00s"}]})");
+
+  asked.reset();
+  const Answer bad = get(port, "GET", "/api/v1/events?limit=5000");
+  CHECK(bad.status == 400);
+  CHECK(bad.body ==
+        R"({"error":"limit: must be an integer 1..1000, got \"5000\"","parameter":"limit"})");
+  CHECK_FALSE(asked.has_value());  // storage is not read for a refused query
+
+  const Answer routes = get(port, "GET", "/api/v1/routes");
+  CHECK(routes.status == 200);
+  CHECK(routes.body ==
+        R"({"agent":"bj-gw-1","now":"2027-01-15T08:00:00.000Z","failover":false,"plan":null,)"
+        R"("lines":[],"gateways":[],"apply":null})");
+}
+
+TEST_CASE("the API answers 503 naming storage when stored events cannot be read") {
+  ApiSources sources;
+  sources.events = [](const EventQuery&) -> Result<std::vector<Event>> {
+    return Error{ErrorCode::io, "/var/lib/linewatch/linewatch.db: select events: disk I/O error"};
+  };
+  auto api = ApiServer::start("127.0.0.1:0", std::move(sources));
+  REQUIRE(api.ok());
+  const Answer a = get((*api)->port(), "GET", "/api/v1/events");
+  CHECK(a.status == 503);
+  CHECK(a.body ==
+        R"({"error":"storage: /var/lib/linewatch/linewatch.db: select events: disk I/O error"})");
+  CHECK(get((*api)->port(), "GET", "/api/v1/routes").status == 404);  // no routes source
+}
+
+TEST_CASE("the routes document shows the plan, the lines and the local apply") {
+  RoutesView view{"bj-gw-1", WallTime(std::chrono::seconds(1'800'000'000)), FailoverSnapshot{},
+                  std::string("main"), LocalApplyStats{}};
+  view.failover->starting = false;
+  view.failover->plan.version = 7;
+  view.failover->plan.time = WallTime(std::chrono::seconds(1'799'999'990));
+  view.failover->plan.routes = {{"198.19.255.0/24", {{"l1", "198.18.1.2", "eth1", 1}}}};
+  FailoverLineView line;
+  line.line = "l1";
+  line.since = view.failover->plan.time;
+  line.reason = "startup";
+  view.failover->lines = {line};
+  view.apply->applied_version = 7;
+  view.apply->applies = 2;
+  const std::string doc = routes_document(view);
+  CHECK(doc.find(R"("failover":true,"plan":{"version":7,"time":"2027-01-15T07:59:50.000Z",)"
+                 R"("panic":false,"starting":false,"routes":[{"prefix":"198.19.255.0/24",)"
+                 R"("nexthops":[{"line":"l1","via":"198.18.1.2","dev":"eth1","weight":1}]}]},)"
+                 R"("lines":[{"line":"l1","state":"up",)") != std::string::npos);
+  CHECK(doc.find(R"("gateways":[],"apply":{"table":"main","applied_version":7,"applies":2,)"
+                 R"("failures":0,"reconciles":0,"restored":0,"skipped":0}})") != std::string::npos);
+}

@@ -38,6 +38,37 @@ struct ProbeArgs {
 };
 int cmd_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err);
 
+struct EventsArgs {
+  std::string config_path;  // as StatusArgs
+  std::string agent_url;
+  std::string since;  // "" = every stored event; a duration ("1h") back from now, or RFC 3339
+  std::string line;   // "" = any
+  std::string kind;   // "" = any
+  int limit = 100;    // 1..1000
+  bool json = false;
+  Duration timeout = std::chrono::seconds(3);
+};
+// Stored failover events, newest first.
+int cmd_events(const EventsArgs& args, std::ostream& out, std::ostream& err);
+
+struct RoutesArgs {
+  std::string config_path;  // as StatusArgs
+  std::string agent_url;
+  bool json = false;
+  Duration timeout = std::chrono::seconds(3);
+};
+// The route plan in force, its lines, gateways and local apply.
+int cmd_routes(const RoutesArgs& args, std::ostream& out, std::ostream& err);
+
+// An agent's answer to a GET: its status and body, whatever the status.
+struct AgentAnswer {
+  int status = 0;
+  std::string body;
+};
+// GETs base + target (path and query). Failure: unavailable, with the
+// transport's message (refused, timed out, not HTTP).
+Result<AgentAnswer> agent_get(const std::string& base, const std::string& target, Duration timeout);
+
 // The URL the query commands use: --agent, else http://<agent.listen of the
 // config>, else the default listen address. Wildcard listen addresses map to
 // loopback. Fails with the config's load error when the config cannot be used.

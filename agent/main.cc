@@ -59,6 +59,25 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(duration_in(100ms, 60s));
 
+  EventsArgs events;
+  auto* ev = app.add_subcommand("events", "Show the stored failover events, newest first");
+  ev->add_option("-c,--config", events.config_path, "Find the agent at this config's agent.listen");
+  ev->add_option("--agent", events.agent_url, "Agent URL (default http://127.0.0.1:9464)");
+  ev->add_option("--since", events.since, "Only events since: a duration back (1h) or RFC 3339")
+      ->type_name("WHEN");
+  ev->add_option("--line", events.line, "Only events about this line");
+  ev->add_option("--kind", events.kind, "Only this kind (line_down, plan_new, ...)");
+  ev->add_option("--limit", events.limit, "At most this many (1 to 1000)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  ev->add_flag("--json", events.json, "Print the API's JSON instead of a table");
+
+  RoutesArgs routes;
+  auto* ro = app.add_subcommand("routes", "Show the route plan in force and where it is applied");
+  ro->add_option("-c,--config", routes.config_path, "Find the agent at this config's agent.listen");
+  ro->add_option("--agent", routes.agent_url, "Agent URL (default http://127.0.0.1:9464)");
+  ro->add_flag("--json", routes.json, "Print the API's JSON instead of a table");
+
   ProbeArgs probe;
   auto* pr = app.add_subcommand("probe", "Run one probe round now and print the result");
   pr->add_option("-c,--config", probe.config_path, "Configuration file")->required();
@@ -90,6 +109,8 @@ int main(int argc, char** argv) {
     status.timeout = *parse_duration(status_timeout);  // checked by duration_in
     return cmd_status(status, std::cout, std::cerr);
   }
+  if (*ev) return cmd_events(events, std::cout, std::cerr);
+  if (*ro) return cmd_routes(routes, std::cout, std::cerr);
   if (*pr) return cmd_probe(probe, std::cout, std::cerr);
   if (*gw) return cmd_gateway(gateway_path, std::cout, std::cerr);
   return 2;

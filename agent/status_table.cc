@@ -26,7 +26,9 @@ std::string pct(double v) {
 
 using Row = std::vector<std::string>;
 
-void print_rows(const std::vector<Row>& rows, std::ostream& out) {
+}  // namespace
+
+void print_aligned(const std::vector<std::vector<std::string>>& rows, std::ostream& out) {
   std::vector<std::size_t> width;
   for (const auto& r : rows)
     for (std::size_t i = 0; i < r.size(); ++i) {
@@ -42,6 +44,8 @@ void print_rows(const std::vector<Row>& rows, std::ostream& out) {
     out << line << "\n";
   }
 }
+
+namespace {
 
 // Bits/s with an SI prefix and three significant digits: "950bps", "12.3Mbps".
 std::string bps(double v) {
@@ -93,7 +97,7 @@ void print_bandwidth(const Poco::JSON::Object& status, std::ostream& out) {
   }
   if (!any) return;
   out << "\n";
-  print_rows(rows, out);
+  print_aligned(rows, out);
 }
 
 }  // namespace
@@ -121,7 +125,7 @@ void print_status_table(const Poco::JSON::Object& status, std::ostream& out) {
                     pct(win->getValue<double>("loss")), pct(win->getValue<double>("availability")),
                     std::to_string(win->getValue<int>("rounds")), failure});
   }
-  print_rows(rows, out);
+  print_aligned(rows, out);
   print_bandwidth(status, out);
 }
 

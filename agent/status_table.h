@@ -4,6 +4,8 @@
 #include <Poco/JSON/Object.h>
 
 #include <ostream>
+#include <string>
+#include <vector>
 
 namespace linewatch {
 
@@ -12,5 +14,9 @@ namespace linewatch {
 // (LINE IFACE RX TX UTIL, and why there is no rate when there is none).
 // Missing figures print as "-". Throws Poco::Exception on a malformed document.
 void print_status_table(const Poco::JSON::Object& status, std::ostream& out);
+
+// Prints rows as columns two spaces apart, each as wide as its widest cell
+// (the first row is usually the header). The last column is not padded.
+void print_aligned(const std::vector<std::vector<std::string>>& rows, std::ostream& out);
 
 }  // namespace linewatch
