@@ -18,6 +18,7 @@
 #include "agent/result_fanout.h"
 #include "agent/scheduler.h"
 #include "core/units.h"
+#include "exporters/plan_pusher.h"
 #include "exporters/route_apply.h"
 #include "probes/liveness_engine.h"
 #include "probes/probe.h"
@@ -45,6 +46,16 @@ void log_storage_event(const StoreEvent& e) {
           std::to_string(e.failed_attempts) + " rows_dropped=" + std::to_string(e.rows_dropped));
 }
 
+// Hands each new plan to the pusher, which copies it and returns at once.
+class PushSink final : public PlanSink {
+ public:
+  explicit PushSink(PlanPusher& pusher) : pusher_(pusher) {}
+  void on_plan(const RoutePlan& plan) override { pusher_.publish(plan); }
+
+ private:
+  PlanPusher& pusher_;
+};
+
 }  // namespace
 
 struct Agent::Impl {
@@ -65,6 +76,8 @@ struct Agent::Impl {
   // Every round goes out once, here; consumers subscribe in open().
   ResultFanout results;
   // Failover, only when routes are configured (apply only with apply.table).
+  std::unique_ptr<PlanPusher> pusher;  // gateways[]: each plan signed and pushed
+  std::unique_ptr<PlanSink> push_sink;
   std::unique_ptr<LocalApplySink> apply;
   std::unique_ptr<PlanStateSink> plan_state;  // each plan into the store, for the next start
   std::unique_ptr<Failover> failover;
@@ -119,6 +132,13 @@ Status Agent::Impl::open_failover() {
     apply = std::make_unique<LocalApplySink>(options, clock, events, start.last_plan);
     sinks.push_back(apply.get());
   }
+  if (!config.gateways.empty()) {
+    auto p = PlanPusher::start(config.gateways, PushOptions{}, events, clock);
+    if (!p) return p.error();
+    pusher = std::move(*p);
+    push_sink = std::make_unique<PushSink>(*pusher);
+    sinks.push_back(push_sink.get());
+  }
   failover = std::make_unique<Failover>(config, clock, events, std::move(sinks), start);
   Failover* f = failover.get();
   results.subscribe([f](const ProbeResult& r) { f->on_result(r); });
@@ -131,12 +151,15 @@ Status Agent::Impl::open_failover() {
 
 // Snapshots only: Failover::snapshot() and LocalApplySink::stats() copy under their own locks.
 std::string Agent::Impl::routes_json() const {
-  RoutesView view{config.agent.id, clock.wall_now(), std::nullopt, std::nullopt, std::nullopt};
+  RoutesView view;
+  view.agent = config.agent.id;
+  view.now = clock.wall_now();
   if (failover) view.failover = failover->snapshot();
   if (apply) {
     view.apply_table = config.apply->table;
     view.apply = apply->stats();
   }
+  if (pusher) view.gateways = pusher->status();  // copied under the pusher's locks
   return routes_document(view);
 }
 
@@ -189,7 +212,8 @@ bool Agent::stop(Duration grace) {
   if (impl_->liveness) impl_->liveness->stop();
   impl_->bandwidth->stop();
   if (impl_->failover) impl_->failover->stop();
-  if (impl_->apply) impl_->apply->stop();  // routes stay: a restart adopts them
+  if (impl_->apply) impl_->apply->stop();    // routes stay: a restart adopts them
+  if (impl_->pusher) impl_->pusher->stop();  // an attempt cut short is no outcome
   impl_->api.reset();
   impl_->store->stop();  // flushes what the rounds already submitted
   if (joined) impl_->scheduler.reset();

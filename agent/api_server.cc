@@ -166,7 +166,26 @@ std::string routes_document(const RoutesView& v) {
     doc.set("plan", Poco::Dynamic::Var());
     doc.set("lines", Array::Ptr(new Array));
   }
-  doc.set("gateways", Array::Ptr(new Array));
+  Array::Ptr gateways = new Array;
+  for (const GatewayStatus& g : v.gateways) {
+    Object::Ptr o = object();
+    o->set("id", g.id);
+    o->set("kind", g.kind);
+    o->set("state", g.failing_for > 0 ? "failing"
+                    : g.pending       ? "pending"
+                    : g.delivered     ? "ok"
+                                      : "-");
+    o->set("version", g.delivered ? Poco::Dynamic::Var(*g.delivered) : Poco::Dynamic::Var());
+    o->set("pending", g.pending ? Poco::Dynamic::Var(*g.pending) : Poco::Dynamic::Var());
+    o->set("last_attempt", g.last_attempt ? Poco::Dynamic::Var(format_time(*g.last_attempt))
+                                          : Poco::Dynamic::Var());
+    o->set("last_reason", g.last_reason);
+    o->set("last_error", g.last_error);
+    o->set("attempts", g.attempts);
+    o->set("failures", g.failures);
+    gateways->add(o);
+  }
+  doc.set("gateways", gateways);
   if (v.apply_table && v.apply) {
     Object::Ptr a = object();
     a->set("table", *v.apply_table);

@@ -35,6 +35,7 @@
 #include "agent/http_server.h"
 #include "core/error.h"
 #include "core/event.h"
+#include "exporters/plan_pusher.h"
 #include "storage/store.h"
 
 namespace linewatch {
@@ -101,10 +102,12 @@ struct RoutesView {
   std::optional<FailoverSnapshot> failover;
   std::optional<std::string> apply_table;  // apply.table when local apply is configured
   std::optional<LocalApplyStats> apply;    // its stats then
+  std::vector<GatewayStatus> gateways;     // one per gateways[] entry, in config order
 };
 
-// {"agent","now","failover":bool,"plan":{...}|null,"lines":[...],"gateways":[],"apply":{...}|null}
-// (docs/api.md). Gateways stay empty until the agent pushes plans.
+// {"agent","now","failover":bool,"plan":{...}|null,"lines":[...],"gateways":[...],"apply":{...}|null}
+// (docs/api.md). A gateway's "state" is "failing" after a failed attempt,
+// "pending" while a newer version waits, "ok" when the newest is in force.
 std::string routes_document(const RoutesView& view);
 
 }  // namespace linewatch

@@ -141,8 +141,9 @@ TEST_CASE("the API serves events and routes from its sources and answers 400 nam
     asked = q;
     return std::vector<Event>{sample_event("plan_new", ""), sample_event("line_down", "l1")};
   };
-  RoutesView view{"bj-gw-1", WallTime(std::chrono::seconds(1'800'000'000)), std::nullopt,
-                  std::nullopt, std::nullopt};
+  RoutesView view;
+  view.agent = "bj-gw-1";
+  view.now = WallTime(std::chrono::seconds(1'800'000'000));
   sources.routes = [view] { return routes_document(view); };
   auto api = ApiServer::start("127.0.0.1:0", std::move(sources));
   REQUIRE(api.ok());
@@ -188,8 +189,12 @@ TEST_CASE("the API answers 503 naming storage when stored events cannot be read"
 }
 
 TEST_CASE("the routes document shows the plan, the lines and the local apply") {
-  RoutesView view{"bj-gw-1", WallTime(std::chrono::seconds(1'800'000'000)), FailoverSnapshot{},
-                  std::string("main"), LocalApplyStats{}};
+  RoutesView view;
+  view.agent = "bj-gw-1";
+  view.now = WallTime(std::chrono::seconds(1'800'000'000));
+  view.failover = FailoverSnapshot{};
+  view.apply_table = "main";
+  view.apply = LocalApplyStats{};
   view.failover->starting = false;
   view.failover->plan.version = 7;
   view.failover->plan.time = WallTime(std::chrono::seconds(1'799'999'990));
@@ -208,4 +213,35 @@ TEST_CASE("the routes document shows the plan, the lines and the local apply") {
                  R"("lines":[{"line":"l1","state":"up",)") != std::string::npos);
   CHECK(doc.find(R"("gateways":[],"apply":{"table":"main","applied_version":7,"applies":2,)"
                  R"("failures":0,"reconciles":0,"restored":0,"skipped":0}})") != std::string::npos);
+}
+
+TEST_CASE("the routes document shows each gateway's delivered and pending versions") {
+  RoutesView view;
+  view.agent = "bj-gw-1";
+  view.now = WallTime(std::chrono::seconds(1'800'000'000));
+  GatewayStatus ok;
+  ok.id = "gw1";
+  ok.kind = "url";
+  ok.delivered = 7;
+  ok.last_reason = "applied";
+  ok.attempts = 3;
+  GatewayStatus failing;
+  failing.id = "hook";
+  failing.kind = "exec";
+  failing.delivered = 6;
+  failing.pending = 7;
+  failing.last_attempt = WallTime(std::chrono::seconds(1'799'999'999));
+  failing.last_reason = "exec_exit";
+  failing.last_error = "exit 1: no route";
+  failing.attempts = 4;
+  failing.failures = 2;
+  failing.failing_for = 2;
+  view.gateways = {ok, failing};
+  const std::string doc = routes_document(view);
+  CHECK(doc.find(
+            R"("gateways":[{"id":"gw1","kind":"url","state":"ok","version":7,"pending":null,)"
+            R"("last_attempt":null,"last_reason":"applied","last_error":"","attempts":3,)"
+            R"("failures":0},{"id":"hook","kind":"exec","state":"failing","version":6,)"
+            R"("pending":7,"last_attempt":"2027-01-15T07:59:59.000Z","last_reason":"exec_exit",)"
+            R"("last_error":"exit 1: no route","attempts":4,"failures":2}])") != std::string::npos);
 }

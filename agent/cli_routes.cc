@@ -76,11 +76,18 @@ void print_apply_and_gateways(const Object& doc, std::ostream& out) {
     out << "gateways: none\n";
     return;
   }
-  std::vector<std::vector<std::string>> rows{{"GATEWAY", "STATE", "VERSION"}};
+  // Absent or null (nothing delivered yet) prints as "-".
+  auto number = [](const Object& g, const char* key) {
+    return g.has(key) && !g.isNull(key) ? g.get(key).toString() : std::string("-");
+  };
+  std::vector<std::vector<std::string>> rows{
+      {"GATEWAY", "KIND", "STATE", "VERSION", "PENDING", "LAST ERROR"}};
   for (std::size_t i = 0; i < gateways->size(); ++i) {
     auto g = gateways->getObject(static_cast<unsigned>(i));
-    rows.push_back({g->optValue<std::string>("id", "-"), g->optValue<std::string>("state", "-"),
-                    g->has("version") ? g->get("version").toString() : "-"});
+    const std::string error = g->optValue<std::string>("last_error", "");
+    rows.push_back({g->optValue<std::string>("id", "-"), g->optValue<std::string>("kind", "-"),
+                    g->optValue<std::string>("state", "-"), number(*g, "version"),
+                    number(*g, "pending"), error.empty() ? "-" : error});
   }
   print_aligned(rows, out);
 }

@@ -44,7 +44,16 @@ liveness: { interval: 20ms, detect: 200ms }
 routes:
   - { prefix: 198.19.1.0/24, lines: [l1] }
   - { prefix: 198.19.2.0/24, lines: [l2] }
+gateways:
+  - { id: hook, exec: $work/on-plan.sh, timeout: 2s }
 YAML
+# An exec gateway: the plan arrives on stdin, its version in the environment.
+cat >"$work/on-plan.sh" <<SH
+#!/bin/sh
+cat >"$work/pushed.json"
+echo "\$LINEWATCH_PLAN_VERSION" >"$work/pushed.version"
+SH
+chmod +x "$work/on-plan.sh"
 
 start_agent() {  # start_agent LOG: runs the agent and waits for its API
   "$bin" run -c "$work/fo.yaml" >"$work/$1" 2>&1 &
@@ -79,7 +88,14 @@ expect 0 "^agent fo-test  plan v$version made " "$bin" routes --agent "$url"
 expect 0 "198\.19\.1\.0/24 +l1 +127\.0\.0\.11 +- +1 +up" "$bin" routes -c "$work/fo.yaml"
 expect 0 "198\.19\.2\.0/24 +l2 +127\.0\.0\.12 +- +1 +up" "$bin" routes --agent "$url"
 expect 0 "local apply: off" "$bin" routes --agent "$url"
-[ "$(routes_field 'd["gateways"]')" = "[]" ] || fail "gateways is not []"
+# The exec gateway got the plan: the JSON on stdin, the version in its env.
+for _ in $(seq 1 50); do [ -s "$work/pushed.version" ] && break; sleep 0.1; done
+[ "$(cat "$work/pushed.version" 2>/dev/null)" = "$version" ] || fail "the exec gateway did not get v$version"
+python3 -c "import json,sys; d=json.load(open('$work/pushed.json')); sys.exit(0 if d['version'] == $version and d['agent'] == 'fo-test' else 1)" ||
+  fail "the exec gateway's stdin is not plan v$version: $(head -c 300 "$work/pushed.json")"
+for _ in $(seq 1 50); do [ "$(routes_field 'd["gateways"][0]["state"]')" = ok ] && break; sleep 0.1; done
+[ "$(routes_field 'd["gateways"][0]["version"]')" = "$version" ] || fail "routes does not show hook at v$version"
+expect 0 "hook +exec +ok +$version +- +-" "$bin" routes --agent "$url"
 # The plan_new is stored (the writer commits within its batch interval).
 for _ in $(seq 1 50); do [ "$(plan_new_count)" -ge 1 ] && break; sleep 0.1; done
 expect 0 "plan_new +- +- +route_changed +version $version; " "$bin" events --agent "$url"
