@@ -11,6 +11,7 @@
 #include "agent/cli.h"
 #include "agent/config_load.h"
 #include "agent/log.h"
+#include "agent/stop_signals.h"
 
 namespace linewatch {
 namespace {
@@ -62,13 +63,7 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
     err << cfg.error().message << "\n";
     return config_exit_code(cfg.error());
   }
-  // Block the stop signals before any thread exists so every thread inherits
-  // the mask and only sigwait() below sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopSignals stop_signals;  // before any thread exists
 
   SystemClock clock;
   const std::string id = cfg->agent.id;
@@ -84,9 +79,7 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
                           " api=" + bound_address(listen, agent.value()->api_port()));
   out.flush();
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log(LogLevel::info, std::string("msg=\"stopping\" signal=") + (sig == SIGINT ? "INT" : "TERM"));
+  log(LogLevel::info, "msg=\"stopping\" signal=" + stop_signals.wait());
   // The grace keeps the whole stop under a second: rounds still running after
   // it are abandoned; they are incomplete and would not be stored anyway.
   const bool joined = agent.value()->stop(std::chrono::milliseconds(600));

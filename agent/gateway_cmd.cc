@@ -11,6 +11,7 @@
 #include "agent/gateway_config.h"
 #include "agent/http_server.h"
 #include "agent/log.h"
+#include "agent/stop_signals.h"
 
 namespace linewatch {
 namespace {
@@ -57,12 +58,7 @@ int cmd_gateway(const std::string& config_path, std::ostream& out, std::ostream&
     return 2;
   }
   warn_if_exposed(*cfg);
-  // Blocked before any thread exists so that only sigwait() below sees them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopSignals stop_signals;  // before any thread exists
 
   SystemClock clock;
   RouteApplyOptions apply_options;
@@ -88,10 +84,7 @@ int cmd_gateway(const std::string& config_path, std::ostream& out, std::ostream&
           " port=" + std::to_string((*server)->port()) + " table=" + std::to_string(cfg->table) +
           " applied_version=" + std::to_string(version) + " data_dir=" + log_quote(cfg->data_dir));
   out.flush();
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  log(LogLevel::info,
-      "gateway=" + cfg->id + " msg=\"stopping\" signal=" + (sig == SIGINT ? "INT" : "TERM"));
+  log(LogLevel::info, "gateway=" + cfg->id + " msg=\"stopping\" signal=" + stop_signals.wait());
   server->reset();
   return 0;
 }
