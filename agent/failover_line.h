@@ -55,9 +55,14 @@ class FailoverLine {
 
   // Scoring input; a bandwidth sample older than `stale` is unknown.
   LineUsage usage(MonoTime now, Duration stale) const;
-  void set_score(double score) { score_ = score; }
+  // `evidence`: LineScore::evidence (the line has RTT samples).
+  void set_score(double score, bool evidence) {
+    score_ = score;
+    evidence_ = evidence;
+  }
   bool takes_traffic() const { return health_.takes_traffic(); }
   double score() const { return score_; }
+  bool evidence() const { return evidence_; }
 
   PlanLine plan_line() const;
   FailoverLineView view() const;
@@ -79,6 +84,7 @@ class FailoverLine {
   std::optional<MonoTime> outage_end_;  // first reply after the latest silence
   std::optional<BandwidthInput> bandwidth_;
   double score_ = 0;
+  bool evidence_ = false;
 };
 
 }  // namespace linewatch
