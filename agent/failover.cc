@@ -180,7 +180,8 @@ void Failover::rescore(MonoTime now) {
     usage.push_back(l.usage(now, options_.bandwidth_stale));
   }
   const std::vector<LineScore> scores = score_lines(usage, weights_);
-  for (std::size_t i = 0; i < lines_.size(); ++i) lines_[i].set_score(scores[i].score);
+  for (std::size_t i = 0; i < lines_.size(); ++i)
+    lines_[i].set_score(scores[i].score, scores[i].evidence);
 }
 
 bool Failover::decide(std::vector<Event>& events) {
@@ -188,7 +189,7 @@ bool Failover::decide(std::vector<Event>& events) {
   std::vector<PlanLine> plan_lines;
   for (FailoverLine& l : lines_) {
     l.evaluate_health(judge_, events);
-    if (l.takes_traffic()) taking.push_back(LineScore{l.id(), l.score(), 0, 0, 0});
+    if (l.takes_traffic()) taking.push_back(LineScore{l.id(), l.score(), 0, 0, 0, l.evidence()});
   }
   if (auto moved = ranking_.update(taking)) events.push_back(std::move(*moved));
   for (const FailoverLine& l : lines_) plan_lines.push_back(l.plan_line());

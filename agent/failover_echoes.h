@@ -37,7 +37,8 @@ class EchoLedger {
   void replied(const std::string& reflector, std::uint64_t seq);
 
   // Removes the echoes unanswered since `now` - miss_timeout (and the
-  // oldest beyond the cap), calling on_miss(reflector) once for each, oldest first.
+  // oldest beyond the cap), calling on_miss(reflector, sent) once for each,
+  // oldest first; `sent` is when the missed echo left.
   template <class OnMiss>
   void expire(MonoTime now, OnMiss&& on_miss) {
     for (auto& [name, r] : reflectors_) {
@@ -48,9 +49,10 @@ class EchoLedger {
           continue;
         }
         if (now - front.sent < miss_timeout_ && r.pending.size() <= kMaxPending) break;
+        const MonoTime sent = front.sent;
         r.pending.pop_front();
         r.missed_in_period = true;
-        on_miss(name);
+        on_miss(name, sent);
       }
     }
   }

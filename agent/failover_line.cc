@@ -35,14 +35,22 @@ void FailoverLine::on_tick(MonoTime now, std::vector<Event>& events) {
     events.push_back(tilt_event(id_, *change, clock_.wall_now()));
   } else if (change->kind == LivenessChangeKind::silent) {
     silence_detail_ = change->detail;
+  } else if (change->kind == LivenessChangeKind::alive) {
+    // Back from a silence: the losses of the silence were judged as down and
+    // must not degrade the line afterwards. Quality starts afresh; echoes sent
+    // before the first reply and missed are the outage's, not the line's.
+    quality_.clear();
+    breaches_ = {};
+    outage_end_ = change->since;
   }
 }
 
 void FailoverLine::on_round(const RoundInput& in) { quality_.add_round(*in.result, in.at); }
 
 void FailoverLine::expire_echoes(MonoTime now) {
-  echoes_.expire(
-      now, [&](const std::string& reflector) { quality_.add_echo(reflector, now, std::nullopt); });
+  echoes_.expire(now, [&](const std::string& reflector, MonoTime sent) {
+    if (!outage_end_ || sent >= *outage_end_) quality_.add_echo(reflector, now, std::nullopt);
+  });
 }
 
 void FailoverLine::report_echoes(DestinationJudge& judge) {

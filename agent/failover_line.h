@@ -36,7 +36,9 @@ class FailoverLine {
   void on_sent(const EchoSentInput& in);
   void on_reply(const EchoReplyInput& in);
   // A liveness tick at `now`: a tilt becomes an event, a silence is kept
-  // for the health event's detail.
+  // for the health event's detail, and a return from a silence restarts the
+  // quality window (the outage's losses do not count against the line once it
+  // answers again; health already judged them as down).
   void on_tick(MonoTime now, std::vector<Event>& events);
   void on_round(const RoundInput& in);
   void on_bandwidth(const BandwidthInput& in) { bandwidth_ = in; }
@@ -53,9 +55,14 @@ class FailoverLine {
 
   // Scoring input; a bandwidth sample older than `stale` is unknown.
   LineUsage usage(MonoTime now, Duration stale) const;
-  void set_score(double score) { score_ = score; }
+  // `evidence`: LineScore::evidence (the line has RTT samples).
+  void set_score(double score, bool evidence) {
+    score_ = score;
+    evidence_ = evidence;
+  }
   bool takes_traffic() const { return health_.takes_traffic(); }
   double score() const { return score_; }
+  bool evidence() const { return evidence_; }
 
   PlanLine plan_line() const;
   FailoverLineView view() const;
@@ -74,8 +81,10 @@ class FailoverLine {
   std::string silence_detail_;  // of the latest silence
   QualityFigures figures_;      // as of the last refresh_quality()
   SlaBreaches breaches_;
+  std::optional<MonoTime> outage_end_;  // first reply after the latest silence
   std::optional<BandwidthInput> bandwidth_;
   double score_ = 0;
+  bool evidence_ = false;
 };
 
 }  // namespace linewatch

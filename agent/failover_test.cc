@@ -176,6 +176,35 @@ TEST_CASE("failover brings line 1 back only after rise and hold-down") {
   CHECK(sim.plans_.plans().size() == 3);
 }
 
+TEST_CASE("failover charges one flap penalty for a short cut of the fast profile") {
+  Config config = two_lines();
+  config.liveness = LivenessOptions::fast();  // 10 ms echoes, down after 100 ms of silence
+  config.liveness.reflectors = {"edge"};
+  config.health.min_dwell = 0s;  // the rise alone brings the line back
+  Sim sim(config);
+  sim.run_for(5s);
+  REQUIRE(sim.primary() == "l1");
+  sim.answers("l1", false);
+  sim.run_for(1s);  // 100 echoes lost: 3 % of the 30 s window, above the 2 % loss SLA
+  sim.answers("l1", true);
+  const WallTime restored = sim.clock_.wall_now();
+  sim.run_for(20s);
+
+  const auto events = sim.events_.events();
+  CHECK(sim.events_.count("line_down") == 1);
+  CHECK(sim.events_.count("line_degraded") == 0);  // the outage's losses are not held against it
+  const auto up = of_kind(events, "line_up");
+  REQUIRE(up.size() == 1);
+  CHECK(up[0].line == "l1");
+  CHECK(of_kind(events, "hold_down_started").size() == 1);
+  // The rise counts seconds, not 10 ms decision steps.
+  CHECK(up[0].time - restored >= 2s);
+  const FailoverSnapshot s = sim.failover_.snapshot();
+  REQUIRE(s.lines.size() == 2);
+  CHECK(s.lines[0].line == "l1");
+  CHECK(s.lines[0].penalty < 1000);  // one failure, decaying since the line came back up
+}
+
 TEST_CASE("failover with every line silent keeps a hop in a panic plan and says so once") {
   Sim sim;
   sim.run_for(3s);

@@ -91,8 +91,17 @@ struct DestinationOptions {
 
 // `health: { rise, hold_down, sla }`: how a line goes down fast and comes back slowly.
 struct HealthOptions {
-  // Consecutive better evaluations needed before the state improves.
+  // Better evaluations in a row needed before the state improves, counted at
+  // most once per rise_interval: a run of better evaluations reaches `rise`
+  // after (rise - 1) * rise_interval, however often the caller evaluates (a
+  // decision step every 5 ms or every second). Quality figures are only
+  // recomputed about once a second, so a rise shorter than that would judge a
+  // returning line on figures from before it returned.
   int rise = 3;
+  // Least time between two counted evaluations of a rise; keep it at or above
+  // the cadence the SLA figures are recomputed at. Zero: every evaluation
+  // counts (the caller's cadence decides). Default: 1s.
+  Duration rise_interval = std::chrono::seconds(1);
   // After recovering to up, the line stays out of traffic this long.
   Duration hold_down = std::chrono::seconds(30);
   // Least time in a worse state before it may improve, so a burst of good

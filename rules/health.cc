@@ -62,7 +62,15 @@ std::vector<Event> LineHealth::evaluate(const HealthInput& input) {
     worsen(g, now, wall, events);
   } else if (severity(g.state) < severity(state_)) {
     // Rise towards the worst grade seen in this run of better evaluations.
-    if (++rise_count_ == 1 || severity(g.state) > severity(rise_grade_.state)) rise_grade_ = g;
+    if (rise_count_ == 0) {
+      rise_started_ = now;
+      rise_grade_ = g;
+    } else if (severity(g.state) > severity(rise_grade_.state)) {
+      rise_grade_ = g;
+    }
+    rise_count_ = options_.rise_interval > Duration::zero()
+                      ? 1 + static_cast<int>((now - rise_started_) / options_.rise_interval)
+                      : rise_count_ + 1;
     improve(now, wall, events);
   } else {
     rise_count_ = 0;
@@ -119,7 +127,8 @@ void LineHealth::improve(MonoTime now, WallTime wall, std::vector<Event>& events
   Event e;
   if (g.state == LineState::up) {
     e = event(wall, from_down ? "line_up" : "line_recovered", "rise",
-              std::to_string(rise_count_) + " evaluations in a row within the SLA" + was);
+              std::to_string(rise_count_) + " evaluations in a row within the SLA over " +
+                  duration_text(now - rise_started_) + was);
     hold_down_until_ = now + options_.hold_down;
     hold_down_until_wall_ =
         wall + std::chrono::duration_cast<WallTime::duration>(options_.hold_down);

@@ -11,7 +11,11 @@
 // Each evaluation grades the line up, degraded or down. A worse grade is taken
 // at once. A better grade needs `rise` evaluations in a row better than the
 // current state and at least `min_dwell` in it; the line then moves to the
-// worst grade among those evaluations. Back to up, it stays out of traffic for
+// worst grade among those evaluations. The evaluations of a rise are counted
+// at most once per `rise_interval` from the first better one, so the rise
+// takes (rise - 1) * rise_interval whatever the caller's cadence, and every
+// evaluation in between still takes part in the worst grade (and a same or
+// worse grade still breaks the run). Back to up, it stays out of traffic for
 // `hold_down`, and longer while its flap penalty is suppressing it.
 //
 // Flap penalty (RFC 2439 style): leaving up adds penalty_per_failure (capped
@@ -76,7 +80,7 @@ struct HealthSnapshot {
   bool takes_traffic = true;
   std::optional<MonoTime> hold_down_until;  // while up and held down
   std::optional<WallTime> hold_down_until_wall;
-  int rise_count = 0;      // better evaluations in a row so far
+  int rise_count = 0;      // counted better evaluations in a row so far
   bool evaluated = false;  // false until the first evaluate()
 };
 
@@ -119,6 +123,7 @@ class LineHealth {
   bool evaluated_ = false;
 
   int rise_count_ = 0;
+  MonoTime rise_started_;                    // the first better evaluation of the current run
   Grade rise_grade_{LineState::up, "", ""};  // the worst grade of the current rise
 
   double penalty_ = 0;

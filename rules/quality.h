@@ -80,6 +80,11 @@ class LineQuality {
   // The SLA figures broken at `now`.
   SlaBreaches breaches(MonoTime now, const std::set<std::string>& excluded = {}) const;
 
+  // Forgets every sample: the window starts afresh. For a line back from a
+  // silence, whose echoes lost while it was silent describe the outage (already
+  // judged as down), not how the line carries packets now.
+  void clear() { samples_.clear(); }
+
   // Samples held (at most SlaOptions::max_samples).
   std::size_t size() const { return samples_.size(); }
   const SlaOptions& options() const { return options_; }

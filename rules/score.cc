@@ -93,6 +93,7 @@ std::vector<LineScore> score_lines(const std::vector<LineUsage>& lines, const Sc
     } else {
       s.bandwidth = kNeutral;
     }
+    s.evidence = u.rtt_median.has_value();
     s.score = (wl * s.latency + wo * s.load + wb * s.bandwidth) / sum;
     out.push_back(std::move(s));
   }
@@ -119,46 +120,99 @@ bool Ranking::matured(const std::string& challenger, const std::string& incumben
   return it != beating_since_.end() && now - it->second >= options_.margin_for;
 }
 
-std::optional<Event> Ranking::update(const std::vector<LineScore>& scores) {
-  const MonoTime now = clock_.now();
-  std::map<std::string, double> score;
-  std::vector<std::string> by_score;  // input order, then sorted by score
-  for (const auto& s : scores) {
-    if (score.emplace(s.line, s.score).second) by_score.push_back(s.line);
-  }
-  std::stable_sort(by_score.begin(), by_score.end(),
-                   [&](const auto& a, const auto& b) { return score[a] > score[b]; });
-  track_challenges(score, now);
-
-  // The previous order of the lines still present, then the newcomers by score.
-  std::vector<std::string> remaining;
+std::vector<std::string> Ranking::start_order(const std::vector<std::string>& by_score,
+                                              const std::map<std::string, double>& score,
+                                              bool& reverted) {
+  // The previous order of the lines placed before and still here.
+  std::vector<std::string> kept;
   for (const auto& line : order_) {
-    if (score.count(line)) remaining.push_back(line);
+    if (score.count(line) && placed_.count(line)) kept.push_back(line);
   }
-  std::set<std::string> kept(remaining.begin(), remaining.end());
+  // First evidence: straight to its place by score, ahead of the first lower one.
+  std::vector<std::string> joiners;
+  std::set<std::string> in_kept(kept.begin(), kept.end());
   for (const auto& line : by_score) {
-    if (!kept.count(line)) remaining.push_back(line);
+    if (in_kept.count(line)) continue;
+    if (placed_.count(line)) {
+      joiners.push_back(line);
+      continue;
+    }
+    auto at = std::find_if(kept.begin(), kept.end(),
+                           [&](const auto& k) { return score.at(k) < score.at(line); });
+    kept.insert(at, line);
   }
+  // The primary back: first again unless the first line beats it by the margin.
+  auto p = primary_ ? std::find(joiners.begin(), joiners.end(), *primary_) : joiners.end();
+  if (p != joiners.end()) {
+    const std::string* first = nullptr;
+    if (!kept.empty()) {
+      first = &kept.front();
+    } else if (joiners.size() > 1) {
+      first = p == joiners.begin() ? &joiners[1] : &joiners.front();
+    }
+    const double sp = score.at(*p);
+    if (!first || !(score.at(*first) > sp * (1.0 + options_.margin))) {
+      kept.insert(kept.begin(), *p);
+      joiners.erase(p);
+      reverted = true;
+    }
+  }
+  kept.insert(kept.end(), joiners.begin(), joiners.end());
+  return kept;
+}
 
+std::vector<std::string> Ranking::apply_band(std::vector<std::string> remaining,
+                                             const std::map<std::string, double>& score,
+                                             MonoTime now, std::string& mover,
+                                             std::string& displaced) const {
   std::vector<std::string> next;
-  bool band_moved = false;
-  std::string mover, displaced;
   while (!remaining.empty()) {
     auto pick = remaining.begin();
     for (auto it = remaining.begin() + 1; it != remaining.end(); ++it) {
       if (matured(*it, remaining.front(), now) &&
-          (pick == remaining.begin() || score[*it] > score[*pick])) {
+          (pick == remaining.begin() || score.at(*it) > score.at(*pick))) {
         pick = it;
       }
     }
-    if (pick != remaining.begin() && !band_moved) {
-      band_moved = true;
+    if (pick != remaining.begin() && mover.empty()) {
       mover = *pick;
       displaced = remaining.front();
     }
     next.push_back(*pick);
     remaining.erase(pick);
   }
+  return next;
+}
+
+std::optional<Event> Ranking::update(const std::vector<LineScore>& scores) {
+  const MonoTime now = clock_.now();
+  std::map<std::string, double> score;  // the lines with evidence
+  std::set<std::string> seen;
+  std::vector<std::string> by_score;  // with evidence: input order, then sorted by score
+  std::vector<std::string> unplaced;  // without evidence, in input order
+  for (const auto& s : scores) {
+    if (!seen.insert(s.line).second) continue;
+    if (s.evidence) {
+      score.emplace(s.line, s.score);
+      by_score.push_back(s.line);
+    } else {
+      unplaced.push_back(s.line);
+    }
+  }
+  std::stable_sort(by_score.begin(), by_score.end(),
+                   [&](const auto& a, const auto& b) { return score[a] > score[b]; });
+  track_challenges(score, now);
+
+  bool reverted = false;
+  std::string mover, displaced;
+  std::vector<std::string> next =
+      apply_band(start_order(by_score, score, reverted), score, now, mover, displaced);
+  next.insert(next.end(), unplaced.begin(), unplaced.end());
+
+  for (const auto& line : by_score) placed_.insert(line);
+  for (const auto& line : unplaced) placed_.erase(line);
+  if (primary_ && seen.count(*primary_)) primary_.reset();
+  if (!order_.empty() && !seen.count(order_.front()) && !primary_) primary_ = order_.front();
   if (next == order_) return std::nullopt;
 
   Event e;
@@ -168,11 +222,15 @@ std::optional<Event> Ranking::update(const std::vector<LineScore>& scores) {
   e.detail = "order " + describe(next, score) + ", was " + describe(order_, score);
   if (!started_) {
     e.reason = "first_scores";
-  } else if (band_moved) {
+  } else if (!mover.empty()) {
     e.reason = "margin_held";
     e.detail += "; " + mover + " beat " + displaced + " by more than " +
                 two_decimals(options_.margin * 100) + "% for " +
                 two_decimals(std::chrono::duration<double>(options_.margin_for).count()) + "s";
+  } else if (reverted) {
+    e.reason = "revert";
+    e.detail += "; " + next.front() + " is the primary back within " +
+                two_decimals(options_.margin * 100) + "% of the best";
   } else {
     e.reason = "lines_changed";
   }

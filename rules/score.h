@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +53,9 @@ struct LineScore {
   double latency = 0;  // the three parts, 0..1 each, kept to explain a score
   double load = 0;
   double bandwidth = 0;
+  // The line has latency evidence (an RTT median). Without it the score only
+  // says "unknown", so Ranking does not place the line by it.
+  bool evidence = true;
 };
 
 // Success when every weight is finite and >= 0 with a positive sum, margin is
@@ -72,6 +76,20 @@ std::vector<LineScore> score_lines(const std::vector<LineUsage>& lines,
 // and moves up through the band like any other. The very first update orders
 // by score directly.
 //
+// Lines without evidence (LineScore::evidence false: no RTT yet) are not
+// placed by their score, which only says "unknown": they follow every line
+// with evidence, in input order (the caller's config order), and take part in
+// no challenge. On its first update with evidence such a line (or one never
+// seen before) is placed by score directly, without the band, so the order
+// made while some lines were still silent does not stay frozen behind the
+// margin. A line placed before that rejoins goes to the back as above.
+//
+// Revertive (like VRRP preempt): when the first line stops taking traffic it
+// is remembered as the primary; when it takes traffic again it gets first
+// place back at once, unless the line then first beats it by more than the
+// margin (then it joins at the back like any other). Either way the memory
+// ends when the primary returns; reshuffles among the others meanwhile keep it.
+//
 // The order is built rank by rank: the incumbent of a rank is the first of the
 // remaining lines in the previous order; it keeps the rank unless some other
 // remaining line has beaten it for margin_for, in which case the highest
@@ -84,7 +102,8 @@ class Ranking {
 
   // Feeds the scores of exactly the lines that take traffic now. Returns a
   // "score_moved" event when the order changed (reason "first_scores",
-  // "margin_held" when the band let a line move up, else "lines_changed"),
+  // "margin_held" when the band let a line move up, "revert" when the primary
+  // got first place back, else "lines_changed"),
   // nullopt otherwise. Duplicate line ids: the first one counts.
   std::optional<Event> update(const std::vector<LineScore>& scores);
 
@@ -95,12 +114,19 @@ class Ranking {
   using Pair = std::pair<std::string, std::string>;  // (challenger, incumbent)
   void track_challenges(const std::map<std::string, double>& score, MonoTime now);
   bool matured(const std::string& challenger, const std::string& incumbent, MonoTime now) const;
+  std::vector<std::string> start_order(const std::vector<std::string>& by_score,
+                                       const std::map<std::string, double>& score, bool& reverted);
+  std::vector<std::string> apply_band(std::vector<std::string> remaining,
+                                      const std::map<std::string, double>& score, MonoTime now,
+                                      std::string& mover, std::string& displaced) const;
 
   const Clock& clock_;
   ScoringOptions options_;
   std::vector<std::string> order_;
   bool started_ = false;                    // an order has been set once
   std::map<Pair, MonoTime> beating_since_;  // pairs where the challenger beats by the margin now
+  std::set<std::string> placed_;            // lines placed by score: evidence at their last update
+  std::optional<std::string> primary_;      // the first line before it stopped taking traffic
 };
 
 }  // namespace linewatch

@@ -169,20 +169,90 @@ TEST_CASE("ranking never moves on a lead inside the margin") {
 TEST_CASE("ranking drops a line at once and sends a newcomer to the back") {
   FakeClock clock;
   Ranking r(clock, ScoringOptions{});
-  r.update(scores({{"a", 0.9}, {"b", 0.6}}));
-  auto e = r.update(scores({{"b", 0.6}}));  // a stopped taking traffic
+  r.update(scores({{"a", 0.9}, {"b", 0.6}, {"c", 0.5}}));
+  auto e = r.update(scores({{"a", 0.9}, {"c", 0.5}}));  // b stopped taking traffic
   REQUIRE(e.has_value());
   CHECK(e->reason == "lines_changed");
-  CHECK(r.order() == names({"b"}));
-  e = r.update(scores({{"a", 0.9}, {"b", 0.6}}));  // a is back, far better
+  CHECK(r.order() == names({"a", "c"}));
+  e = r.update(scores({{"a", 0.9}, {"b", 1.0}, {"c", 0.5}}));  // b is back, far better
   REQUIRE(e.has_value());
   CHECK(e->reason == "lines_changed");
-  CHECK(r.order() == names({"b", "a"}));
+  CHECK(r.order() == names({"a", "c", "b"}));
   clock.advance(30s);
-  e = r.update(scores({{"a", 0.9}, {"b", 0.6}}));
+  e = r.update(scores({{"a", 0.9}, {"b", 1.0}, {"c", 0.5}}));
   REQUIRE(e.has_value());
   CHECK(e->reason == "margin_held");
+  CHECK(r.order() == names({"b", "a", "c"}));
+}
+
+TEST_CASE("ranking gives the primary its first place back when it returns within the margin") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{});  // 10 %
+  r.update(scores({{"a", 0.70}, {"b", 0.68}}));
+  REQUIRE(r.order() == names({"a", "b"}));
+  r.update(scores({{"b", 0.70}}));  // a, the primary, stopped taking traffic
+  clock.advance(40s);
+  r.update(scores({{"b", 0.70}}));
+  // a back, 6 % behind b: a tie inside the band, so the primary leads again.
+  auto e = r.update(scores({{"a", 0.66}, {"b", 0.70}}));
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "revert");
+  CHECK(e->line == "a");
   CHECK(r.order() == names({"a", "b"}));
+  for (int t = 0; t < 60; ++t, clock.advance(1s)) {
+    CHECK_FALSE(r.update(scores({{"a", 0.66}, {"b", 0.70}})).has_value());
+  }
+}
+
+TEST_CASE("ranking sends the primary to the back when it returns beaten by the margin") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{});
+  r.update(scores({{"a", 0.70}, {"b", 0.68}, {"c", 0.6}}));
+  r.update(scores({{"b", 0.70}, {"c", 0.6}}));
+  auto e = r.update(scores({{"a", 0.5}, {"b", 0.70}, {"c", 0.6}}));  // 0.70 > 0.5 * 1.1
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "lines_changed");
+  CHECK(r.order() == names({"b", "c", "a"}));
+  // The memory ended: b failing and a later return of a change nothing for a.
+  r.update(scores({{"a", 0.5}, {"c", 0.6}}));
+  r.update(scores({{"c", 0.6}}));
+  r.update(scores({{"a", 0.58}, {"c", 0.6}}));
+  CHECK(r.order() == names({"c", "a"}));
+}
+
+TEST_CASE("ranking places a line without evidence last and by score on its first evidence") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{});
+  auto no_rtt = [](std::vector<LineScore> s, const char* line) {
+    for (auto& x : s) x.evidence = x.line != line;
+    return s;
+  };
+  // b has no RTT yet: its 0.33 says nothing, it waits at the back.
+  auto e = r.update(no_rtt(scores({{"b", 0.33}, {"a", 0.80}, {"c", 0.50}}), "b"));
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "first_scores");
+  CHECK(r.order() == names({"a", "c", "b"}));
+  // Without evidence a higher number still does not place it.
+  CHECK_FALSE(r.update(no_rtt(scores({{"b", 0.60}, {"a", 0.80}, {"c", 0.50}}), "b")));
+  clock.advance(150ms);
+  // b's first RTT: 6 % ahead of c, inside the band, yet placed by score at once.
+  e = r.update(scores({{"b", 0.53}, {"a", 0.80}, {"c", 0.50}}));
+  REQUIRE(e.has_value());
+  CHECK(r.order() == names({"a", "b", "c"}));
+  // From then on the band applies as usual.
+  for (int t = 0; t < 60; ++t, clock.advance(1s)) {
+    CHECK_FALSE(r.update(scores({{"b", 0.53}, {"a", 0.80}, {"c", 0.56}})).has_value());
+  }
+  CHECK(r.order() == names({"a", "b", "c"}));
+}
+
+TEST_CASE("score_lines marks a line without an RTT median as without evidence") {
+  auto s = score_lines({usage("a", 100ms, std::nullopt, std::nullopt),
+                        usage("b", std::nullopt, std::nullopt, std::nullopt)},
+                       ScoringWeights{});
+  REQUIRE(s.size() == 2);
+  CHECK(s[0].evidence);
+  CHECK_FALSE(s[1].evidence);
 }
 
 TEST_CASE("ranking takes the best of several matured challengers") {
