@@ -249,7 +249,7 @@ CONF
   for p in "${bfd_pids[@]}"; do stop_pid "$p"; done
   bfd_pids=()
 else
-  echo "== FRR bfdd: skipped (FAILOVER_BFD=0 or $bfdd_bin / vtysh missing)"
+  echo "== FRR bfdd: skipped (FAILOVER_BFD=0, or $bfdd_bin / vtysh missing: apt-get install frr to compare)"
 fi
 
 echo "== results: $n_cuts cuts per profile, three 150 ms lines ($((SECONDS - started)) s)"
