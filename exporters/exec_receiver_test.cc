@@ -84,7 +84,7 @@ TEST_CASE("exec receiver stops a program that overruns its timeout with its chil
 
 TEST_CASE("exec receiver kills a program that ignores SIGTERM after the grace") {
   TempDir dir;
-  const std::string script = write_script(dir, "stubborn", "trap '' TERM\nsleep 30");
+  const std::string script = write_script(dir, "ignores-term", "trap '' TERM\nsleep 30");
   ExecReceiver receiver(exec_gateway(script, 200ms), 300ms);
   const DeliveryOutcome o = receiver.deliver(test_plan(1), std::stop_token());
   CHECK(o.reason == "exec_timeout");
