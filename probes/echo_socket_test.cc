@@ -181,49 +181,21 @@ TEST_CASE("a round of zero requests is empty") {
 }
 
 // A router on the way answers for a network it has no route to: the probe says
-// "unreachable" instead of waiting for a reply that will not come. The router
-// is a second private namespace joined by a veth pair.
+// "unreachable" instead of waiting for a reply that will not come
+// (testing::with_unreachable_router).
 TEST_CASE("an ICMP unreachable from a router ends the echo at once with its error") {
-  std::promise<pid_t> router_tid;
-  std::promise<void> wired, routed, done;
-  std::string router_error;
-  std::thread router([&] {
-    router_error = testing::enter_private_namespace();
-    router_tid.set_value(static_cast<pid_t>(::gettid()));
-    wired.get_future().wait();
-    if (router_error.empty() &&
-        std::system("ip addr add 198.18.10.2/30 dev lwrt1 && ip link set lwrt1 up && "
-                    "ip route add unreachable 198.18.11.0/24") != 0)
-      router_error = "router setup failed";
-    if (router_error.empty()) router_error = testing::set_sysctl("net/ipv4/ip_forward", "1");
-    routed.set_value();
-    done.get_future().wait();
-  });
-  const pid_t tid = router_tid.get_future().get();
   EchoSocket::Echo echo;
   Duration took{};
-  std::string setup;
-  std::thread host([&] {
-    setup = testing::enter_private_namespace();
-    const std::string wire = "ip link add lwrt0 type veth peer name lwrt1 netns " +
-                             std::to_string(tid) +
-                             " && ip addr add 198.18.10.1/30 dev lwrt0 && ip link set lwrt0 up";
-    if (setup.empty() && std::system(wire.c_str()) != 0) setup = "veth setup failed";
-    wired.set_value();
-    if (!setup.empty()) return;
-    routed.get_future().wait();  // the router's address, route and forwarding
-    if (std::system("ip route add 198.18.11.0/24 via 198.18.10.2") != 0) setup = "route failed";
+  bool opened = false;
+  const std::string setup = testing::with_unreachable_router("rt", 10, [&](const std::string& to) {
     auto socket = EchoSocket::open(AF_INET, {}, EchoSocket::Kind::raw);
-    if (!setup.empty() || !socket.ok()) return;
+    if (!(opened = socket.ok())) return;
     const auto start = Steady::now();
-    echo = socket.value().echo(address("198.18.11.5"), 1, 56, start + 2s);
+    echo = socket.value().echo(address(to.c_str()), 1, 56, start + 2s);
     took = Steady::now() - start;
   });
-  host.join();
-  done.set_value();
-  router.join();
   REQUIRE(setup == "");
-  REQUIRE(router_error == "");
+  REQUIRE(opened);
   CHECK_FALSE(echo.rtt.has_value());
   CHECK(echo.send_errno == 0);
   CHECK(echo.icmp_errno == EHOSTUNREACH);  // an "unreachable" route answers host-unreachable

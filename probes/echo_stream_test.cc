@@ -326,49 +326,20 @@ TEST_CASE("a refused send is returned and later echoes keep their send stamps") 
 }
 
 // A router answers for a network it has no route to: the echo ends with the
-// router's error. The router is a second private namespace joined by a veth
-// pair (as in echo_socket_test.cc).
+// router's error (testing::with_unreachable_router).
 TEST_CASE("a router's ICMP unreachable ends a stream's echo with its error") {
-  std::promise<pid_t> router_tid;
-  std::promise<void> wired, routed, done;
-  std::string router_error;
-  std::thread router([&] {
-    router_error = testing::enter_private_namespace();
-    router_tid.set_value(static_cast<pid_t>(::gettid()));
-    wired.get_future().wait();
-    if (router_error.empty() &&
-        std::system("ip addr add 198.18.12.2/30 dev lwst1 && ip link set lwst1 up && "
-                    "ip route add unreachable 198.18.13.0/24") != 0)
-      router_error = "router setup failed";
-    if (router_error.empty()) router_error = testing::set_sysctl("net/ipv4/ip_forward", "1");
-    routed.set_value();
-    done.get_future().wait();
-  });
-  const pid_t tid = router_tid.get_future().get();
   std::vector<Answer> answers;
   EchoStream::Stats stats;
-  std::string setup;
-  std::thread host([&] {
-    setup = testing::enter_private_namespace();
-    const std::string wire = "ip link add lwst0 type veth peer name lwst1 netns " +
-                             std::to_string(tid) +
-                             " && ip addr add 198.18.12.1/30 dev lwst0 && ip link set lwst0 up";
-    if (setup.empty() && std::system(wire.c_str()) != 0) setup = "veth setup failed";
-    wired.set_value();
-    if (!setup.empty()) return;
-    routed.get_future().wait();
-    if (std::system("ip route add 198.18.13.0/24 via 198.18.12.2") != 0) setup = "route failed";
-    auto opened = EchoStream::open(AF_INET, {}, {address("198.18.13.5")}, raw_options());
-    if (!setup.empty() || !opened.ok()) return;
+  bool opened_ok = false;
+  const std::string setup = testing::with_unreachable_router("st", 12, [&](const std::string& to) {
+    auto opened = EchoStream::open(AF_INET, {}, {address(to.c_str())}, raw_options());
+    if (!(opened_ok = opened.ok())) return;
     for (int i = 0; i < 2; ++i) opened.value().send(0);
     answers = collect(opened.value(), 2, 2s);
     stats = opened.value().stats();
   });
-  host.join();
-  done.set_value();
-  router.join();
   REQUIRE(setup == "");
-  REQUIRE(router_error == "");
+  REQUIRE(opened_ok);
   REQUIRE(answers.size() == 2);
   for (std::size_t i = 0; i < answers.size(); ++i) {
     CHECK(answers[i].kind == Answer::Kind::icmp_error);
