@@ -68,6 +68,12 @@ bool walk_map(Ctx& ctx, const YAML::Node& node, const std::string& path,
 // "a map", "a list", "\"text\"", "nothing": for "expected X, got Y".
 std::string describe(const YAML::Node& node);
 
+// For an item of `list` at `path` that should be a map: reports "expected a
+// map, got nothing" for an empty item (at the item, or at the list when the
+// item has no position) and returns false; true for anything else.
+bool item_present(Ctx& ctx, const YAML::Node& list, const YAML::Node& item,
+                  const std::string& path);
+
 // A value as messages echo it: cut to config_limits::kMaxEchoChars characters
 // (on a UTF-8 boundary) with "…" when longer; echo() also adds the quotes.
 std::string shorten(const std::string& value);

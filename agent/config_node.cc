@@ -129,6 +129,13 @@ std::string shorten(const std::string& value) {
 
 std::string echo(const std::string& value) { return "\"" + shorten(value) + "\""; }
 
+bool item_present(Ctx& ctx, const YAML::Node& list, const YAML::Node& item,
+                  const std::string& path) {
+  if (!item.IsNull()) return true;
+  ctx.error(item.Mark().line < 0 ? list : item, path, "expected a map, got nothing");
+  return false;
+}
+
 std::string describe(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map:

@@ -336,10 +336,7 @@ void parse_targets(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
                t.probes.push_back(*spec);
            }});
     }
-    if (item.IsNull()) {
-      ctx.error(item.Mark().line < 0 ? node : item, path, "expected a map, got nothing");
-      continue;
-    }
+    if (!item_present(ctx, node, item, path)) continue;
     if (!walk_map(ctx, item, path, fields)) continue;
     if (!item["id"]) ctx.error(item, path, "missing required key \"id\"");
     if (!any_kind)

@@ -226,10 +226,7 @@ void parse_routes(Ctx& ctx, const Deferred& d, const std::vector<LineSpec>& line
   for (std::size_t i = 0; i < d.value.size(); ++i) {
     const YAML::Node item = d.value[i];
     const std::string path = d.path + "[" + std::to_string(i) + "]";
-    if (item.IsNull()) {
-      ctx.error(item.Mark().line < 0 ? d.value : item, path, "expected a map, got nothing");
-      continue;
-    }
+    if (!item_present(ctx, d.value, item, path)) continue;
     RouteSpec r;
     if (!walk_map(ctx, item, path, route_fields(ctx, r, lines, known, prefixes))) continue;
     for (const char* key : {"prefix", "lines"})
@@ -266,10 +263,7 @@ void parse_gateways(Ctx& ctx, const Deferred& d, std::vector<GatewaySpec>& out) 
   for (std::size_t i = 0; i < d.value.size(); ++i) {
     const YAML::Node item = d.value[i];
     const std::string path = d.path + "[" + std::to_string(i) + "]";
-    if (item.IsNull()) {
-      ctx.error(item.Mark().line < 0 ? d.value : item, path, "expected a map, got nothing");
-      continue;
-    }
+    if (!item_present(ctx, d.value, item, path)) continue;
     GatewaySpec g;
     std::optional<YAML::Node> secret_key;
     if (!walk_map(ctx, item, path, gateway_fields(ctx, g, ids, secret_key))) continue;
