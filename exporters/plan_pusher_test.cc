@@ -15,12 +15,15 @@ namespace {
 
 const std::string kKey = "gw1-shared-secret-0123456789";
 
-// A pusher for one url gateway whose key file holds `key`.
+// A pusher for one url gateway whose key file holds `key`, with `timeout`.
 std::unique_ptr<PlanPusher> start_one(const TempDir& dir, const std::string& url, EventSink& sink,
                                       const Clock& clock, PushOptions options = fast_options(),
-                                      const std::string& key = kKey) {
+                                      const std::string& key = kKey,
+                                      Duration timeout = GatewaySpec{}.timeout) {
   write_file(dir.file("gw1.key"), key + "\n");
-  auto p = PlanPusher::start({url_gateway("gw1", url, dir.file("gw1.key"))}, options, sink, clock);
+  GatewaySpec g = url_gateway("gw1", url, dir.file("gw1.key"));
+  g.timeout = timeout;
+  auto p = PlanPusher::start({g}, options, sink, clock);
   REQUIRE_MESSAGE(p.ok(), (p.ok() ? "" : p.error().message));
   return std::move(*p);
 }
@@ -355,12 +358,8 @@ TEST_CASE("a gateway that trickles its answer is cut off at its timeout") {
   SlowGateway gw(50ms);  // a header byte every 50 ms: no single read ever waits long
   RecordingSink sink;
   SystemClock clock;
-  write_file(dir.file("gw1.key"), kKey);
-  GatewaySpec g = url_gateway("gw1", gw.url(), dir.file("gw1.key"));
-  g.timeout = 300ms;
-  auto p = PlanPusher::start({g}, fast_options(), sink, clock);
-  REQUIRE(p.ok());
-  auto& pusher = **p;
+  auto p = start_one(dir, gw.url(), sink, clock, fast_options(), kKey, 300ms);
+  auto& pusher = *p;
   const auto before = std::chrono::steady_clock::now();
   pusher.publish(test_plan(1));
   REQUIRE(eventually([&] { return one(pusher).attempts >= 1; }));
@@ -376,15 +375,11 @@ TEST_CASE("a gateway that never answers times out") {
   SlowGateway gw(0ms);
   RecordingSink sink;
   SystemClock clock;
-  write_file(dir.file("gw1.key"), kKey);
-  GatewaySpec g = url_gateway("gw1", gw.url(), dir.file("gw1.key"));
-  g.timeout = 200ms;
-  auto p = PlanPusher::start({g}, fast_options(), sink, clock);
-  REQUIRE(p.ok());
-  (*p)->publish(test_plan(1));
-  REQUIRE(eventually([&] { return one(**p).attempts >= 2; }));
-  (*p)->stop();
-  CHECK(one(**p).last_reason == "timeout");
+  auto p = start_one(dir, gw.url(), sink, clock, fast_options(), kKey, 200ms);
+  p->publish(test_plan(1));
+  REQUIRE(eventually([&] { return one(*p).attempts >= 2; }));
+  p->stop();
+  CHECK(one(*p).last_reason == "timeout");
   CHECK(sink.kinds() == "push_failed:timeout");
 }
 
@@ -393,17 +388,13 @@ TEST_CASE("pusher stop cuts an HTTP attempt that waits for its answer") {
   SlowGateway gw(0ms);
   RecordingSink sink;
   SystemClock clock;
-  write_file(dir.file("gw1.key"), kKey);
-  GatewaySpec g = url_gateway("gw1", gw.url(), dir.file("gw1.key"));
-  g.timeout = 300s;
-  auto p = PlanPusher::start({g}, fast_options(), sink, clock);
-  REQUIRE(p.ok());
-  (*p)->publish(test_plan(1));
+  auto p = start_one(dir, gw.url(), sink, clock, fast_options(), kKey, 300s);
+  p->publish(test_plan(1));
   REQUIRE(eventually([&] { return gw.requests() == 1; }));
   const auto before = std::chrono::steady_clock::now();
-  (*p)->stop();
+  p->stop();
   CHECK(std::chrono::steady_clock::now() - before < 10s);  // not the 300 s timeout
-  CHECK(one(**p).attempts == 0);                           // cut short by stopping: no outcome
+  CHECK(one(*p).attempts == 0);                            // cut short by stopping: no outcome
   CHECK(sink.events().empty());
 }
 
