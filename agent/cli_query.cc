@@ -1,5 +1,5 @@
-// The HTTP GET under the query commands that need the agent's error bodies
-// (`events`, `routes`): any status comes back with its body.
+// The HTTP GET under the query commands (`status`, `events`, `routes`): any
+// status comes back with its body, for the commands that read error bodies.
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
