@@ -1,0 +1,88 @@
+// The three LLM API dialects on the wire, without sockets: the requests an
+// `llm` probe sends, and what their answers mean.
+//
+//   flavour    models call                  completion call (streaming)                   auth headers
+//   openai     GET  {base}/models           POST {base}/chat/completions, "stream":true   Authorization: Bearer KEY
+//   anthropic  GET  {base}/models           POST {base}/messages, "stream":true           x-api-key: KEY, anthropic-version
+//   gemini     GET  {base}/models           POST {base}/models/MODEL:streamGenerateContent?alt=sse   x-goog-api-key: KEY
+//
+// The completion asks for at most LlmOptions::max_tokens tokens of a fixed
+// short prompt. Everything here is pure and reentrant.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/llm_options.h"
+#include "probes/sse.h"
+
+namespace linewatch {
+
+// One HTTP request, ready for format_request() (probes/http_wire.h).
+// `headers` hold the key: never log, store or print a request.
+struct LlmRequest {
+  std::string method;  // "GET" or "POST"
+  std::string target;  // origin-form path and query: "/v1/models"
+  std::vector<std::pair<std::string, std::string>> headers;  // auth, content-type, accept
+  std::string body;                                           // "" for GET
+};
+
+// `base_path` is the path of LlmOptions::base_url ("/v1", "" for none), with
+// no trailing slash. `api_key` goes into the flavour's auth header(s).
+LlmRequest models_request(const LlmOptions& options, std::string_view base_path,
+                          std::string_view api_key);
+LlmRequest completion_request(const LlmOptions& options, std::string_view base_path,
+                              std::string_view api_key);
+
+// Whether a 2xx model-list body names options.model. OpenAI and Anthropic list
+// {"data":[{"id":...}]}; Gemini lists {"models":[{"name":"models/NAME"}]} and
+// "NAME" or "models/NAME" both match. Failure (Error, kind invalid): the body
+// is not such a JSON document; the message is printable and short.
+Result<bool> model_listed(LlmFlavour flavour, std::string_view body, std::string_view model);
+
+// The provider's own error text from an error answer's body
+// ({"error":{"message":...}} and the like), made printable and short
+// (printable_detail); "" when the body holds none. Never echoes request headers.
+std::string api_error_message(std::string_view body);
+
+// What one stream event meant.
+struct StreamStep {
+  enum class Kind {
+    nothing,  // metadata, role-only deltas, pings: no content
+    content,  // at least one content token (non-empty text)
+    done,     // the flavour's end: [DONE], message_stop, or a Gemini finishReason
+    error,    // an error event in the stream
+    bad,      // an event this flavour cannot send (unparseable JSON)
+  };
+  Kind kind = Kind::nothing;
+  int tokens = 0;  // content: text pieces carried (one per delta / part)
+  // error: the provider's error type ("overloaded_error", "rate_limit_error",
+  // ...; "" when none) and message; bad: why. Printable and short.
+  std::string error_type;
+  std::string detail;
+};
+
+// Reads one flavour's completion stream, event by event.
+// Thread-safety: one decoder per stream, one thread at a time.
+class LlmStreamDecoder {
+ public:
+  explicit LlmStreamDecoder(LlmFlavour flavour) : flavour_(flavour) {}
+
+  // Classifies `event`. A content step may also be the end (Gemini sends text
+  // and finishReason in one chunk): then it is reported as content and done()
+  // turns true.
+  StreamStep on_event(const SseEvent& event);
+
+  bool done() const { return done_; }     // the flavour's end marker was seen
+  int tokens() const { return tokens_; }  // content pieces so far
+
+ private:
+  LlmFlavour flavour_;
+  bool done_ = false;
+  int tokens_ = 0;
+};
+
+}  // namespace linewatch
