@@ -396,6 +396,41 @@ TEST_CASE("failover without a saved plan orders lines inside the margin by score
   CHECK(sim.failover_.snapshot().preferred == std::vector<std::string>{"l1", "l2"});
 }
 
+TEST_CASE("failover after a restart keeps saved weights that differ by less than the band") {
+  Config config = two_lines();
+  config.routes[0].policy = RouteSpec::Policy::weighted;
+  // Scores 0.700 (20 ms) and 0.681 (21 ms): weights 255 and round(255 * 0.681 / 0.7) = 248.
+  RoutePlan last;
+  last.agent = "bj-gw-1";
+  last.version = 41;
+  last.routes = {{kPrefix, {{"l1", "198.18.1.2", "d1", 240}, {"l2", "198.18.2.2", "d2", 255}}}};
+
+  SUBCASE("weights inside the band are kept, with no new version") {
+    Sim sim(config, FailoverStart{41, last});
+    sim.rtt_["l2"] = 21ms;
+    sim.run_for(40s);  // past startup_grace
+    const FailoverSnapshot s = sim.failover_.snapshot();
+    CHECK_FALSE(s.starting);
+    CHECK(s.plan.version == 41);
+    CHECK(s.plan == last);
+    CHECK(sim.plans_.plans().empty());
+  }
+  SUBCASE("a weight outside the band makes one new version") {
+    last.routes[0].nexthops[1].weight = 200;  // 248 is 24 % above it
+    Sim sim(config, FailoverStart{41, last});
+    sim.rtt_["l2"] = 21ms;
+    sim.run_for(40s);
+    const auto plans = sim.plans_.plans();
+    REQUIRE(plans.size() == 1);
+    CHECK(plans[0].version == 42);
+    REQUIRE(plans[0].routes.size() == 1);
+    const auto& hops = plans[0].routes[0].nexthops;
+    REQUIRE(hops.size() == 2);
+    CHECK(hops[0].weight == 240);  // 255 is within 10 % of 240: kept
+    CHECK(hops[1].weight == 248);
+  }
+}
+
 TEST_CASE("failover without a last plan waits for evidence on every line") {
   Sim sim;
   sim.answers("l2", false);
