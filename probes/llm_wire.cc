@@ -67,6 +67,11 @@ std::optional<std::string> string_at(const Object::Ptr& o, const std::string& ke
   return v.extract<std::string>();
 }
 
+bool nonempty_string_at(const Object::Ptr& o, const std::string& key) {
+  const auto s = string_at(o, key);
+  return s && !s->empty();
+}
+
 // A provider's error, from {"error":{"type"|"status"|"code":..., "message":...}}
 // (OpenAI, Anthropic, Gemini), {"error":"text"}, or a gateway's top-level
 // {"message":...} / {"detail":...}.
@@ -193,6 +198,86 @@ void add_auth(LlmRequest& r, const LlmOptions& o, std::string_view api_key) {
   }
 }
 
+StreamStep bad_step(std::string why) {
+  StreamStep s;
+  s.kind = StreamStep::Kind::bad;
+  s.detail = std::move(why);
+  return s;
+}
+
+StreamStep error_step(const ApiError& e) {
+  StreamStep s;
+  s.kind = StreamStep::Kind::error;
+  s.error_type = printable_detail(e.type, 64);
+  s.detail = printable_detail(e.message);
+  return s;
+}
+
+StreamStep content_step(int pieces) {
+  StreamStep s;
+  if (pieces > 0) {
+    s.kind = StreamStep::Kind::content;
+    s.tokens = pieces;
+  }
+  return s;
+}
+
+// choices[].delta.content; the end is "[DONE]", handled before parsing.
+StreamStep openai_step(const Object::Ptr& doc) {
+  int pieces = 0;
+  if (const Array::Ptr choices = doc->getArray("choices")) {
+    for (unsigned i = 0; i < choices->size(); ++i) {
+      const Object::Ptr choice = choices->getObject(i);
+      if (choice && nonempty_string_at(choice->getObject("delta"), "content")) ++pieces;
+    }
+  }
+  return content_step(pieces);
+}
+
+// `type` is the data's own "type", or the SSE event name when it has none.
+StreamStep anthropic_step(const Object::Ptr& doc, const std::string& type, bool& done) {
+  if (type == "message_stop") {
+    done = true;
+    StreamStep s;
+    s.kind = StreamStep::Kind::done;
+    return s;
+  }
+  if (type != "content_block_delta") return {};
+  const Object::Ptr delta = doc->getObject("delta");
+  const bool text = string_at(delta, "type") == "text_delta" && nonempty_string_at(delta, "text");
+  return content_step(text ? 1 : 0);
+}
+
+// candidates[0].content.parts[].text (thought parts are not the answer), and
+// the end: a finishReason. A prompt refused outright has no candidate but a
+// promptFeedback.blockReason: an error of that type.
+StreamStep gemini_step(const Object::Ptr& doc, bool& done) {
+  if (auto block = string_at(doc->getObject("promptFeedback"), "blockReason")) {
+    ApiError e{true, *block, "prompt blocked"};
+    return error_step(e);
+  }
+  const Array::Ptr candidates = doc->getArray("candidates");
+  const Object::Ptr first = candidates ? candidates->getObject(0) : nullptr;
+  if (!first) return {};
+  int pieces = 0;
+  const Object::Ptr content = first->getObject("content");
+  if (const Array::Ptr parts = content ? content->getArray("parts") : nullptr) {
+    for (unsigned i = 0; i < parts->size(); ++i) {
+      const Object::Ptr part = parts->getObject(i);
+      if (!part || !nonempty_string_at(part, "text")) continue;
+      const Poco::Dynamic::Var thought = part->get("thought");
+      if (thought.type() == typeid(bool) && thought.extract<bool>()) continue;
+      ++pieces;
+    }
+  }
+  const auto reason = string_at(first, "finishReason");
+  const bool finished = reason && !reason->empty() && *reason != "FINISH_REASON_UNSPECIFIED";
+  if (finished) done = true;
+  StreamStep s = content_step(pieces);
+  if (pieces == 0 && finished) s.kind = StreamStep::Kind::done;
+  return s;
+}
+
 }  // namespace
 
 LlmRequest models_request(const LlmOptions& options, std::string_view base_path,
@@ -264,6 +349,41 @@ std::string api_error_message(std::string_view body) {
     object = array->getObject(0);
   const ApiError e = api_error_of(object);
   return printable_detail(e.message.empty() ? e.type : e.message);
+}
+
+StreamStep LlmStreamDecoder::on_event(const SseEvent& event) {
+  if (flavour_ == LlmFlavour::openai && event.data == "[DONE]") {
+    done_ = true;
+    StreamStep s;
+    s.kind = StreamStep::Kind::done;
+    return s;
+  }
+  const Poco::Dynamic::Var parsed = parse_json(event.data);
+  if (parsed.isEmpty()) return bad_step("not JSON: " + printable_detail(event.data, kQuoteBytes));
+  const Object::Ptr doc = as_object(parsed);
+  if (!doc) return bad_step("not a JSON object: " + printable_detail(event.data, kQuoteBytes));
+
+  const std::string type = string_at(doc, "type").value_or(event.event);
+  // Every flavour reports a failure mid-stream as an object with "error"
+  // (Anthropic also names the event and the data's type "error"); a null
+  // "error" some gateways put in every chunk is no failure.
+  if (doc->getObject("error") || string_at(doc, "error") || type == "error")
+    return error_step(api_error_of(doc));
+
+  StreamStep step;
+  switch (flavour_) {
+    case LlmFlavour::openai:
+      step = openai_step(doc);
+      break;
+    case LlmFlavour::anthropic:
+      step = anthropic_step(doc, type, done_);
+      break;
+    case LlmFlavour::gemini:
+      step = gemini_step(doc, done_);
+      break;
+  }
+  tokens_ += step.tokens;
+  return step;
 }
 
 }  // namespace linewatch

@@ -9,9 +9,229 @@
 #include <vector>
 
 #include "core/probe_result.h"
+#include "probes/sse_test_support.h"
 
 namespace linewatch {
 namespace {
+
+using test::SseFixture;
+using test::WantDecode;
+
+// What decoding one stream came to.
+struct Decoded {
+  std::string steps;    // one letter per event, as WantDecode::steps
+  int tokens = 0;       // the decoder's count
+  int step_tokens = 0;  // the sum over steps: must agree with `tokens`
+  bool done = false;
+  std::string error_type;
+  std::string detail;
+};
+
+bool operator==(const Decoded& a, const Decoded& b) {
+  return a.steps == b.steps && a.tokens == b.tokens && a.step_tokens == b.step_tokens &&
+         a.done == b.done && a.error_type == b.error_type && a.detail == b.detail;
+}
+
+char letter(StreamStep::Kind k) {
+  switch (k) {
+    case StreamStep::Kind::nothing:
+      return 'n';
+    case StreamStep::Kind::content:
+      return 'c';
+    case StreamStep::Kind::done:
+      return 'd';
+    case StreamStep::Kind::error:
+      return 'e';
+    case StreamStep::Kind::bad:
+      return 'b';
+  }
+  return '?';
+}
+
+// Feeds `stream` in pieces ending at `cuts` and decodes each event as soon
+// as a read completes it, as the probe does.
+Decoded decode_pieces(std::string_view stream, const std::vector<std::size_t>& cuts,
+                      LlmFlavour flavour) {
+  SseParser parser;
+  LlmStreamDecoder decoder(flavour);
+  Decoded d;
+  std::size_t at = 0;
+  auto feed = [&](std::size_t end) {
+    std::vector<SseEvent> events;
+    if (!parser.feed(stream.substr(at, end - at), events).ok()) d.steps += '!';
+    at = end;
+    for (const SseEvent& e : events) {
+      const StreamStep s = decoder.on_event(e);
+      d.steps += letter(s.kind);
+      d.step_tokens += s.tokens;
+      if ((s.kind == StreamStep::Kind::error || s.kind == StreamStep::Kind::bad) &&
+          d.detail.empty()) {
+        d.error_type = s.error_type;
+        d.detail = s.detail;
+      }
+    }
+  };
+  for (std::size_t cut : cuts) feed(cut);
+  feed(stream.size());
+  d.tokens = decoder.tokens();
+  d.done = decoder.done();
+  return d;
+}
+
+// Streams up to this size are also decoded in every 3-way split (JSON
+// parsing makes it dearer than the parser's own 3-way runs).
+constexpr std::size_t kDecodeThreeWayMax = 300;
+
+TEST_CASE("llm: every fixture decodes to its steps, tokens, end and error however it is split") {
+  int fixtures = 0;
+  for (const SseFixture& fx : test::sse_fixtures()) {
+    if (!fx.decode) continue;
+    ++fixtures;
+    const WantDecode& want = *fx.decode;
+    const std::string stream = test::read_sse_fixture(fx.file);
+    INFO(fx.file);
+    REQUIRE(!stream.empty());
+    const Decoded whole = decode_pieces(stream, {}, want.flavour);
+    CHECK(whole.steps == want.steps);
+    CHECK(whole.tokens == want.tokens);
+    CHECK(whole.step_tokens == want.tokens);
+    CHECK(whole.done == want.done);
+    CHECK(whole.error_type == want.error_type);
+    CHECK(whole.detail == want.detail);
+
+    std::string first_difference;
+    test::for_each_split(
+        stream.size(), stream.size() <= kDecodeThreeWayMax,
+        [&](const std::vector<std::size_t>& cuts) {
+          if (first_difference.empty() && !(decode_pieces(stream, cuts, want.flavour) == whole))
+            first_difference = test::describe_cuts(cuts);
+        });
+    CHECK(first_difference == "");
+  }
+  CHECK(fixtures == 14);
+}
+
+// --- decoder cases the fixtures do not hold -------------------------------
+
+StreamStep step(LlmFlavour f, std::string_view data, std::string_view event = "") {
+  LlmStreamDecoder d(f);
+  return d.on_event(SseEvent{std::string(event), std::string(data), ""});
+}
+
+TEST_CASE("llm: an OpenAI chunk counts one token per choice with text") {
+  const StreamStep s =
+      step(LlmFlavour::openai, R"({"choices":[{"index":0,"delta":{"content":"O"}},)"
+                               R"({"index":1,"delta":{"content":"K"}},{"index":2,"delta":{}}]})");
+  CHECK(s.kind == StreamStep::Kind::content);
+  CHECK(s.tokens == 2);
+}
+
+TEST_CASE("llm: a null error member in an OpenAI-compatible chunk is no error") {
+  const StreamStep s =
+      step(LlmFlavour::openai, R"({"error":null,"choices":[{"delta":{"content":"Hi"}}]})");
+  CHECK(s.kind == StreamStep::Kind::content);
+  CHECK(s.tokens == 1);
+}
+
+TEST_CASE("llm: an OpenAI chunk with an empty or non-string content carries no token") {
+  CHECK(step(LlmFlavour::openai, R"({"choices":[{"delta":{"content":""}}]})").kind ==
+        StreamStep::Kind::nothing);
+  CHECK(step(LlmFlavour::openai, R"({"choices":[{"delta":{"content":null}}]})").kind ==
+        StreamStep::Kind::nothing);
+  CHECK(step(LlmFlavour::openai, R"({"choices":"none"})").kind == StreamStep::Kind::nothing);
+}
+
+TEST_CASE("llm: an Anthropic delta counts only non-empty text") {
+  CHECK(
+      step(
+          LlmFlavour::anthropic,
+          R"({"type":"content_block_delta","delta":{"type":"input_json_delta","partial_json":"{"}})")
+          .kind == StreamStep::Kind::nothing);
+  CHECK(step(LlmFlavour::anthropic,
+             R"({"type":"content_block_delta","delta":{"type":"text_delta","text":""}})")
+            .kind == StreamStep::Kind::nothing);
+  // An event type added later is metadata until the probe learns it.
+  CHECK(step(LlmFlavour::anthropic, R"({"type":"citation_added"})").kind ==
+        StreamStep::Kind::nothing);
+}
+
+TEST_CASE("llm: an Anthropic event whose data has no type is read by its event name") {
+  const StreamStep s = step(LlmFlavour::anthropic, R"({})", "message_stop");
+  CHECK(s.kind == StreamStep::Kind::done);
+  const StreamStep e = step(LlmFlavour::anthropic, R"({"message":"busy"})", "error");
+  CHECK(e.kind == StreamStep::Kind::error);
+  CHECK(e.detail == "busy");
+}
+
+TEST_CASE("llm: Gemini thought parts and an unspecified finishReason are not the answer") {
+  LlmStreamDecoder d(LlmFlavour::gemini);
+  const StreamStep s = d.on_event(SseEvent{
+      "",
+      R"({"candidates":[{"content":{"parts":[{"text":"thinking","thought":true},{"text":"OK"}]},)"
+      R"("finishReason":"FINISH_REASON_UNSPECIFIED"}]})",
+      ""});
+  CHECK(s.kind == StreamStep::Kind::content);
+  CHECK(s.tokens == 1);
+  CHECK(!d.done());
+}
+
+TEST_CASE("llm: a Gemini chunk after the end is read on its own") {
+  LlmStreamDecoder d(LlmFlavour::gemini);
+  CHECK(d.on_event(SseEvent{"", R"({"candidates":[{"finishReason":"MAX_TOKENS"}]})", ""}).kind ==
+        StreamStep::Kind::done);
+  CHECK(d.on_event(SseEvent{"", R"({"candidates":[{"index":0}],"usageMetadata":{}})", ""}).kind ==
+        StreamStep::Kind::nothing);
+  CHECK(d.done());
+}
+
+TEST_CASE("llm: a Gemini prompt blocked outright is an error of its block reason") {
+  const StreamStep s =
+      step(LlmFlavour::gemini, R"({"promptFeedback":{"blockReason":"SAFETY"},"usageMetadata":{}})");
+  CHECK(s.kind == StreamStep::Kind::error);
+  CHECK(s.error_type == "SAFETY");
+  CHECK(s.detail == "prompt blocked");
+}
+
+TEST_CASE("llm: an event that is JSON but not an object is bad, and so is DONE outside OpenAI") {
+  const StreamStep arr = step(LlmFlavour::openai, "[1,2]");
+  CHECK(arr.kind == StreamStep::Kind::bad);
+  CHECK(arr.detail == "not a JSON object: [1,2]");
+  const StreamStep done = step(LlmFlavour::anthropic, "[DONE]");
+  CHECK(done.kind == StreamStep::Kind::bad);
+  CHECK(done.detail == "not JSON: [DONE]");
+}
+
+TEST_CASE("llm: a hostile error event's text comes back printable and short") {
+  const std::string message = "\x1b[31mred\n" + std::string(10000, 'x');
+  Poco::JSON::Object err;
+  err.set("type", std::string("bad\ttype"));
+  err.set("message", message);
+  Poco::JSON::Object::Ptr errp = new Poco::JSON::Object(err);
+  Poco::JSON::Object doc;
+  doc.set("error", errp);
+  std::ostringstream json;
+  doc.stringify(json);
+  const StreamStep s = step(LlmFlavour::openai, json.str());
+  REQUIRE(s.kind == StreamStep::Kind::error);
+  CHECK(s.error_type == "bad\\x09type");
+  CHECK(s.detail.starts_with("\\x1b[31mred\\x0axxx"));
+  CHECK(s.detail.ends_with("..."));
+  CHECK(s.detail.size() <= kMaxDetailBytes);
+  // An unparseable event is quoted short too.
+  const StreamStep bad = step(LlmFlavour::openai, std::string(5000, '{'));
+  CHECK(bad.kind == StreamStep::Kind::bad);
+  CHECK(bad.detail.size() <= 100);
+}
+
+TEST_CASE("llm: the decoder's token count adds up over events") {
+  LlmStreamDecoder d(LlmFlavour::anthropic);
+  const SseEvent text{"content_block_delta",
+                      R"({"type":"content_block_delta","delta":{"type":"text_delta","text":"a"}})",
+                      ""};
+  for (int i = 0; i < 3; ++i) d.on_event(text);
+  CHECK(d.tokens() == 3);
+  CHECK(!d.done());
+}
 
 // --- requests ---------------------------------------------------------------
 
