@@ -111,6 +111,24 @@ TEST_CASE("llm: every fixture decodes to its steps, tokens, end and error howeve
   CHECK(fixtures == 14);
 }
 
+TEST_CASE("llm: random splits of every fixture decode the same") {
+  std::mt19937 random(test::kRandomSeed);
+  for (const SseFixture& fx : test::sse_fixtures()) {
+    if (!fx.decode) continue;
+    const std::string stream = test::read_sse_fixture(fx.file);
+    REQUIRE(!stream.empty());
+    const Decoded whole = decode_pieces(stream, {}, fx.decode->flavour);
+    std::string first_difference;
+    for (int i = 0; i < test::kRandomSplits; ++i) {
+      const std::vector<std::size_t> cuts = test::random_cuts(random, stream.size());
+      if (first_difference.empty() && !(decode_pieces(stream, cuts, fx.decode->flavour) == whole))
+        first_difference = test::describe_cuts(cuts);
+    }
+    INFO(fx.file);
+    CHECK(first_difference == "");
+  }
+}
+
 // --- decoder cases the fixtures do not hold -------------------------------
 
 StreamStep step(LlmFlavour f, std::string_view data, std::string_view event = "") {

@@ -2,7 +2,6 @@
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -76,6 +75,23 @@ TEST_CASE("sse: every fixture yields the same events however its reads are split
     INFO(fx.file);
     CHECK(first_difference == "");
     CHECK(runs >= stream.size() + 3);
+  }
+}
+
+TEST_CASE("sse: random splits of every fixture yield the same events") {
+  std::mt19937 random(test::kRandomSeed);
+  for (const SseFixture& fx : test::sse_fixtures()) {
+    const std::string stream = test::read_sse_fixture(fx.file);
+    REQUIRE(!stream.empty());
+    const FedStream whole = feed_whole(stream, fx.cap);
+    std::string first_difference;
+    for (int i = 0; i < test::kRandomSplits; ++i) {
+      const std::vector<std::size_t> cuts = test::random_cuts(random, stream.size());
+      if (first_difference.empty() && !test::same_fed(feed_pieces(stream, cuts, fx.cap), whole))
+        first_difference = test::describe_cuts(cuts);
+    }
+    INFO(fx.file);
+    CHECK(first_difference == "");
   }
 }
 

@@ -7,11 +7,13 @@
 // Thread-safety: plain functions and constant data.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -298,6 +300,20 @@ inline const std::vector<SseFixture>& sse_fixtures() {
   }();
   return fixtures;
 }
+
+// Up to 40 cuts at random offsets of a stream of `size` bytes, ascending
+// (repeats and the ends allowed: empty reads happen too).
+inline std::vector<std::size_t> random_cuts(std::mt19937& random, std::size_t size) {
+  std::uniform_int_distribution<std::size_t> count(1, 40), at(0, size);
+  std::vector<std::size_t> cuts(count(random));
+  for (auto& c : cuts) c = at(random);
+  std::sort(cuts.begin(), cuts.end());
+  return cuts;
+}
+
+// Random splits per fixture; the seed is fixed so that a failure replays.
+inline constexpr int kRandomSplits = 200;
+inline constexpr std::mt19937::result_type kRandomSeed = 20261130;
 
 // Streams up to this size are also fed in every 3-way split.
 inline constexpr std::size_t kThreeWayMax = 700;
