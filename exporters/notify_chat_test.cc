@@ -92,15 +92,21 @@ TEST_CASE("notifier wecom resolved message is green and says when it ended") {
 }
 
 TEST_CASE("notifier wecom cuts multibyte content at 4096 bytes on a character boundary") {
-  // 3-byte characters: the cut falls inside one unless it is made on a boundary.
-  const HttpPost p = formatted(NotifierKind::wecom, with_summary("延迟", 2000), {kWecomUrl, ""});
-  const std::string content = raw_field(p.body, "content");
-  CHECK(unescaped_size(content) <= notify::kWecomContentLimit);
-  CHECK(unescaped_size(content) > notify::kWecomContentLimit - 3);  // at most a character short
-  CHECK(content.ends_with("\xE2\x80\xA6"));
-  CHECK(valid_utf8_cut(content));
-  // Whatever the summary, the facts before it survive the cut.
-  CHECK(content.find("> started: 2027-01-15 08:00:00 UTC") != std::string::npos);
+  // 3-byte characters after 0, 1 or 2 ASCII bytes: one of the three puts a
+  // plain cut inside a character.
+  for (const std::string lead : {"", "a", "aa"}) {
+    CAPTURE(lead.size());
+    Notification n = with_summary("延迟", 2000);
+    n.summary = lead + n.summary;
+    const std::string content =
+        raw_field(formatted(NotifierKind::wecom, n, {kWecomUrl, ""}).body, "content");
+    CHECK(unescaped_size(content) <= notify::kWecomContentLimit);
+    CHECK(unescaped_size(content) > notify::kWecomContentLimit - 3);  // at most a character short
+    CHECK(content.ends_with("\xE2\x80\xA6"));
+    CHECK(valid_utf8_cut(content));
+    // Whatever the summary, the facts before it survive the cut.
+    CHECK(content.find("> started: 2027-01-15 08:00:00 UTC") != std::string::npos);
+  }
   // A summary that just fits is sent whole; one byte more and it ends in the ellipsis.
   const std::string head = raw_field(
       formatted(NotifierKind::wecom, with_summary("", 0), {kWecomUrl, ""}).body, "content");
