@@ -2,6 +2,9 @@
 // headers from a fixed notification and clock.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "exporters/notify.h"
 #include "exporters/notify_test_support.h"
 #include "exporters/plan_signature.h"
@@ -163,4 +166,26 @@ TEST_CASE("notifier format marks query values, long path parts and the key for r
        kKey});
   CHECK(p.redact == std::vector<std::string>{"0f3c2a9e-1b2c-4d5e-8f90-a1b2c3d4e5f6",
                                              "hook-secret-0123456789", "abc%2Bdef1", "abc+def1"});
+}
+
+TEST_CASE("notifier examples in docs/alerts.md are what format writes") {
+  // The signature in the document was made with the openssl CLI.
+  std::ifstream in(std::string(LINEWATCH_SOURCE_DIR) + "/docs/alerts.md");
+  std::stringstream doc;
+  doc << in.rdbuf();
+  const HttpPost p = formatted(NotifierKind::webhook, sample_notification(),
+                               {"http://127.0.0.1:9400/hook", "example-secret-do-not-use"});
+  CHECK(header(p, "X-Linewatch-Signature") ==
+        "sha256=2b397f78d1b2bcf4022a9c949c9359521a11d4b19b4bf61a0b129b54575809ce");
+  for (const auto& [name, value] : p.headers) {
+    CAPTURE(name);
+    CHECK(doc.str().find("    " + name + ": " + value + "\n") != std::string::npos);
+  }
+  CHECK(doc.str().find("    " + p.body + "\n") != std::string::npos);
+  // The other examples there are the sample notification too.
+  for (NotifierKind k : {NotifierKind::alertmanager, NotifierKind::wecom, NotifierKind::dingtalk}) {
+    CAPTURE(to_string(k));
+    const HttpPost other = formatted(k, sample_notification(), {"http://127.0.0.1:9093", ""});
+    CHECK(doc.str().find("    " + other.body + "\n") != std::string::npos);
+  }
 }
