@@ -84,6 +84,14 @@ TEST_CASE("notifier webhook writes a resolved alert with its end, link and no nu
       R"("ends_at":"2027-01-15T08:01:35.000Z","link":"http://127.0.0.1:9464/alerts?rule=api-slow"})");
 }
 
+TEST_CASE("notifier webhook idempotency key cannot end its header line early") {
+  Notification n = sample_notification();
+  n.id = "a\r\nX-Injected: 1";
+  const HttpPost p = formatted(NotifierKind::webhook, n, {"http://127.0.0.1:9400/hook", kKey});
+  CHECK(header(p, "Idempotency-Key") == "a__X-Injected: 1");
+  CHECK(p.body.find(R"("id":"a\r\nX-Injected: 1")") != std::string::npos);
+}
+
 TEST_CASE("notifier webhook without a key is refused, naming the notifier") {
   auto p = format(spec_of(NotifierKind::webhook, "ops"), sample_notification(),
                   {"http://127.0.0.1:9400/hook", ""}, sample_now());
