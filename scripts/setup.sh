@@ -20,7 +20,11 @@ packages=(
   dpkg-dev file
   # runtime tools used by tests, the demo and benchmarks
   iproute2 iputils-ping fping curl openssl ca-certificates procps sqlite3 python3 systemd
+  # peers the tests run on loopback, each its own instance (see below)
+  prometheus-alertmanager
 )
+# --bench adds what only the benchmarks compare against: FRR's bfdd.
+if [ "${1:-}" = --bench ]; then packages+=(frr); fi
 
 log=${LINEWATCH_SETUP_LOG:-/tmp/linewatch-setup.log}
 lock_wait=${LINEWATCH_APT_LOCK_WAIT:-600}
@@ -74,6 +78,17 @@ apt_update() {
 }
 
 export DEBIAN_FRONTEND=noninteractive
+# Alertmanager and FRR are daemons whose packages start their service on
+# install (Alertmanager listening on every address). The tests and
+# benchmarks start their own instances on loopback or in the lab's
+# namespaces, so the install is told not to start any service, through
+# Debian's policy-rc.d, unless the machine already has a policy of its own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\n# linewatch setup: no service starts during this install\nexit 101\n' \
+    >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 : >"$log"
 echo "setup: ${#missing[@]} packages missing: ${missing[*]} (apt output: $log)"
 step "updating package lists" apt_update
