@@ -22,6 +22,10 @@ ProbeResult run_probe(const ProbeRequest& request) {
       case ProbeKind::icmp: r = run_icmp(request); break;
       case ProbeKind::tcp: r = run_tcp(request); break;
       case ProbeKind::http: r = run_http(request); break;
+      case ProbeKind::llm:
+        r.reason = Reason::internal;
+        r.detail = "the llm probe is not built yet";
+        break;
     }
   } catch (const std::exception& e) {
     r = ProbeResult{};
