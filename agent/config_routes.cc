@@ -178,6 +178,15 @@ std::vector<Field> gateway_fields(Ctx& ctx, GatewaySpec& g, std::map<std::string
                return ctx.error(v, p, err);
              g.secret_file = path;
            }},
+          {"ca_file",
+           [&](auto& k, auto& v, auto& p) {
+             auto t = get_text(ctx, k, v, p);
+             if (!t) return;
+             const std::string path = resolve_path(ctx, *t);
+             if (std::string err = check_readable_file(path); !err.empty())
+               return ctx.error(v, p, err);
+             g.ca_file = path;
+           }},
           {"timeout", [&](auto& k, auto& v, auto& p) {
              if (auto d = get_duration(ctx, k, v, p, 1ms, kMaxPushTimeout)) g.timeout = *d;
            }}};
@@ -198,6 +207,12 @@ void check_gateway(Ctx& ctx, const YAML::Node& item, const std::string& path,
   if (exec && !url && secret_key)
     ctx.error(*secret_key, path + ".secret_file",
               "only used with url (an exec gateway gets the plan unsigned on stdin)");
+  if (const YAML::Node ca = item["ca_file"]) {
+    const YAML::Node u = item["url"];
+    const bool https = u && u.IsScalar() && u.Scalar().starts_with("https://");
+    if (!https)
+      ctx.error(ca, path + ".ca_file", "only used with an https:// url (it verifies the gateway)");
+  }
 }
 
 // A list section that may be absent or empty: true when `node` is a list

@@ -20,6 +20,27 @@ RoutePlan start_plan(const Config& config, const Clock& clock, const FailoverSta
   return empty;
 }
 
+// The primaries of the plan in force before the restart, in routes[] order:
+// the ranking's incumbents, so that waking up moves no route. Weighted routes
+// state no preference (their hops are in routes[].lines order) and lines the
+// failover no longer watches are left out.
+std::vector<std::string> saved_primaries(const Config& config, const FailoverStart& start) {
+  std::vector<std::string> out;
+  if (!start.last_plan) return out;
+  const auto watched = failover_lines(config);
+  for (const RouteSpec& spec : config.routes) {
+    if (spec.policy != RouteSpec::Policy::primary_backup) continue;
+    for (const RouteEntry& entry : start.last_plan->routes) {
+      if (entry.prefix != spec.prefix || entry.nexthops.empty()) continue;
+      const std::string& line = entry.nexthops.front().line;
+      const bool known = std::any_of(watched.begin(), watched.end(),
+                                     [&](const LineSpec* l) { return l->id == line; });
+      if (known && std::find(out.begin(), out.end(), line) == out.end()) out.push_back(line);
+    }
+  }
+  return out;
+}
+
 PlannerOptions planner_options(const Config& config, const FailoverOptions& options) {
   PlannerOptions p;
   p.agent = config.agent.id;
@@ -45,7 +66,7 @@ Failover::Failover(const Config& config, const Clock& clock, EventSink& events,
       options_(options),
       inbox_(options.inbox_capacity),
       judge_(config.health.destination, clock),
-      ranking_(clock, config.scoring),
+      ranking_(clock, config.scoring, saved_primaries(config, start)),
       planner_(clock, planner_options(config, options), config.routes, start.last_version,
                start_plan(config, clock, start)),
       delivered_version_(planner_.plan().version) {

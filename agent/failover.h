@@ -38,6 +38,10 @@
 // (FailoverStart, loaded from storage by the caller) until every line has
 // evidence (a liveness reply or a declared silence), a line that plan uses
 // is down, or startup_grace passes, so a restart alone makes no new version.
+// The ranking is seeded with that plan's primary-backup primaries (lines still
+// watched, routes[] order), so at the end of startup they keep their place
+// unless another line beats them through the band (scoring.margin for
+// scoring.margin_for); weighted hops keep the plan's weights within the band.
 // Without a last plan the start plan is empty: the first plan is made from
 // evidence, not from the optimistic initial "up" of every line.
 //

@@ -361,6 +361,141 @@ TEST_CASE("failover after a restart keeps the last plan and version until there 
   CHECK(sim.plans_.plans().back().version == 42);
 }
 
+namespace {
+
+// The plan in force before a restart: the test route on `line` alone.
+FailoverStart saved_on(const std::string& line, int n) {
+  RoutePlan last;
+  last.agent = "bj-gw-1";
+  last.version = 41;
+  last.routes = {
+      {kPrefix, {{line, "198.18." + std::to_string(n) + ".2", "d" + std::to_string(n), 1}}}};
+  return FailoverStart{41, last};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "failover after a restart keeps the saved primary while the other line leads inside the "
+    "margin") {
+  Sim sim(two_lines(), saved_on("l2", 2));
+  sim.rtt_["l2"] = 21ms;  // l1 scores about 3 % better: inside the 10 % band
+  sim.run_for(5s);
+  FailoverSnapshot s = sim.failover_.snapshot();
+  REQUIRE_FALSE(s.starting);
+  REQUIRE(s.lines.size() == 2);
+  REQUIRE(s.lines[0].score > s.lines[1].score);
+  REQUIRE(s.lines[0].score < s.lines[1].score * (1 + sim.config_.scoring.margin));
+  CHECK(s.plan.version == 41);  // the end of startup made no version
+  CHECK(s.plan.routes.at(0).nexthops.at(0).line == "l2");
+  CHECK(s.preferred == std::vector<std::string>{"l2", "l1"});
+  CHECK(sim.plans_.plans().empty());
+  CHECK(sim.events_.count("plan_new") == 0);
+
+  sim.run_for(60s);  // a lead inside the margin never moves the route
+  s = sim.failover_.snapshot();
+  CHECK(s.plan.version == 41);
+  CHECK(s.preferred == std::vector<std::string>{"l2", "l1"});
+  CHECK(sim.plans_.plans().empty());
+}
+
+TEST_CASE(
+    "failover after a restart moves off the saved primary once the other line held the margin") {
+  Sim sim(two_lines(), saved_on("l2", 2));
+  sim.rtt_["l2"] = 21ms;
+  sim.run_for(5s);
+  REQUIRE(sim.failover_.snapshot().plan.version == 41);
+  sim.rtt_["l2"] = 40ms;  // l1 now about 27 % better once the median follows
+  const double margin = sim.config_.scoring.margin;
+  REQUIRE(sim.run_until(
+      [&] {
+        const FailoverSnapshot s = sim.failover_.snapshot();
+        return s.lines[0].score > s.lines[1].score * (1 + margin);
+      },
+      60s));
+  const MonoTime beating = sim.clock_.now();
+  CHECK(sim.primary() == "");  // still the saved plan: nothing handed over
+  REQUIRE(sim.run_until([&] { return sim.primary() == "l1"; }, 60s));
+  const Duration took = sim.clock_.now() - beating;
+  CHECK(took >= sim.config_.scoring.margin_for);
+  CHECK(took <= sim.config_.scoring.margin_for + 1s);  // scores refresh every second
+  CHECK(sim.plans_.plans().back().version == 42);
+  const auto moved = of_kind(sim.events_.events(), "score_moved");
+  REQUIRE_FALSE(moved.empty());
+  CHECK(moved.back().reason == "margin_held");
+  CHECK(moved.back().line == "l1");
+}
+
+TEST_CASE("failover after a restart fails over at once when the saved primary is down") {
+  Sim sim(two_lines(), saved_on("l2", 2));
+  sim.rtt_["l2"] = 21ms;
+  sim.answers("l2", false);
+  REQUIRE(sim.run_until([&] { return sim.primary() == "l1"; }, 3s));
+  const auto events = sim.events_.events();
+  const auto down = of_kind(events, "line_down");
+  REQUIRE(down.size() == 1);
+  CHECK(down[0].line == "l2");
+  CHECK(of_kind(events, "plan_new").back().time == down[0].time);  // in that very step
+  CHECK(sim.plans_.plans().back().version == 42);
+  CHECK(sim.failover_.snapshot().preferred == std::vector<std::string>{"l1"});
+}
+
+TEST_CASE("failover after a restart ignores a saved line that is no longer configured") {
+  Sim sim(two_lines(), saved_on("l9", 9));
+  sim.rtt_["l2"] = 21ms;
+  sim.run_for(5s);
+  const FailoverSnapshot s = sim.failover_.snapshot();
+  CHECK_FALSE(s.starting);
+  CHECK(s.preferred == std::vector<std::string>{"l1", "l2"});  // by score, as on a first start
+  CHECK(sim.primary() == "l1");
+  REQUIRE(sim.plans_.plans().size() == 1);
+  CHECK(sim.plans_.plans().back().version == 42);
+}
+
+TEST_CASE("failover without a saved plan orders lines inside the margin by score") {
+  Sim sim;
+  sim.rtt_["l2"] = 21ms;
+  sim.run_for(5s);
+  CHECK(sim.primary() == "l1");
+  CHECK(sim.plans_.plans().size() == 1);
+  CHECK(sim.failover_.snapshot().preferred == std::vector<std::string>{"l1", "l2"});
+}
+
+TEST_CASE("failover after a restart keeps saved weights that differ by less than the band") {
+  Config config = two_lines();
+  config.routes[0].policy = RouteSpec::Policy::weighted;
+  // Scores 0.700 (20 ms) and 0.681 (21 ms): weights 255 and round(255 * 0.681 / 0.7) = 248.
+  RoutePlan last;
+  last.agent = "bj-gw-1";
+  last.version = 41;
+  last.routes = {{kPrefix, {{"l1", "198.18.1.2", "d1", 240}, {"l2", "198.18.2.2", "d2", 255}}}};
+
+  SUBCASE("weights inside the band are kept, with no new version") {
+    Sim sim(config, FailoverStart{41, last});
+    sim.rtt_["l2"] = 21ms;
+    sim.run_for(40s);  // past startup_grace
+    const FailoverSnapshot s = sim.failover_.snapshot();
+    CHECK_FALSE(s.starting);
+    CHECK(s.plan.version == 41);
+    CHECK(s.plan == last);
+    CHECK(sim.plans_.plans().empty());
+  }
+  SUBCASE("a weight outside the band makes one new version") {
+    last.routes[0].nexthops[1].weight = 200;  // 248 is 24 % above it
+    Sim sim(config, FailoverStart{41, last});
+    sim.rtt_["l2"] = 21ms;
+    sim.run_for(40s);
+    const auto plans = sim.plans_.plans();
+    REQUIRE(plans.size() == 1);
+    CHECK(plans[0].version == 42);
+    REQUIRE(plans[0].routes.size() == 1);
+    const auto& hops = plans[0].routes[0].nexthops;
+    REQUIRE(hops.size() == 2);
+    CHECK(hops[0].weight == 240);  // 255 is within 10 % of 240: kept
+    CHECK(hops[1].weight == 248);
+  }
+}
+
 TEST_CASE("failover without a last plan waits for evidence on every line") {
   Sim sim;
   sim.answers("l2", false);

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "agent/json.h"
+#include "core/units.h"
 #include "exporters/plan_codec.h"
 
 namespace linewatch {
@@ -107,8 +108,9 @@ HttpResponse Gateway::push(const HttpRequest& request) {
 HttpResponse Gateway::refuse(const HttpRequest& request, const PushVerdict& verdict) {
   const int status = status_of(verdict.rejection);
   const std::string_view code = to_string(verdict.rejection);
-  record(LogLevel::warn, "plan_rejected", std::string(code),
-         "status=" + std::to_string(status) + " peer=" + request.peer, verdict.detail);
+  if (admit_refusal())
+    record(LogLevel::warn, "plan_rejected", std::string(code),
+           "status=" + std::to_string(status) + " peer=" + request.peer, verdict.detail);
   std::string more;
   if (verdict.rejection == PushRejection::stale_version)
     more = R"(,"applied_version":)" + std::to_string(applied_version());
@@ -174,6 +176,7 @@ HttpResponse Gateway::events_json() const {
 
 Duration Gateway::tick() {
   try {
+    flush_suppressed(clock_.now());
     if (!started_) {
       started_ = true;
       if (plan_) restore_saved_plan();
@@ -184,6 +187,28 @@ Duration Gateway::tick() {
     record(LogLevel::error, "internal_error", "internal_error", "", e.what());
   }
   return options_.reconcile;
+}
+
+bool Gateway::admit_refusal() {
+  const MonoTime now = clock_.now();
+  flush_suppressed(now);
+  if (refusals_in_window_ == 0) refusal_window_start_ = now;
+  if (refusals_in_window_ < options_.refusals_per_window) {
+    ++refusals_in_window_;
+    return true;
+  }
+  ++refusals_suppressed_;
+  return false;
+}
+
+void Gateway::flush_suppressed(MonoTime now) {
+  if (refusals_in_window_ == 0 || now - refusal_window_start_ < options_.refusal_window) return;
+  const std::size_t n = std::exchange(refusals_suppressed_, 0);
+  refusals_in_window_ = 0;
+  if (n == 0) return;
+  record(LogLevel::warn, "plan_rejected", "suppressed", "count=" + std::to_string(n),
+         std::to_string(n) + " more refused pushes in " + format_duration(options_.refusal_window) +
+             " not recorded one by one");
 }
 
 void Gateway::restore_saved_plan() {

@@ -17,6 +17,13 @@
 // Every push, accepted or not, is one logfmt line with its reason code (the
 // verifier's codes, or applied, in_force, apply_failed, persist_failed) and an
 // Event in memory. The secret never appears in an answer, a line or an event.
+// Refused pushes are the exception once they come in a flood: anyone who can
+// reach the port can send them, and one line and event each would fill the
+// log and push the real decisions out of GET /v1/events. At most
+// `refusals_per_window` of them are recorded one by one per
+// `refusal_window`; the rest are still answered, counted, and recorded as one
+// "plan_rejected" event with reason "suppressed" and their count when the
+// window ends (by the next refusal or tick()).
 //
 // The version rises only once the whole plan is in force: a plan the kernel
 // partly refused is answered 502 and may be pushed again with its version.
@@ -72,6 +79,10 @@ struct GatewayOptions {
   Duration reconcile = std::chrono::seconds(5);
   // Events kept for GET /v1/events. Default 100.
   std::size_t max_events = 100;
+  // Refused pushes recorded one by one per window; the rest are summed up.
+  // Defaults: 10 per 10s.
+  std::size_t refusals_per_window = 10;
+  Duration refusal_window = std::chrono::seconds(10);
 };
 
 using LogFn = std::function<void(LogLevel, std::string_view)>;
@@ -104,6 +115,10 @@ class Gateway {
   HttpResponse events_json() const;
   void restore_saved_plan();
   void reconcile();
+  // Whether this refusal is recorded on its own (see the top comment); first
+  // records the sum of a window that has ended.
+  bool admit_refusal();
+  void flush_suppressed(MonoTime now);
   // Logs one line "gateway=ID event=KIND reason=REASON FIELDS detail=..."
   // and keeps the Event.
   void record(LogLevel level, std::string kind, std::string reason, const std::string& fields,
@@ -115,10 +130,13 @@ class Gateway {
   GatewayState& state_;
   LogFn log_;
   PlanVerifier verifier_;
-  std::optional<RoutePlan> plan_;     // the plan in force, version applied_version()
-  std::deque<Event> events_;          // at most options_.max_events, oldest first
-  bool started_ = false;              // tick() ran once
-  std::string last_reconcile_error_;  // logged once until it changes
+  std::optional<RoutePlan> plan_;    // the plan in force, version applied_version()
+  std::deque<Event> events_;         // at most options_.max_events, oldest first
+  MonoTime refusal_window_start_{};  // start of the current refusal window
+  std::size_t refusals_in_window_ = 0;
+  std::size_t refusals_suppressed_ = 0;  // refused in this window, not recorded
+  bool started_ = false;                 // tick() ran once
+  std::string last_reconcile_error_;     // logged once until it changes
 };
 
 }  // namespace linewatch

@@ -73,8 +73,12 @@ struct Rig {
   std::vector<LogLine> lines;
   std::optional<GatewayState> state;
   std::unique_ptr<Gateway> gw;
+  // Room for every refusal case of one test to be recorded on its own.
+  GatewayOptions options{
+      .id = "gw1", .secret = kKey, .max_skew = 30s, .max_events = 5, .refusals_per_window = 20};
 
   Rig() { restart(); }
+  explicit Rig(GatewayOptions o) : options(std::move(o)) { restart(); }
   void restart() {
     gw.reset();
     state.reset();
@@ -83,11 +87,10 @@ struct Rig {
     state.emplace(std::move(*s));
     auto applied = state->load();
     REQUIRE(applied.ok());
-    gw = std::make_unique<Gateway>(
-        GatewayOptions{.id = "gw1", .secret = kKey, .max_skew = 30s, .max_events = 5}, clock, table,
-        *state, std::move(*applied), [this](LogLevel l, std::string_view t) {
-          lines.push_back({l, std::string(t)});
-        });
+    gw = std::make_unique<Gateway>(options, clock, table, *state, std::move(*applied),
+                                   [this](LogLevel l, std::string_view t) {
+                                     lines.push_back({l, std::string(t)});
+                                   });
   }
   HttpRequest signed_push(const std::string& body, const std::string& key = kKey,
                           WallTime at = {}) {
@@ -175,6 +178,44 @@ TEST_CASE("each refused push gets its status and reason code and never reaches t
   CHECK(rig.gw->applied_version() == 5);
   for (const LogLine& l : rig.lines) CHECK(l.text.find(kKey) == std::string::npos);
   for (const Event& e : rig.gw->events()) CHECK(e.detail.find(kKey) == std::string::npos);
+}
+
+TEST_CASE("a flood of refused pushes is summed up and keeps the real events") {
+  Rig rig(GatewayOptions{.id = "gw1",
+                         .secret = kKey,
+                         .max_events = 5,
+                         .refusals_per_window = 2,
+                         .refusal_window = 10s});
+  rig.gw->tick();  // the start-up tick: nothing saved to put back
+  REQUIRE(rig.push(plan_of(1)).status == 200);
+  const HttpRequest forged =
+      rig.signed_push(encode_plan(plan_of(2)), "forged-key-of-enough-length");
+  for (int i = 0; i < 50; ++i) CHECK(rig.gw->handle(forged).status == 401);
+  // Two refusals recorded one by one, the other 48 only counted so far.
+  CHECK(rig.lines.size() == 3);
+  REQUIRE(rig.gw->events().size() == 3);
+  CHECK(rig.gw->events().front().kind == "plan_applied");
+  rig.clock.advance(9s);
+  rig.gw->tick();
+  CHECK(rig.gw->events().back().reason == "bad_signature");
+  rig.clock.advance(1s);
+  rig.gw->tick();
+  REQUIRE(rig.gw->events().size() == 4);
+  const Event& sum = rig.gw->events().back();
+  CHECK(sum.kind == "plan_rejected");
+  CHECK(sum.reason == "suppressed");
+  CHECK(sum.detail == "48 more refused pushes in 10s not recorded one by one");
+  CHECK(rig.last_line().starts_with("gateway=gw1 event=plan_rejected reason=suppressed count=48 "));
+  CHECK(rig.gw->events().front().kind == "plan_applied");
+  // A new window records refusals one by one again, and a quiet window adds no sum.
+  CHECK(rig.gw->handle(forged).status == 401);
+  CHECK(rig.gw->events().back().reason == "bad_signature");
+  rig.clock.advance(11s);
+  const std::size_t before = rig.lines.size();
+  rig.gw->tick();
+  for (std::size_t i = before; i < rig.lines.size(); ++i)
+    CHECK(rig.lines[i].text.find("suppressed") == std::string::npos);
+  CHECK(rig.push(plan_of(3)).status == 200);
 }
 
 TEST_CASE("a plan the kernel refuses is answered 502 and its version can be pushed again") {

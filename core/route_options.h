@@ -65,6 +65,9 @@ struct GatewaySpec {
   std::string url;          // gateways[].url: signed HTTP POST of the plan (docs/route-push.md)
   std::string secret_file;  // gateways[].secret_file: the HMAC key; its content is never logged
   std::string exec;         // gateways[].exec: a command that gets the plan JSON on stdin
+  // gateways[].ca_file: PEM certificates that an https gateway's certificate
+  // must chain to, instead of the system's store; "" = the system's store.
+  std::string ca_file;
   // gateways[].timeout: a push that takes longer counts as failed. Default: 2s.
   Duration timeout = std::chrono::seconds(2);
 };

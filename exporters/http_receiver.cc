@@ -214,9 +214,13 @@ Result<std::unique_ptr<HttpReceiver>> HttpReceiver::create(const GatewaySpec& sp
     try {
       Poco::Net::Context::Params params;
       params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;  // a client: verify the peer
-      params.loadDefaultCAs = true;
+      params.caLocation = spec.ca_file;
+      params.loadDefaultCAs = spec.ca_file.empty();
       r->tls_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
     } catch (const Poco::Exception& e) {
+      if (!spec.ca_file.empty())
+        return invalid(where + ".ca_file: " + spec.ca_file + " holds no usable certificate (" +
+                       e.message() + ")");
       return Error{ErrorCode::internal, key + ": cannot set up TLS: " + e.displayText()};
     }
   }

@@ -11,7 +11,8 @@
 // the pusher stops. Name resolution of a host name is Poco's getaddrinfo and
 // is not bounded: use an IP literal or a local resolver for gateways.
 //
-// HTTPS verifies the gateway's certificate and host name against the
+// HTTPS verifies the gateway's certificate and host name against
+// gateways[].ca_file when set (a private CA for routers), else against the
 // system's CA store (or SSL_CERT_FILE/SSL_CERT_DIR, as OpenSSL reads them).
 //
 // The secret is held here only to sign; it never appears in an outcome, and
@@ -50,7 +51,8 @@ class HttpReceiver final : public PlanReceiver {
   // `spec.url`: http:// or https:// with a host. `secret`: the HMAC key.
   // `where`: the config path for messages, e.g. "gateways[0]". `clock`
   // (wall time for signatures) must outlive this. Failure: invalid_argument
-  // "gateways[0].url: ..." for a URL that is not http(s) with a host.
+  // "gateways[0].url: ..." for a URL that is not http(s) with a host;
+  // "gateways[0].ca_file: ..." for a ca_file that holds no certificate.
   static Result<std::unique_ptr<HttpReceiver>> create(const GatewaySpec& spec, std::string secret,
                                                       const std::string& where, const Clock& clock);
 

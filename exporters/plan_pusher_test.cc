@@ -459,6 +459,32 @@ TEST_CASE("pusher delivers over https to a gateway whose certificate it trusts")
   CHECK(sink.kinds() == "push_ok:applied");
 }
 
+TEST_CASE("gateways ca_file trusts a private CA without the system store") {
+  TempDir dir;
+  auto tls = self_signed_server(dir);
+  REQUIRE(tls);
+  TestGateway gw(kKey, 0, 0, tls);
+  RecordingSink sink;
+  SystemClock clock;
+  write_file(dir.file("gw1.key"), std::string(kKey) + "\n");
+  GatewaySpec g = url_gateway("gw1", gw.url(), dir.file("gw1.key"));
+  g.ca_file = dir.file("cert.pem");
+  auto pusher = PlanPusher::start({g}, fast_options(), sink, clock);
+  REQUIRE(pusher.ok());
+  (*pusher)->publish(test_plan(1));
+  REQUIRE(eventually([&] { return delivered(**pusher) == 1u; }));
+  (*pusher)->stop();
+  CHECK(gw.applied() == std::vector<std::uint64_t>{1});
+
+  // A file that holds no certificate is refused when the pusher starts.
+  write_file(dir.file("empty.pem"), "not a certificate\n");
+  g.ca_file = dir.file("empty.pem");
+  auto bad = PlanPusher::start({g}, fast_options(), sink, clock);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.starts_with("gateways[0].ca_file: " + dir.file("empty.pem") +
+                                        " holds no usable certificate"));
+}
+
 TEST_CASE("pusher refuses an https gateway whose certificate is not trusted") {
   TempDir dir;
   auto tls = self_signed_server(dir);

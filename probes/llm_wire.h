@@ -1,13 +1,20 @@
 // The three LLM API dialects on the wire, without sockets: the requests an
 // `llm` probe sends, and what their answers mean.
 //
-//   flavour    models call                  completion call (streaming)                   auth headers
-//   openai     GET  {base}/models           POST {base}/chat/completions, "stream":true   Authorization: Bearer KEY
-//   anthropic  GET  {base}/models           POST {base}/messages, "stream":true           x-api-key: KEY, anthropic-version
-//   gemini     GET  {base}/models           POST {base}/models/MODEL:streamGenerateContent?alt=sse   x-goog-api-key: KEY
+//   flavour     models call                      completion call (streaming)
+//   openai      GET {base}/models                POST {base}/chat/completions, "stream":true
+//   anthropic   GET {base}/models?limit=1000     POST {base}/messages, "stream":true
+//   gemini      GET {base}/models?pageSize=1000  POST {base}/models/MODEL:streamGenerateContent
+//                                                     ?alt=sse
 //
-// The completion asks for at most LlmOptions::max_tokens tokens of a fixed
-// short prompt. Everything here is pure and reentrant.
+// Auth headers: openai "Authorization: Bearer KEY"; anthropic "x-api-key: KEY"
+// and "anthropic-version"; gemini "x-goog-api-key: KEY".
+//
+// Anthropic and Gemini page their model lists; one page of 1000 holds them all.
+// Gemini's MODEL is options.model without a leading "models/", every byte but
+// letters, digits and "-._~" percent-encoded, so it stays one path segment.
+// The completion asks for at most LlmOptions::max_tokens tokens (clamped to
+// 1..5) of a fixed short prompt. Everything here is pure and reentrant.
 #pragma once
 
 #include <string>
@@ -26,8 +33,10 @@ namespace linewatch {
 struct LlmRequest {
   std::string method;  // "GET" or "POST"
   std::string target;  // origin-form path and query: "/v1/models"
-  std::vector<std::pair<std::string, std::string>> headers;  // auth, content-type, accept
-  std::string body;                                           // "" for GET
+  // Auth and Accept; for a POST also Content-Type and the body's Content-Length
+  // (format_request() would otherwise send "Content-Length: 0").
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;  // "" for GET
 };
 
 // `base_path` is the path of LlmOptions::base_url ("/v1", "" for none), with
@@ -44,8 +53,10 @@ LlmRequest completion_request(const LlmOptions& options, std::string_view base_p
 Result<bool> model_listed(LlmFlavour flavour, std::string_view body, std::string_view model);
 
 // The provider's own error text from an error answer's body
-// ({"error":{"message":...}} and the like), made printable and short
-// (printable_detail); "" when the body holds none. Never echoes request headers.
+// ({"error":{"message":...}} and the like; gateways' {"error":"..."},
+// {"message":...} or {"detail":...}; the error's type when it has no
+// message), made printable and short (printable_detail); "" when the body
+// holds none. Never echoes request headers.
 std::string api_error_message(std::string_view body);
 
 // What one stream event meant.
@@ -60,7 +71,8 @@ struct StreamStep {
   Kind kind = Kind::nothing;
   int tokens = 0;  // content: text pieces carried (one per delta / part)
   // error: the provider's error type ("overloaded_error", "rate_limit_error",
-  // ...; "" when none) and message; bad: why. Printable and short.
+  // Gemini's status "UNAVAILABLE" or a blocked prompt's "SAFETY", ...; "" when
+  // none) and message; bad: why. Printable and short.
   std::string error_type;
   std::string detail;
 };

@@ -15,8 +15,9 @@
 // ignored; an event not ended by a blank line before the stream ends is
 // dropped (see finish()). A leading UTF-8 BOM is skipped.
 //
-// Bounded memory: a line or an event longer than `max_event_bytes` fails the
-// stream (a hostile server cannot make it buffer without end).
+// Bounded memory: a line (without its end) or an event's joined data longer
+// than `max_event_bytes` fails the stream (a hostile server cannot make it
+// buffer without end).
 // Thread-safety: one parser per stream, used by one thread at a time.
 #pragma once
 
@@ -42,17 +43,24 @@ class SseParser {
 
   // Parses `bytes` and appends every event they complete to `out`, in order.
   // Failure (Error, kind invalid): a line or pending event over the cap; the
-  // parser is then spent and every later feed fails the same way.
-  Result<void> feed(std::string_view bytes, std::vector<SseEvent>& out);
+  // events completed before the offending byte are still appended, and the
+  // parser is then spent: every later feed fails the same way.
+  Status feed(std::string_view bytes, std::vector<SseEvent>& out);
 
   // The stream ended. True when nothing was pending (no partial line or
-  // undispatched event data), false when the stream was cut inside an event.
+  // undispatched event data), false when the stream was cut inside an event
+  // or the parser failed.
   bool finish() const;
 
   std::uint64_t comments() const { return comments_; }  // keep-alive lines seen
   std::uint64_t bytes() const { return bytes_; }        // bytes fed so far
 
  private:
+  // Handles one complete line (terminator stripped). False when it makes the
+  // pending event's data longer than the cap.
+  bool take_line(std::string_view line, std::vector<SseEvent>& out);
+  Status fail();  // marks the parser spent and says why
+
   std::size_t max_event_bytes_;
   std::string line_;       // the unfinished line
   SseEvent pending_;       // fields of the event being built

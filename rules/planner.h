@@ -27,7 +27,11 @@
 // Startup: given the plan in force before a restart, the planner keeps it
 // unchanged until every line named by the routes has fresh evidence, or a
 // line that plan uses is seen down (traffic must move now), or
-// startup_grace has passed, so a restart alone causes no route churn.
+// startup_grace has passed, so a restart alone causes no route churn. Then
+// the plan is rebuilt as usual against the start plan: weighted hops keep its
+// weights within weight_band, and a primary-backup route keeps its line when
+// `preferred` still puts it first (the caller seeds its Ranking with the start
+// plan's primaries, rules/score.h).
 //
 // Single-threaded: one decision thread owns the planner. `clock` must outlive it.
 #pragma once

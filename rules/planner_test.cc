@@ -234,3 +234,27 @@ TEST_CASE("startup ends after the grace period") {
   CHECK_FALSE(p.starting());
   CHECK(hop_lines(p.plan()) == std::vector<std::string>{"l1"});
 }
+
+TEST_CASE("startup of a weighted plan ends without a version when weights stay inside the band") {
+  FakeClock clock;
+  RoutePlan start{"bj-gw-1",
+                  20,
+                  WallTime(1s),
+                  false,
+                  {{kPrefix,
+                    {{"l1", "198.18.1.2", "eth1", 240},
+                     {"l2", "198.18.2.2", "eth2", 255},
+                     {"l3", "198.18.3.2", "eth3", 120}}}}};
+  RoutePlanner p(clock, options(), one_route(RouteSpec::Policy::weighted), 20, start);
+  // Ideal weights 255, 248 and 128: each within 10 % of the start plan's.
+  std::vector<PlanLine> in{line("l1", true, 0.70), line("l2", true, 0.68), line("l3", true, 0.35)};
+  CHECK(p.update(in, {}).empty());
+  CHECK_FALSE(p.starting());
+  CHECK(p.plan().version == 20);
+  CHECK(hop_weights(p.plan()) == std::vector<std::uint32_t>{240, 255, 120});
+  // One weight leaves the band: a new version, the others kept.
+  in[2].score = 0.42;  // ideal 153, 27 % above 120
+  CHECK(count(p.update(in, {}), "plan_new") == 1);
+  CHECK(p.plan().version == 21);
+  CHECK(hop_weights(p.plan()) == std::vector<std::uint32_t>{240, 255, 153});
+}

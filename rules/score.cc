@@ -100,7 +100,12 @@ std::vector<LineScore> score_lines(const std::vector<LineUsage>& lines, const Sc
   return out;
 }
 
-Ranking::Ranking(const Clock& clock, ScoringOptions options) : clock_(clock), options_(options) {}
+Ranking::Ranking(const Clock& clock, ScoringOptions options, std::vector<std::string> seed)
+    : clock_(clock), options_(options) {
+  for (auto& line : seed) {
+    if (seed_.emplace(line, seed_.size()).second) claims_.insert(std::move(line));
+  }
+}
 
 void Ranking::track_challenges(const std::map<std::string, double>& score, MonoTime now) {
   std::map<Pair, MonoTime> next;
@@ -122,13 +127,16 @@ bool Ranking::matured(const std::string& challenger, const std::string& incumben
 
 std::vector<std::string> Ranking::start_order(const std::vector<std::string>& by_score,
                                               const std::map<std::string, double>& score,
-                                              bool& reverted) {
+                                              bool& reverted,
+                                              std::vector<std::string>& seeded) const {
   // The previous order of the lines placed before and still here.
   std::vector<std::string> kept;
   for (const auto& line : order_) {
     if (score.count(line) && placed_.count(line)) kept.push_back(line);
   }
-  // First evidence: straight to its place by score, ahead of the first lower one.
+  // First evidence: a claimed line to its seed rank, ahead of every unseeded
+  // line; any other straight to its place by score behind the seeded lines,
+  // ahead of the first lower one.
   std::vector<std::string> joiners;
   std::set<std::string> in_kept(kept.begin(), kept.end());
   for (const auto& line : by_score) {
@@ -137,8 +145,19 @@ std::vector<std::string> Ranking::start_order(const std::vector<std::string>& by
       joiners.push_back(line);
       continue;
     }
-    auto at = std::find_if(kept.begin(), kept.end(),
-                           [&](const auto& k) { return score.at(k) < score.at(line); });
+    std::vector<std::string>::iterator at;
+    if (claims_.count(line)) {
+      const std::size_t rank = seed_.at(line);
+      at = std::find_if(kept.begin(), kept.end(), [&](const auto& k) {
+        auto r = seed_.find(k);
+        return r == seed_.end() || r->second > rank;
+      });
+      seeded.push_back(line);
+    } else {
+      at = std::find_if(kept.begin(), kept.end(), [&](const auto& k) {
+        return !seed_.count(k) && score.at(k) < score.at(line);
+      });
+    }
     kept.insert(at, line);
   }
   // The primary back: first again unless the first line beats it by the margin.
@@ -159,6 +178,20 @@ std::vector<std::string> Ranking::start_order(const std::vector<std::string>& by
   }
   kept.insert(kept.end(), joiners.begin(), joiners.end());
   return kept;
+}
+
+void Ranking::end_claims(const std::set<std::string>& seen) {
+  for (auto it = claims_.begin(); it != claims_.end();) {
+    if (!seen.count(*it)) {
+      seed_.erase(*it);  // gone: it was never placed by the seed
+      it = claims_.erase(it);
+    } else if (placed_.count(*it)) {
+      it = claims_.erase(it);  // placed: its rank still holds off unseeded newcomers
+    } else {
+      ++it;
+    }
+  }
+  if (claims_.empty()) seed_.clear();
 }
 
 std::vector<std::string> Ranking::apply_band(std::vector<std::string> remaining,
@@ -205,12 +238,14 @@ std::optional<Event> Ranking::update(const std::vector<LineScore>& scores) {
 
   bool reverted = false;
   std::string mover, displaced;
+  std::vector<std::string> seeded;
   std::vector<std::string> next =
-      apply_band(start_order(by_score, score, reverted), score, now, mover, displaced);
+      apply_band(start_order(by_score, score, reverted, seeded), score, now, mover, displaced);
   next.insert(next.end(), unplaced.begin(), unplaced.end());
 
   for (const auto& line : by_score) placed_.insert(line);
   for (const auto& line : unplaced) placed_.erase(line);
+  end_claims(seen);
   if (primary_ && seen.count(*primary_)) primary_.reset();
   if (!order_.empty() && !seen.count(order_.front()) && !primary_) primary_ = order_.front();
   if (next == order_) return std::nullopt;
@@ -234,6 +269,8 @@ std::optional<Event> Ranking::update(const std::vector<LineScore>& scores) {
   } else {
     e.reason = "lines_changed";
   }
+  for (const auto& line : seeded)
+    e.detail += "; " + line + " keeps its place from before the restart";
   order_ = std::move(next);
   started_ = true;
   return e;

@@ -84,6 +84,17 @@ std::vector<LineScore> score_lines(const std::vector<LineUsage>& lines,
 // made while some lines were still silent does not stay frozen behind the
 // margin. A line placed before that rejoins goes to the back as above.
 //
+// Seed (a restart): the order the lines held before, e.g. the primaries of
+// the plan in force. A seeded line counts as an incumbent: on its first
+// update with evidence it is placed by the seed, ahead of the unseeded lines
+// and of the seeded ones after it, not by score, and lines that lead it then
+// move up through the band as usual. While the seed lasts, unseeded lines
+// placed by score on their first evidence stay behind the seeded ones (they
+// too must win their place through the band). A seeded line's claim ends
+// once it is placed or at the first update without it (it does not take
+// traffic: failover does not wait); the seed ends when every claim has.
+// Seed lines that never appear (no longer configured) end at the first update.
+//
 // Revertive (like VRRP preempt): when the first line stops taking traffic it
 // is remembered as the primary; when it takes traffic again it gets first
 // place back at once, unless the line then first beats it by more than the
@@ -98,13 +109,14 @@ std::vector<LineScore> score_lines(const std::vector<LineUsage>& lines,
 // Single-threaded; `clock` must outlive the Ranking.
 class Ranking {
  public:
-  Ranking(const Clock& clock, ScoringOptions options);
+  // `seed`: the order before a restart, best first (see above); empty: none.
+  Ranking(const Clock& clock, ScoringOptions options, std::vector<std::string> seed = {});
 
   // Feeds the scores of exactly the lines that take traffic now. Returns a
   // "score_moved" event when the order changed (reason "first_scores",
   // "margin_held" when the band let a line move up, "revert" when the primary
-  // got first place back, else "lines_changed"),
-  // nullopt otherwise. Duplicate line ids: the first one counts.
+  // got first place back, else "lines_changed"; the detail names lines the
+  // seed placed), nullopt otherwise. Duplicate line ids: the first one counts.
   std::optional<Event> update(const std::vector<LineScore>& scores);
 
   // Preferred first; empty before the first update or when no line takes traffic.
@@ -115,7 +127,9 @@ class Ranking {
   void track_challenges(const std::map<std::string, double>& score, MonoTime now);
   bool matured(const std::string& challenger, const std::string& incumbent, MonoTime now) const;
   std::vector<std::string> start_order(const std::vector<std::string>& by_score,
-                                       const std::map<std::string, double>& score, bool& reverted);
+                                       const std::map<std::string, double>& score, bool& reverted,
+                                       std::vector<std::string>& seeded) const;
+  void end_claims(const std::set<std::string>& seen);
   std::vector<std::string> apply_band(std::vector<std::string> remaining,
                                       const std::map<std::string, double>& score, MonoTime now,
                                       std::string& mover, std::string& displaced) const;
@@ -123,10 +137,12 @@ class Ranking {
   const Clock& clock_;
   ScoringOptions options_;
   std::vector<std::string> order_;
-  bool started_ = false;                    // an order has been set once
-  std::map<Pair, MonoTime> beating_since_;  // pairs where the challenger beats by the margin now
-  std::set<std::string> placed_;            // lines placed by score: evidence at their last update
-  std::optional<std::string> primary_;      // the first line before it stopped taking traffic
+  bool started_ = false;                     // an order has been set once
+  std::map<Pair, MonoTime> beating_since_;   // pairs where the challenger beats by the margin now
+  std::set<std::string> placed_;             // lines placed by score: evidence at their last update
+  std::optional<std::string> primary_;       // the first line before it stopped taking traffic
+  std::map<std::string, std::size_t> seed_;  // seeded line -> its rank; empty once no claim is left
+  std::set<std::string> claims_;             // seeded lines not yet placed nor gone
 };
 
 }  // namespace linewatch

@@ -264,3 +264,76 @@ TEST_CASE("ranking takes the best of several matured challengers") {
   r.update(scores({{"a", 0.5}, {"b", 0.8}, {"c", 0.95}}));
   CHECK(r.order() == names({"c", "b", "a"}));
 }
+
+TEST_CASE(
+    "ranking seeded with the order before a restart keeps it against a lead inside the margin") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{}, names({"b"}));  // 10 %, 30 s
+  auto e = r.update(scores({{"a", 0.70}, {"b", 0.68}}));
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "first_scores");
+  CHECK(e->detail.find("b keeps its place") != std::string::npos);
+  CHECK(r.order() == names({"b", "a"}));
+  for (int t = 0; t < 600; ++t, clock.advance(1s)) {
+    CHECK_FALSE(r.update(scores({{"a", 0.70}, {"b", 0.68}})).has_value());
+  }
+  // A real lead moves a up through the band like any other challenger.
+  for (int t = 0; t < 30; ++t, clock.advance(1s)) {
+    CHECK_FALSE(r.update(scores({{"a", 0.70}, {"b", 0.60}})).has_value());
+  }
+  e = r.update(scores({{"a", 0.70}, {"b", 0.60}}));
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "margin_held");
+  CHECK(r.order() == names({"a", "b"}));
+}
+
+TEST_CASE("ranking seed places a seeded line on its first evidence ahead of unseeded ones") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{}, names({"x", "c", "a"}));  // x is not a line any more
+  auto no_rtt = [](std::vector<LineScore> s, const char* line) {
+    for (auto& x : s) x.evidence = x.line != line;
+    return s;
+  };
+  // c has no RTT yet: a, seeded, leads b, unseeded and 12 % better.
+  r.update(no_rtt(scores({{"a", 0.70}, {"b", 0.80}, {"c", 0.1}}), "c"));
+  CHECK(r.order() == names({"a", "b", "c"}));
+  clock.advance(1s);
+  // c's first RTT: to its seed rank, ahead of a, though it scores lowest.
+  auto e = r.update(scores({{"a", 0.70}, {"b", 0.80}, {"c", 0.66}}));
+  REQUIRE(e.has_value());
+  CHECK(e->detail.find("c keeps its place") != std::string::npos);
+  CHECK(r.order() == names({"c", "a", "b"}));
+  // b beats a by the margin since t = 0 s and c since t = 1 s; a stays
+  // within the margin of c, so only b moves up, rank by rank.
+  clock.advance(29s);
+  e = r.update(scores({{"a", 0.70}, {"b", 0.80}, {"c", 0.66}}));
+  REQUIRE(e.has_value());
+  CHECK(e->reason == "margin_held");
+  CHECK(r.order() == names({"c", "b", "a"}));
+  clock.advance(1s);
+  e = r.update(scores({{"a", 0.70}, {"b", 0.80}, {"c", 0.66}}));
+  REQUIRE(e.has_value());
+  CHECK(r.order() == names({"b", "c", "a"}));
+}
+
+TEST_CASE("ranking seed claim ends when the seeded line does not take traffic") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{}, names({"b"}));
+  r.update(scores({{"a", 0.70}}));  // b is down: failover does not wait for it
+  CHECK(r.order() == names({"a"}));
+  clock.advance(1s);
+  r.update(scores({{"a", 0.70}, {"b", 0.66}}));  // back: placed by score, not by the seed
+  CHECK(r.order() == names({"a", "b"}));
+}
+
+TEST_CASE("ranking seed claim lasts while the seeded line takes traffic without evidence") {
+  FakeClock clock;
+  Ranking r(clock, ScoringOptions{}, names({"b"}));
+  auto silent_b = scores({{"a", 0.70}, {"b", 0.0}});
+  silent_b[1].evidence = false;
+  r.update(silent_b);
+  CHECK(r.order() == names({"a", "b"}));
+  clock.advance(1s);
+  r.update(scores({{"a", 0.70}, {"b", 0.66}}));
+  CHECK(r.order() == names({"b", "a"}));
+}

@@ -1,28 +1,30 @@
-// Internal to mockllm: the test-only control endpoint's JSON and who may use
-// it. Pure functions except same_namespace() (reads interface addresses);
-// all thread-safe.
+// Internal to mockllm: the test-only control endpoints, served only to
+// clients in the same network namespace because they let a caller force
+// failures and read timings:
+//   GET  /mock/config     the behaviours in force (config.h)
+//   POST /mock/config     change them (config.h); the reply is the new ones
+//   GET  /mock/records[?after=SEQ][&last=N]   timing records (record.h) as
+//        {"records":[...]}, oldest first: those with seq > SEQ (default 0),
+//        at most the newest N (default all kept, see kRecordsKept)
+// Errors come in OpenAI's shape.
+//
+// Thread-safety: as the handlers (handler.h); same_namespace() reads the
+// interface list and is thread-safe.
 #pragma once
 
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/IPAddress.h>
 
 #include <string>
 
-#include "core/error.h"
-#include "tests/lab/mockllm/server.h"
+#include "tests/lab/mockllm/state.h"
 
 namespace linewatch::mockllm {
 
-// Applies a /mock/config body to `current`. Keys, all optional:
-//   "ttft_ms" (number >= 0), "token_interval_ms" (number >= 0),
-//   "tokens" (integer >= 1), "status" (0, 429, 500 or 503),
-//   "retry_after_s" (integer >= 0).
-// Success: the new behaviour (validated). Failure: invalid_argument naming the
-// key (unknown keys are rejected so a typo is not silently ignored); nothing
-// is applied then.
-Result<Behaviour> apply_config_json(const Behaviour& current, const std::string& body);
-
-// The same keys, as the reply of GET and POST /mock/config.
-std::string behaviour_json(const Behaviour& b);
+// Answers a request for a /mock/ path (404 for one not listed above).
+void serve_mock(SharedState& state, Poco::Net::HTTPServerRequest& request,
+                Poco::Net::HTTPServerResponse& response, const std::string& path);
 
 // True for a loopback peer or one whose address is one of this network
 // namespace's interface addresses (a client here connecting to, say, the far

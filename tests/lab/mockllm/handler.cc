@@ -3,103 +3,119 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/URI.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <istream>
+#include <optional>
 
 #include "tests/lab/mockllm/control.h"
-#include "tests/lab/mockllm/openai.h"
 
 namespace linewatch::mockllm {
 namespace {
 
-using Poco::Net::HTTPRequest;
 using Poco::Net::HTTPServerRequest;
 using Poco::Net::HTTPServerResponse;
 
-std::int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// The query parameter `name`, if present.
+std::optional<std::string> query_value(const std::string& uri, const std::string& name) {
+  try {
+    for (const auto& [key, value] : Poco::URI(uri).getQueryParameters())
+      if (key == name) return value;
+  } catch (const Poco::Exception&) {
+    // A malformed query carries no usable value.
+  }
+  return std::nullopt;
 }
 
-void method_not_allowed(HTTPServerResponse& response, const std::string& allow) {
-  response.set("Allow", allow);
-  send_error(response, 405, "Method not allowed; use " + allow, "invalid_request_error",
-             "method_not_allowed");
+// The API key as the flavour carries it; nullopt when none was sent.
+std::optional<std::string> presented_key(Flavour f, const HTTPServerRequest& request) {
+  switch (f) {
+    case Flavour::openai: {
+      if (!request.has("Authorization")) return std::nullopt;
+      const std::string& auth = request.get("Authorization");
+      static constexpr std::string_view kScheme = "Bearer ";
+      return auth.starts_with(kScheme) ? auth.substr(kScheme.size()) : std::string();
+    }
+    case Flavour::anthropic:
+      if (!request.has("x-api-key")) return std::nullopt;
+      return request.get("x-api-key");
+    case Flavour::gemini:
+      if (request.has("x-goog-api-key")) return request.get("x-goog-api-key");
+      return query_value(request.getURI(), "key");
+  }
+  return std::nullopt;
 }
 
 // Forced failures as a provider sends them: a 429 says when to come back.
-void send_forced(HTTPServerResponse& response, const Behaviour& b) {
-  if (b.forced_status == 429) {
+void send_forced(HTTPServerResponse& response, const Dialect& d, const Behaviour& b) {
+  const Fault fault = forced_fault(b.forced_status);
+  if (fault == Fault::rate_limited)
     response.set("Retry-After", std::to_string(b.retry_after.count()));
-    send_error(response, 429, "Rate limit reached (forced by mockllm)", "requests",
-               "rate_limit_exceeded");
-  } else if (b.forced_status == 503) {
-    send_error(response, 503, "The server is overloaded (forced by mockllm)", "server_error", "");
-  } else {
-    send_error(response, b.forced_status, "The server had an error (forced by mockllm)",
-               "server_error", "");
-  }
+  const char* what = fault == Fault::forbidden      ? "Request forbidden"
+                     : fault == Fault::rate_limited ? "Rate limit reached"
+                     : fault == Fault::server_error ? "The server had an error"
+                                                    : "The server is overloaded";
+  send_error(response, d, fault, std::string(what) + " (forced by mockllm)", b.forced_status);
 }
 
-void serve_control(SharedState& state, HTTPServerRequest& request, HTTPServerResponse& response) {
-  if (!same_namespace(request.clientAddress().host())) {
-    send_error(response, 403, "/mock/config is only served to clients in this network namespace",
-               "invalid_request_error", "forbidden");
-    return;
+// An API call: the key (never echoed or logged, right or wrong), Anthropic's
+// version header, forced failures, then the call itself.
+void serve_api(SharedState& state, const Route& route, HTTPServerRequest& request,
+               HTTPServerResponse& response, const Pacer& pacer, MonoTime start,
+               std::optional<Record>& rec) {
+  const Dialect& d = dialect(route.flavour);
+  const Behaviour b = state.behaviour(route.flavour);
+  const std::optional<std::string> key = presented_key(route.flavour, request);
+  if (!b.keys.empty() && (!key || std::find(b.keys.begin(), b.keys.end(), *key) == b.keys.end()))
+    return send_error(response, d, Fault::bad_key, d.key_message(key.has_value()), b.reject_status);
+  if (route.flavour == Flavour::anthropic && !request.has("anthropic-version"))
+    return send_error(response, d, Fault::bad_request, "anthropic-version: header is required");
+  if (b.forced_status != 0) return send_forced(response, d, b);
+  if (route.call == Call::unknown)
+    return send_error(response, d, Fault::no_route,
+                      "Invalid URL (" + request.getMethod() + " " + route.api_path + ")");
+  const std::string allow(method_of(route.call));
+  if (request.getMethod() != allow) {
+    response.set("Allow", allow);
+    return send_error(response, d, Fault::bad_method, "Method not allowed; use " + allow);
   }
-  if (request.getMethod() == HTTPRequest::HTTP_GET) {
-    send_json(response, 200, behaviour_json(state.behaviour()));
-    return;
-  }
-  if (request.getMethod() != HTTPRequest::HTTP_POST)
-    return method_not_allowed(response, "GET, POST");
-  Result<std::string> body = read_body(request, kMaxBody);
-  if (!body) return send_error(response, 413, body.error().message, "invalid_request_error", "");
-  Result<Behaviour> next = apply_config_json(state.behaviour(), *body);
-  if (!next) return send_error(response, 400, next.error().message, "invalid_request_error", "");
-  state.set_behaviour(*next);
-  send_json(response, 200, behaviour_json(*next));
+  if (route.call == Call::models) return send_json(response, 200, d.models_json(b.models));
+  if (route.stream && query_value(request.getURI(), "alt") != "sse")
+    return send_error(response, d, Fault::bad_request,
+                      "mockllm streams Gemini only as server-sent events: add ?alt=sse");
+  serve_completion(state, route, b, request, response, pacer, start, *rec);
 }
 
-void serve_v1(SharedState& state, HTTPServerRequest& request, HTTPServerResponse& response,
-              const std::string& path, MonoTime start, std::string& note) {
-  // The header's content is never echoed or logged, right or wrong.
-  if (!state.authorised(request.get("Authorization", ""))) {
-    send_error(response, 401, "Incorrect API key provided", "invalid_request_error",
-               "invalid_api_key");
-    return;
-  }
-  const Behaviour b = state.behaviour();
-  if (b.forced_status != 0) return send_forced(response, b);
-  if (path == "/v1/models") {
-    if (request.getMethod() != HTTPRequest::HTTP_GET) return method_not_allowed(response, "GET");
-    return send_json(response, 200, models_json(state.models(), unix_seconds()));
-  }
-  if (path == "/v1/chat/completions") {
-    if (request.getMethod() != HTTPRequest::HTTP_POST) return method_not_allowed(response, "POST");
-    return serve_chat(state, request, response, start, note);
-  }
-  send_error(response, 404, "Unknown request URL: " + request.getMethod() + " " + path,
-             "invalid_request_error", "unknown_url");
-}
-
-void route(SharedState& state, HTTPServerRequest& request, HTTPServerResponse& response,
-           const std::string& path, MonoTime start, std::string& note) {
+// Answers the request; a completion call also gets its record in `rec`.
+void dispatch(SharedState& state, HTTPServerRequest& request, HTTPServerResponse& response,
+              const std::string& path, const Pacer& pacer, const Stamp& received,
+              std::optional<Record>& rec) {
   if (path == "/healthz") {
-    if (request.getMethod() != HTTPRequest::HTTP_GET) return method_not_allowed(response, "GET");
+    if (request.getMethod() != Poco::Net::HTTPRequest::HTTP_GET) {
+      response.set("Allow", "GET");
+      return send_error(response, openai_dialect(), Fault::bad_method,
+                        "Method not allowed; use GET");
+    }
     response.setContentType("text/plain");
     response.setContentLength(2);
     response.send() << "ok";
-  } else if (path == "/mock/config") {
-    serve_control(state, request, response);
-  } else if (path.starts_with("/v1/")) {
-    serve_v1(state, request, response, path, start, note);
+  } else if (path.starts_with("/mock/")) {
+    serve_mock(state, request, response, path);
+  } else if (std::optional<Route> r =
+                 route(path, request.has("x-api-key") || request.has("anthropic-version"))) {
+    if (r->call == Call::completion) {
+      rec.emplace();
+      rec->flavour = r->flavour;
+      rec->model = r->model;
+      rec->stream = r->stream;
+      rec->received = received;
+    }
+    serve_api(state, *r, request, response, pacer, received.mono, rec);
   } else {
-    send_error(response, 404, "Unknown request URL: " + request.getMethod() + " " + path,
-               "invalid_request_error", "unknown_url");
+    send_error(response, openai_dialect(), Fault::no_route,
+               "Invalid URL (" + request.getMethod() + " " + path + ")");
   }
 }
 
@@ -108,24 +124,37 @@ class RequestHandler final : public Poco::Net::HTTPRequestHandler {
   explicit RequestHandler(std::shared_ptr<SharedState> state) : state_(std::move(state)) {}
 
   void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
-    const MonoTime start = std::chrono::steady_clock::now();
+    const Stamp received = stamp_now();
+    const MonoTime start = received.mono;
+    Poco::Net::StreamSocket& socket =
+        static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket();
     // Streamed events are small writes spaced in time; Nagle would hold them.
-    static_cast<Poco::Net::HTTPServerRequestImpl&>(request).socket().setNoDelay(true);
+    socket.setNoDelay(true);
+    const Pacer pacer(*state_, socket);
     // The raw (still percent-encoded) path cannot hold spaces or newlines, so
-    // the log line stays one parseable line; the query is left out.
+    // the log line stays one parseable line; the query (maybe a key) is left out.
     const std::string& uri = request.getURI();
     const std::string path = uri.substr(0, uri.find('?'));
     std::string note;
+    std::optional<Record> rec;
     try {
-      route(*state_, request, response, path, start, note);
+      dispatch(*state_, request, response, path, pacer, received, rec);
     } catch (const Poco::Exception& e) {
       note = "error";
-      if (!response.sent()) send_error(response, 500, e.displayText(), "server_error", "");
+      if (!response.sent())
+        send_error(response, openai_dialect(), Fault::server_error, e.displayText());
     } catch (const std::exception& e) {
       note = "error";
-      if (!response.sent()) send_error(response, 500, e.what(), "server_error", "");
+      if (!response.sent()) send_error(response, openai_dialect(), Fault::server_error, e.what());
     }
-    log(request, path, response.getStatus(), start, note);
+    const int status = response.sent() ? static_cast<int>(response.getStatus()) : 0;
+    if (rec && note.empty() && rec->end != End::done && rec->end != End::refused)
+      note = std::string(to_string(rec->end));
+    log(request, path, status, start, note);
+    if (rec) {
+      rec->status = status;
+      state_->add_record(std::move(*rec));
+    }
   }
 
  private:
@@ -150,15 +179,21 @@ Poco::Net::HTTPRequestHandler* HandlerFactory::createRequestHandler(const HTTPSe
 }
 
 void send_json(HTTPServerResponse& response, int status, const std::string& body) {
-  response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  const auto code = static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status);
+  // Poco knows no reason phrase for Anthropic's 529.
+  if (status == 529)
+    response.setStatusAndReason(code, "Overloaded");
+  else
+    response.setStatusAndReason(code);
   response.setContentType("application/json");
   response.setContentLength(static_cast<std::streamsize>(body.size()));
   response.send() << body;
 }
 
-void send_error(HTTPServerResponse& response, int status, const std::string& message,
-                const std::string& type, const std::string& code) {
-  send_json(response, status, error_json(message, type, code));
+void send_error(HTTPServerResponse& response, const Dialect& d, Fault fault,
+                const std::string& message, int status) {
+  if (status == 0) status = http_status(fault);
+  send_json(response, status, d.error_json(fault, status, message));
 }
 
 Result<std::string> read_body(HTTPServerRequest& request, std::size_t limit) {

@@ -1,5 +1,7 @@
 // Internal to mockllm: the Poco request handlers. One RequestHandler per
-// request (Poco's model); it routes, answers and writes the request log line.
+// request (Poco's model); it routes (route.h), checks the key, answers in
+// the flavour's dialect and writes the request log line and, for a
+// completion, the timing record.
 //
 // Thread-safety: handlers run concurrently on the server's thread pool and
 // share only the SharedState.
@@ -14,6 +16,10 @@
 #include <string>
 
 #include "core/time.h"
+#include "tests/lab/mockllm/dialect.h"
+#include "tests/lab/mockllm/pace.h"
+#include "tests/lab/mockllm/record.h"
+#include "tests/lab/mockllm/route.h"
 #include "tests/lab/mockllm/state.h"
 
 namespace linewatch::mockllm {
@@ -31,15 +37,17 @@ class HandlerFactory final : public Poco::Net::HTTPRequestHandlerFactory {
 // A complete JSON reply with a Content-Length.
 void send_json(Poco::Net::HTTPServerResponse& response, int status, const std::string& body);
 
-// An OpenAI-style error reply (see error_json).
-void send_error(Poco::Net::HTTPServerResponse& response, int status, const std::string& message,
-                const std::string& type, const std::string& code);
+// The dialect's error reply with status `status`, or http_status(fault) when 0.
+void send_error(Poco::Net::HTTPServerResponse& response, const Dialect& d, Fault fault,
+                const std::string& message, int status = 0);
 
-// POST /v1/chat/completions once authorised: parses, paces from `start` and
-// answers whole or streamed. `note` receives a word for the log when the
-// reply did not complete ("client_gone", "stopping").
-void serve_chat(SharedState& state, Poco::Net::HTTPServerRequest& request,
-                Poco::Net::HTTPServerResponse& response, MonoTime start, std::string& note);
+// A completion call that passed auth and forced failures: reads and parses
+// the body, checks the model, then holds (stall_before_headers) or answers
+// whole or streamed, paced from `start`. Fills `rec` but its status.
+void serve_completion(SharedState& state, const Route& route, const Behaviour& b,
+                      Poco::Net::HTTPServerRequest& request,
+                      Poco::Net::HTTPServerResponse& response, const Pacer& pacer, MonoTime start,
+                      Record& rec);
 
 // Largest request body read (413 beyond).
 inline constexpr std::size_t kMaxBody = 4 << 20;

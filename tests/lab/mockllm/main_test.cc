@@ -1,5 +1,6 @@
 // The mockllm binary as a child process: flags, --token-file, the startup
 // and request log on stderr, and a clean exit on SIGTERM.
+#include <Poco/JSON/Array.h>
 #include <doctest/doctest.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -92,7 +93,8 @@ TEST_CASE("the binary serves with its flags, logs requests without tokens, stops
   }
   const std::string log = dir.file("stderr");
   Child child({"--listen", "127.0.0.1:0", "--token-file", dir.file("tokens"), "--ttft", "50ms",
-               "--token-interval", "5ms", "--tokens", "3", "--model", "lab-model"},
+               "--token-interval", "5ms", "--tokens", "3", "--model", "lab-model",
+               "--anthropic-model", "claude-lab"},
               log);
   REQUIRE(child.started());
   const int port = wait_for_port(log);
@@ -100,16 +102,26 @@ TEST_CASE("the binary serves with its flags, logs requests without tokens, stops
   const Poco::Net::SocketAddress at("127.0.0.1", static_cast<Poco::UInt16>(port));
 
   CHECK(test::call(at, "GET", "/v1/models").status == 401);
-  test::Reply models = test::call(at, "GET", "/v1/models", "", "sk-file-token-2");
+  test::Reply models = test::call(at, "GET", "/v1/models", "", test::bearer("sk-file-token-2"));
   REQUIRE(models.status == 200);
   REQUIRE(models.json()->getArray("data")->size() == 1);
   CHECK(models.json()->getArray("data")->getObject(0)->getValue<std::string>("id") == "lab-model");
-  test::Reply stream = test::call(at, "POST", "/v1/chat/completions",
-                                  test::chat_body("lab-model", true), "sk-file-token-1");
+  test::Reply claude =
+      test::call(at, "GET", "/v1/models", "", test::anthropic_key("sk-file-token-2"));
+  REQUIRE(claude.status == 200);
+  CHECK(claude.json()->getValue<std::string>("first_id") == "claude-lab");
+  CHECK(claude.json()->getArray("data")->size() == 1);
+  test::Reply stream =
+      test::call(at, "POST", "/v1/chat/completions", test::chat_body("lab-model", true),
+                 test::bearer("sk-file-token-1"));
   CHECK(stream.status == 200);
   CHECK(test::sse_data(stream.body).size() == 3 + 3);
+  test::Reply gemini =
+      test::call(at, "POST", "/v1beta/models/lab-model:streamGenerateContent?alt=sse",
+                 test::gemini_body(), test::gemini_key("sk-file-token-1"));
+  CHECK(test::content_events(Flavour::gemini, gemini.body) == 3);
   CHECK(test::call(at, "POST", "/v1/chat/completions", test::chat_body("gpt-4o-mini", false),
-                   "sk-file-token-1")
+                   test::bearer("sk-file-token-1"))
             .status == 404);
 
   child.signal(SIGTERM);
@@ -119,8 +131,77 @@ TEST_CASE("the binary serves with its flags, logs requests without tokens, stops
   CHECK(text.find("method=GET path=/v1/models status=401") != std::string::npos);
   CHECK(text.find("method=POST path=/v1/chat/completions status=200") != std::string::npos);
   CHECK(text.find("status=404") != std::string::npos);
+  CHECK(text.find(R"({"record":"completion","seq":1,)") != std::string::npos);
   CHECK(text.find("mockllm stopped signal=TERM") != std::string::npos);
   CHECK(text.find("sk-file") == std::string::npos);
+}
+
+TEST_CASE("the binary's knob flags reach every flavour") {
+  test::TempDir dir;
+  const std::string log = dir.file("stderr");
+  Child child({"--listen",
+               "127.0.0.1:0",
+               "--token",
+               "sk-flag",
+               "--status",
+               "429",
+               "--retry-after",
+               "4",
+               "--reject-status",
+               "403",
+               "--stall-before-headers",
+               "--stall-after-tokens",
+               "2",
+               "--error-after-tokens",
+               "3",
+               "--omit-end-marker",
+               "--keepalive",
+               "250ms",
+               "--crlf",
+               "--split-events",
+               "--ttft",
+               "1.5s",
+               "--token-interval",
+               "30ms",
+               "--tokens",
+               "7",
+               "--gemini-model",
+               "gemini-lab"},
+              log);
+  REQUIRE(child.started());
+  const int port = wait_for_port(log);
+  REQUIRE_MESSAGE(port > 0, slurp(log));
+  const Poco::Net::SocketAddress at("127.0.0.1", static_cast<Poco::UInt16>(port));
+  test::Reply config = test::call(at, "GET", "/mock/config");
+  REQUIRE(config.status == 200);
+  const std::pair<const char*, const char*> first_models[] = {
+      {"openai", "gpt-4o-mini"},
+      {"anthropic", "claude-3-5-haiku-latest"},
+      {"gemini", "gemini-lab"}};
+  for (const auto& [flavour, model] : first_models) {
+    CAPTURE(flavour);
+    Poco::JSON::Object::Ptr b = config.json()->getObject(flavour);
+    REQUIRE(b);
+    CHECK(b->getValue<int>("status") == 429);
+    CHECK(b->getValue<int>("retry_after_s") == 4);
+    CHECK(b->getValue<int>("reject_status") == 403);
+    CHECK(b->getValue<int>("key_count") == 1);
+    CHECK(b->getValue<bool>("stall_before_headers"));
+    CHECK(b->getValue<int>("stall_after_tokens") == 2);
+    CHECK(b->getValue<int>("error_after_tokens") == 3);
+    CHECK(b->getValue<bool>("omit_end_marker"));
+    CHECK(b->getValue<double>("keepalive_ms") == 250.0);
+    CHECK(b->getValue<bool>("crlf"));
+    CHECK(b->getValue<bool>("split_events"));
+    CHECK(b->getValue<double>("ttft_ms") == 1500.0);
+    CHECK(b->getValue<double>("token_interval_ms") == 30.0);
+    CHECK(b->getValue<int>("tokens") == 7);
+    CHECK(b->getArray("models")->getElement<std::string>(0) == model);
+  }
+  test::Reply limited = test::call(at, "GET", "/v1/models", "", test::bearer("sk-flag"));
+  CHECK(limited.status == 429);
+  CHECK(limited.head.get("Retry-After", "") == "4");
+  CHECK(test::call(at, "GET", "/v1/models", "", test::bearer("sk-other")).status == 403);
 }
 
 TEST_CASE("the binary refuses bad flags with exit 2 and a message") {
@@ -132,6 +213,9 @@ TEST_CASE("the binary refuses bad flags with exit 2 and a message") {
   }
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--listen", "127.0.0.1:0", "--ttft", "200"}, "--ttft"},
+      {{"--listen", "127.0.0.1:0", "--keepalive", "5"}, "--keepalive"},
+      {{"--listen", "127.0.0.1:0", "--reject-status", "402"}, "reject status must be 401 or 403"},
+      {{"--listen", "127.0.0.1:0", "--status", "404"}, "status must be 0, 403"},
       {{"--listen", "127.0.0.1:0", "--token-file", dir.file("empty")}, "holds no token"},
       {{"--tls-listen", "127.0.0.1:0"}, "--cert"},
       {{}, "no listen address"},

@@ -95,8 +95,9 @@ struct Server::Impl {
 
 Result<std::unique_ptr<Server>> Server::start(Options o) {
   if (o.listen.empty() && o.tls_listen.empty()) return invalid("no listen address given");
-  if (o.models.empty()) return invalid("no model given");
-  if (Status s = validate(o.behaviour); !s) return s.error();
+  for (Flavour f : kFlavours)
+    if (Status s = validate(of(o.behaviour, f)); !s)
+      return invalid(std::string(to_string(f)) + ": " + s.error().message);
   Poco::Net::Context::Ptr tls;
   if (!o.tls_listen.empty()) {
     Result<Poco::Net::Context::Ptr> context = server_context(o);
@@ -104,8 +105,7 @@ Result<std::unique_ptr<Server>> Server::start(Options o) {
     tls = *context;
   }
   const int listeners = static_cast<int>(o.listen.size() + o.tls_listen.size());
-  auto state = std::make_shared<SharedState>(std::move(o.tokens), std::move(o.models),
-                                             std::move(o.log), o.behaviour);
+  auto state = std::make_shared<SharedState>(o.behaviour, std::move(o.log));
   auto impl = std::make_unique<Impl>(state, listeners * kThreadsPerListener + 2);
   for (const std::string& a : o.listen)
     if (Status s = impl->listen(a, nullptr); !s) return impl->stop(), s.error();
@@ -120,12 +120,18 @@ Server::~Server() { stop(); }
 const std::vector<SocketAddress>& Server::http_addresses() const { return impl_->http; }
 const std::vector<SocketAddress>& Server::https_addresses() const { return impl_->https; }
 
-Behaviour Server::behaviour() const { return impl_->state->behaviour(); }
+Behaviours Server::behaviours() const { return impl_->state->behaviours(); }
 
-Status Server::set_behaviour(const Behaviour& b) {
-  if (Status s = validate(b); !s) return s;
-  impl_->state->set_behaviour(b);
+Status Server::set_behaviours(const Behaviours& all) {
+  for (Flavour f : kFlavours)
+    if (Status s = validate(of(all, f)); !s)
+      return invalid(std::string(to_string(f)) + ": " + s.error().message);
+  impl_->state->set_behaviours(all);
   return ok_status();
+}
+
+std::vector<Record> Server::records(std::uint64_t after, std::size_t last) const {
+  return impl_->state->records(after, last);
 }
 
 void Server::stop() { impl_->stop(); }

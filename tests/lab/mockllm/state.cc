@@ -4,27 +4,27 @@
 
 namespace linewatch::mockllm {
 
-bool SharedState::has_model(const std::string& id) const {
-  return std::find(models_.begin(), models_.end(), id) != models_.end();
-}
-
-bool SharedState::authorised(const std::string& header) const {
-  if (tokens_.empty()) return true;
-  static constexpr std::string_view kScheme = "Bearer ";
-  if (header.size() <= kScheme.size() || header.compare(0, kScheme.size(), kScheme) != 0)
-    return false;
-  const std::string_view given = std::string_view(header).substr(kScheme.size());
-  return std::find(tokens_.begin(), tokens_.end(), given) != tokens_.end();
-}
-
-Behaviour SharedState::behaviour() const {
+Behaviours SharedState::behaviours() const {
   std::lock_guard lock(mu_);
-  return behaviour_;
+  return behaviours_;
 }
 
-void SharedState::set_behaviour(const Behaviour& b) {
+Behaviour SharedState::behaviour(Flavour f) const {
   std::lock_guard lock(mu_);
-  behaviour_ = b;
+  return of(behaviours_, f);
+}
+
+void SharedState::set_behaviours(const Behaviours& all) {
+  std::lock_guard lock(mu_);
+  behaviours_ = all;
+}
+
+Result<Behaviours> SharedState::update(
+    const std::function<Result<Behaviours>(const Behaviours&)>& change) {
+  std::lock_guard lock(mu_);
+  Result<Behaviours> next = change(behaviours_);
+  if (next) behaviours_ = *next;
+  return next;
 }
 
 bool SharedState::sleep_until(MonoTime until) const {
@@ -45,8 +45,24 @@ bool SharedState::stopping() const {
   return stopping_;
 }
 
-std::string SharedState::next_completion_id() {
-  return "chatcmpl-mock" + std::to_string(next_id_.fetch_add(1));
+void SharedState::add_record(Record r) {
+  {
+    std::lock_guard lock(mu_);
+    r.seq = ++last_seq_;
+    records_.push_back(r);
+    if (records_.size() > kRecordsKept) records_.pop_front();
+  }
+  // Outside the lock: the log may block on a slow stderr.
+  log(record_json(r));
+}
+
+std::vector<Record> SharedState::records(std::uint64_t after, std::size_t last) const {
+  std::lock_guard lock(mu_);
+  auto from = std::find_if(records_.begin(), records_.end(),
+                           [after](const Record& r) { return r.seq > after; });
+  const auto available = static_cast<std::size_t>(records_.end() - from);
+  if (available > last) from += static_cast<std::ptrdiff_t>(available - last);
+  return {from, records_.end()};
 }
 
 }  // namespace linewatch::mockllm

@@ -1,180 +1,197 @@
-// mockllm streaming over real loopback sockets: time to first token measured
-// on a raw socket, the event sequence, concurrency, stop, and HTTPS.
-#include <Poco/JSON/Array.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/SSLManager.h>
-#include <Poco/Net/StreamSocket.h>
+// mockllm streams over real loopback sockets, every flavour: the time to
+// first content byte, one HTTP chunk per event, keep-alive comments, CRLF,
+// split events and a stream without its end marker.
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <future>
-#include <thread>
 
+#include "tests/lab/mockllm/raw_client.h"
 #include "tests/lab/mockllm/test_support.h"
 
 namespace linewatch::mockllm {
 namespace {
 
 using namespace std::chrono_literals;
-using Poco::JSON::Object;
-using test::call;
-using test::chat_body;
-using Steady = std::chrono::steady_clock;
+using test::RawExchange;
 
-std::unique_ptr<Server> start(Duration ttft, Duration interval, int tokens) {
-  Options o;
-  o.listen = {"127.0.0.1:0"};
-  o.behaviour.ttft = ttft;
-  o.behaviour.token_interval = interval;
-  o.behaviour.tokens = tokens;
-  auto started = Server::start(std::move(o));
-  REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
-  return std::move(*started);
+// A streaming completion of `f` on a raw socket, read until its chunked
+// body ends (at most 5 s).
+RawExchange stream_whole(const test::Mock& m, Flavour f) {
+  const test::Completion c = test::stream_request(f);
+  RawExchange x(m.at, "POST", c.path, c.headers, c.body);
+  x.read_until("\r\n0\r\n\r\n", 5s);
+  return x;
 }
 
-// Sends a streaming request on a raw socket; returns the time from the end of
-// the send to the arrival of the first "data: " bytes, and the bytes seen.
-std::pair<Duration, std::string> time_to_first_event(const Poco::Net::SocketAddress& at) {
-  Poco::Net::StreamSocket s(at);
-  s.setReceiveTimeout(Poco::Timespan(5, 0));
-  const std::string body = chat_body("mock-1", true);
-  const std::string request =
-      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-      "Content-Type: application/json\r\nContent-Length: " +
-      std::to_string(body.size()) + "\r\n\r\n" + body;
-  s.sendBytes(request.data(), static_cast<int>(request.size()));
-  const auto sent = Steady::now();
-  std::string seen;
-  char buf[4096];
-  while (seen.find("data: ") == std::string::npos && Steady::now() - sent < 5s) {
-    const int n = s.receiveBytes(buf, sizeof buf);
-    if (n <= 0) break;
-    seen.append(buf, static_cast<std::size_t>(n));
+TEST_CASE("each flavour's first content byte arrives no sooner than the TTFT") {
+  test::Mock m([](Behaviour& b) { b.ttft = 300ms; });
+  for (Flavour f : kFlavours) {
+    CAPTURE(to_string(f));
+    const test::Completion c = test::stream_request(f);
+    RawExchange x(m.at, "POST", c.path, c.headers, c.body);
+    const std::optional<MonoTime> first = x.read_until(test::first_content_needle(f), 5s);
+    REQUIRE(first);
+    CHECK(*first - x.sent() >= 300ms);
+    CHECK(x.head().find("HTTP/1.1 200 OK\r\n") == 0);
+    CHECK(x.head().find("Content-Type: text/event-stream") != std::string::npos);
+    CHECK(x.head().find("Transfer-Encoding: chunked") != std::string::npos);
   }
-  return {Steady::now() - sent, seen};
 }
 
-TEST_CASE("the first streamed event arrives at ttft, not before and not much after") {
-  // 20 tokens keep the stream going long after ttft + 100 ms, so an
-  // unflushed (buffered) first event would arrive too late and fail.
-  auto server = start(300ms, 20ms, 20);
-  auto [ttft, seen] = time_to_first_event(server->http_addresses().at(0));
-  REQUIRE(seen.find("data: ") != std::string::npos);
-  CHECK(ttft >= 300ms);
-  CHECK(ttft < 300ms + 100ms);
-  CHECK(seen.find("Content-Type: text/event-stream") != std::string::npos);
-  CHECK(seen.find("Transfer-Encoding: chunked") != std::string::npos);
+TEST_CASE("each event is flushed as its own HTTP chunk") {
+  test::Mock m;
+  for (Flavour f : kFlavours) {
+    CAPTURE(to_string(f));
+    RawExchange x = stream_whole(m, f);
+    bool ended = false;
+    const std::vector<std::string> chunks = x.chunks(&ended);
+    CHECK(ended);
+    REQUIRE(!chunks.empty());
+    for (const std::string& chunk : chunks) {
+      CAPTURE(chunk);
+      CHECK(test::sse_events(chunk).size() == 1);
+      CHECK(chunk.ends_with("\n\n"));
+    }
+    CHECK(test::content_events(f, x.body()) == 5);
+    CHECK(x.body().find(test::end_marker(f)) != std::string::npos);
+  }
 }
 
-TEST_CASE("a stream is a role chunk, one chunk per token, a final chunk, then [DONE]") {
-  constexpr int kTokens = 6;
-  auto server = start(100ms, 30ms, kTokens);
-  const auto t0 = Steady::now();
-  test::Reply r = call(server->http_addresses().at(0), "POST", "/v1/chat/completions",
-                       chat_body("mock-1", true));
-  const auto elapsed = Steady::now() - t0;
+TEST_CASE("an OpenAI stream is a role chunk, one chunk per token, a final chunk, then DONE") {
+  test::Mock m;
+  test::Reply r = test::call(m.at, "POST", "/v1/chat/completions", test::chat_body("mock-1", true),
+                             test::bearer(test::kKey));
   REQUIRE(r.status == 200);
   CHECK(r.head.getContentType() == "text/event-stream");
-  CHECK(elapsed >= 100ms + kTokens * 30ms);
-
   const std::vector<std::string> events = test::sse_data(r.body);
-  REQUIRE(events.size() == kTokens + 3);
+  REQUIRE(events.size() == 5 + 3);
   CHECK(events.back() == "[DONE]");
   std::string content, id;
-  for (int i = 0; i < kTokens + 2; ++i) {
+  for (int i = 0; i < 5 + 2; ++i) {
     CAPTURE(i);
-    Object::Ptr o = Poco::JSON::Parser().parse(events[i]).extract<Object::Ptr>();
+    Poco::JSON::Object::Ptr o = test::parse(events[i]);
     CHECK(o->getValue<std::string>("object") == "chat.completion.chunk");
     CHECK(o->getValue<std::string>("model") == "mock-1");
     if (i == 0) id = o->getValue<std::string>("id");
     CHECK(o->getValue<std::string>("id") == id);
-    Object::Ptr choice = o->getArray("choices")->getObject(0);
-    Object::Ptr delta = choice->getObject("delta");
-    if (i == 0) {
-      CHECK(delta->getValue<std::string>("role") == "assistant");
-    } else if (i <= kTokens) {
-      CHECK(!delta->has("role"));
-      content += delta->getValue<std::string>("content");
-    }
-    if (i == kTokens + 1) {
+    Poco::JSON::Object::Ptr choice = o->getArray("choices")->getObject(0);
+    Poco::JSON::Object::Ptr delta = choice->getObject("delta");
+    if (i == 0) CHECK(delta->getValue<std::string>("role") == "assistant");
+    if (i >= 1 && i <= 5) content += delta->getValue<std::string>("content");
+    if (i == 6) {
       CHECK(delta->size() == 0);
       CHECK(choice->getValue<std::string>("finish_reason") == "stop");
     } else {
       CHECK(choice->get("finish_reason").isEmpty());
     }
   }
-  CHECK(content == "This is a mock reply from");
+  CHECK(content == "This is a mock reply");
 }
 
-TEST_CASE("streams are served concurrently, not one after another") {
-  auto server = start(300ms, 10ms, 5);
-  std::vector<std::future<int>> replies;
-  const auto t0 = Steady::now();
-  for (int i = 0; i < 6; ++i) {
-    replies.push_back(std::async(std::launch::async, [&] {
-      return call(server->http_addresses().at(0), "POST", "/v1/chat/completions",
-                  chat_body("mock-1", i % 2 == 0))
-          .status;
-    }));
+TEST_CASE("OpenAI stream_options include_usage adds a usage chunk with no choices") {
+  test::Mock m;
+  const std::string body =
+      R"({"model":"mock-1","stream":true,"stream_options":{"include_usage":true},)"
+      R"("messages":[{"role":"user","content":"hi"}]})";
+  test::Reply r = test::call(m.at, "POST", "/v1/chat/completions", body, test::bearer(test::kKey));
+  const std::vector<std::string> events = test::sse_data(r.body);
+  REQUIRE(events.size() == 5 + 4);
+  Poco::JSON::Object::Ptr usage = test::parse(events[7]);
+  CHECK(usage->getArray("choices")->size() == 0);
+  CHECK(usage->getObject("usage")->getValue<int>("completion_tokens") == 5);
+}
+
+TEST_CASE("OpenAI error_after_tokens: an error data chunk after N tokens and no DONE") {
+  test::Mock m([](Behaviour& b) { b.error_after_tokens = 2; });
+  test::Reply r = test::call(m.at, "POST", "/v1/chat/completions", test::chat_body("mock-1", true),
+                             test::bearer(test::kKey));
+  REQUIRE(r.status == 200);
+  const std::vector<std::string> events = test::sse_data(r.body);
+  REQUIRE(events.size() == 1 + 2 + 1);
+  CHECK(test::content_events(Flavour::openai, r.body) == 2);
+  Poco::JSON::Object::Ptr error = test::parse(events[3])->getObject("error");
+  REQUIRE(error);
+  CHECK(error->getValue<std::string>("type") == "server_error");
+  CHECK(!error->getValue<std::string>("message").empty());
+  CHECK(r.body.find("[DONE]") == std::string::npos);
+  CHECK(m.server->records().at(0).end == End::error_event);
+}
+
+TEST_CASE("omit_end_marker ends each flavour's stream cleanly but without its end marker") {
+  test::Mock m([](Behaviour& b) { b.omit_end_marker = true; });
+  for (Flavour f : kFlavours) {
+    CAPTURE(to_string(f));
+    RawExchange x = stream_whole(m, f);
+    bool ended = false;
+    x.chunks(&ended);
+    CHECK(ended);
+    CHECK(test::content_events(f, x.body()) == 5);
+    CHECK(x.body().find(test::end_marker(f)) == std::string::npos);
+    CHECK(x.body().find("[DONE]") == std::string::npos);
+    CHECK(x.body().find("message_stop") == std::string::npos);
+    CHECK(x.body().find("finishReason") == std::string::npos);
   }
-  for (auto& r : replies) CHECK(r.get() == 200);
-  CHECK(Steady::now() - t0 < 2 * 300ms);
 }
 
-TEST_CASE("stop() cuts a reply that is still waiting for its first token") {
-  auto server = start(30s, 10ms, 5);
-  const Poco::Net::SocketAddress at = server->http_addresses().at(0);
-  auto reply = std::async(std::launch::async, [&] {
-    try {
-      return call(at, "POST", "/v1/chat/completions", chat_body("mock-1", true)).body;
-    } catch (const Poco::Exception&) {
-      return std::string("aborted");
-    }
+TEST_CASE("keep-alive comments fill the waits and the first content still comes at the TTFT") {
+  test::Mock m([](Behaviour& b) {
+    b.ttft = 300ms;
+    b.token_interval = 100ms;
+    b.tokens = 3;
+    b.keepalive = 40ms;
   });
-  std::this_thread::sleep_for(200ms);
-  const auto t0 = Steady::now();
-  server->stop();
-  CHECK(Steady::now() - t0 < 2s);
-  REQUIRE(reply.wait_for(5s) == std::future_status::ready);
-  CHECK(reply.get().find("[DONE]") == std::string::npos);
-  // Stopped means stopped: nothing listens on the port any more.
-  CHECK_THROWS_AS(call(at, "GET", "/healthz"), Poco::Net::NetException);
+  for (Flavour f : kFlavours) {
+    CAPTURE(to_string(f));
+    const test::Completion c = test::stream_request(f);
+    RawExchange x(m.at, "POST", c.path, c.headers, c.body);
+    const std::optional<MonoTime> first = x.read_until(test::first_content_needle(f), 5s);
+    REQUIRE(first);
+    CHECK(*first - x.sent() >= 300ms);
+    x.read_until("\r\n0\r\n\r\n", 5s);
+    const std::string body = x.body();
+    const std::size_t first_content = body.find(test::first_content_needle(f));
+    int before = 0, after = 0;
+    test::sse_events(body.substr(0, first_content), &before);
+    test::sse_events(body.substr(first_content), &after);
+    CHECK(before >= 1);
+    CHECK(after >= 2);  // at least one in each of the two 100 ms gaps
+    CHECK(body.find(": keep-alive\n\n") != std::string::npos);
+    CHECK(test::content_events(f, body) == 3);
+  }
 }
 
-TEST_CASE("HTTPS with a certificate from a throw-away CA works for a client trusting that CA") {
-  test::TempDir dir;
-  REQUIRE(test::make_pki(dir));
-  Options o;
-  o.tls_listen = {"127.0.0.1:0"};
-  o.cert_file = dir.file("server.pem");
-  o.key_file = dir.file("server.key");
-  o.tokens = {"sk-tls-test"};
-  o.behaviour.ttft = 50ms;
-  o.behaviour.token_interval = 5ms;
-  o.behaviour.tokens = 3;
-  auto started = Server::start(o);
-  REQUIRE_MESSAGE(started.ok(), (started.ok() ? "" : started.error().message));
-  auto& server = *started;
-  REQUIRE(server->http_addresses().empty());
-  const Poco::Net::SocketAddress at = server->https_addresses().at(0);
+TEST_CASE("crlf ends every stream line in CRLF") {
+  test::Mock m([](Behaviour& b) { b.crlf = true; });
+  for (Flavour f : kFlavours) {
+    CAPTURE(to_string(f));
+    const std::string body = stream_whole(m, f).body();
+    REQUIRE(!body.empty());
+    for (std::size_t i = body.find('\n'); i != std::string::npos; i = body.find('\n', i + 1))
+      CHECK(body[i - 1] == '\r');
+    CHECK(test::content_events(f, body) == 5);
+  }
+}
 
-  Poco::Net::Context::Ptr trusting = new Poco::Net::Context(
-      Poco::Net::Context::TLS_CLIENT_USE, dir.file("ca.pem"), Poco::Net::Context::VERIFY_STRICT);
-  test::Reply models = call(at, "GET", "/v1/models", "", "sk-tls-test", trusting);
-  CHECK(models.status == 200);
-  CHECK(models.json()->getArray("data")->size() == 2);
-  test::Reply stream = call(at, "POST", "/v1/chat/completions", chat_body("gpt-4o-mini", true),
-                            "sk-tls-test", trusting);
-  CHECK(stream.status == 200);
-  CHECK(test::sse_data(stream.body).size() == 3 + 3);
-
-  // A client that does not trust the lab CA must fail the handshake, which
-  // shows the server presents the certificate we made and nothing else.
-  Poco::Net::Context::Ptr distrusting = new Poco::Net::Context(
-      Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_STRICT);
-  CHECK_THROWS(call(at, "GET", "/v1/models", "", "sk-tls-test", distrusting));
-  // Plain HTTP to the TLS port gets no HTTP answer.
-  CHECK_THROWS(call(at, "GET", "/healthz"));
+TEST_CASE("split_events cuts each event into three writes, inside the field name and the CRLF") {
+  test::Mock m([](Behaviour& b) {
+    b.split_events = true;
+    b.crlf = true;
+  });
+  for (Flavour f : kFlavours) {
+    CAPTURE(to_string(f));
+    RawExchange x = stream_whole(m, f);
+    const std::vector<std::string> chunks = x.chunks();
+    REQUIRE(chunks.size() % 3 == 0);
+    REQUIRE(!chunks.empty());
+    for (std::size_t i = 0; i < chunks.size(); i += 3) {
+      CAPTURE(i);
+      CHECK((chunks[i] == "dat" || chunks[i] == "eve"));
+      CHECK(chunks[i + 1].ends_with("\r"));
+      CHECK(chunks[i + 2].starts_with("\n"));
+      CHECK(test::sse_events(chunks[i] + chunks[i + 1] + chunks[i + 2]).size() == 1);
+    }
+    CHECK(test::content_events(f, x.body()) == 5);
+  }
 }
 
 }  // namespace
