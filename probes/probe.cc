@@ -23,8 +23,7 @@ ProbeResult run_probe(const ProbeRequest& request) {
       case ProbeKind::tcp: r = run_tcp(request); break;
       case ProbeKind::http: r = run_http(request); break;
       case ProbeKind::llm:
-        r.reason = Reason::internal;
-        r.detail = "the llm probe is not built yet";
+        r = run_llm(request);
         break;
     }
   } catch (const std::exception& e) {
