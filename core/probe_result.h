@@ -105,7 +105,8 @@ struct ProbeResult {
                        // printable UTF-8 when it quotes a server (printable_detail)
 
   // Headline latency: ICMP median, TCP connect, HTTP total, LLM time to first
-  // token (completion) or total (models). Absent when nothing answered.
+  // token (completion) or the whole call (models, as HTTP). Absent when
+  // nothing answered.
   std::optional<Duration> rtt;
   Duration duration{};  // how long the round took, answered or not
 

@@ -92,7 +92,7 @@ class LlmRound {
   const std::string& key_;
   ProbeResult r_;
   std::optional<HttpConnection> conn_;
-  MonoTime deadline_{}, written_{}, last_read_{}, head_at_{};
+  MonoTime start_{}, deadline_{}, written_{}, last_read_{}, head_at_{};
   bool watch_stall_ = false;
   bool head_seen_ = false;
 };
@@ -184,7 +184,7 @@ void LlmRound::judge_models(const ResponseHead& head, ResponseReader& reader) {
   figures().stream_bytes = body.size();
   if (!got.ok()) return fail(got.failure());
   figures().total = end - written_;
-  r_.rtt = figures().total;
+  r_.rtt = end - start_;  // the whole call, connection included, as http's rtt
   Result<bool> listed = model_listed(o_.flavour, body, o_.model);
   if (!listed.ok())
     return fail(Reason::bad_response, "model list (" + std::to_string(body.size()) +
@@ -266,7 +266,8 @@ void LlmRound::judge_stream(const ResponseHead& head, ResponseReader& reader) {
 }
 
 ProbeResult LlmRound::run() {
-  deadline_ = Steady::now() + request_.spec.timing.timeout;
+  start_ = Steady::now();
+  deadline_ = start_ + request_.spec.timing.timeout;
   const Poco::URI base(o_.base_url);
   std::string base_path = base.getPath();
   while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
