@@ -11,13 +11,31 @@
 namespace linewatch {
 namespace {
 
+std::string ms(const std::optional<Duration>& d) {
+  char b[32];
+  if (!d) return std::string("-");
+  std::snprintf(b, sizeof b, "%.3fms", to_ms(*d));
+  return std::string(b);
+}
+
+void print_llm(const ProbeResult& r, std::ostream& out) {
+  const LlmFigures& f = *r.llm;
+  out << "  status    " << r.http_status << "   body " << f.stream_bytes << " bytes\n";
+  if (f.mode == LlmMode::completion) {
+    out << "  ttft      " << ms(f.ttft) << "   total " << ms(f.total) << "   tokens " << f.tokens
+        << "   stream " << (f.stream_complete ? "complete" : "incomplete") << "\n";
+  } else {
+    out << "  models    " << ms(f.total) << "   model "
+        << (!f.model_listed   ? "-"
+            : *f.model_listed ? "listed"
+                              : "NOT listed")
+        << "\n";
+  }
+  if (f.retry_after) out << "  retry     after " << ms(f.retry_after) << "\n";
+  if (r.cert_expiry) out << "  cert      expires " << format_time(*r.cert_expiry) << "\n";
+}
+
 void print_result(const ProbeResult& r, std::ostream& out) {
-  auto ms = [](const std::optional<Duration>& d) {
-    char b[32];
-    if (!d) return std::string("-");
-    std::snprintf(b, sizeof b, "%.3fms", to_ms(*d));
-    return std::string(b);
-  };
   out << r.line << " → " << r.target << " " << to_string(r.kind) << ": "
       << (r.ok ? "ok" : "FAILED (" + std::string(to_string(r.reason)) + ")") << "\n";
   if (!r.detail.empty()) out << "  detail    " << r.detail << "\n";
@@ -39,6 +57,7 @@ void print_result(const ProbeResult& r, std::ostream& out) {
     out << "  status    " << r.http_status << "   body " << r.body_bytes << " bytes\n";
     if (r.cert_expiry) out << "  cert      expires " << format_time(*r.cert_expiry) << "\n";
   }
+  if (r.kind == ProbeKind::llm && r.llm) print_llm(r, out);
 }
 
 }  // namespace

@@ -35,6 +35,11 @@ int cmd_check_config(const std::string& config_path, std::ostream& out, std::ost
     err << cfg.error().message << "\n";
     return config_exit_code(cfg.error());
   }
+  const LlmKeyCheck keys = check_llm_keys(*cfg);
+  for (const std::string& w : keys.warnings) err << "warning: " << w << "\n";
+  // The config is valid; this host lacks what it names: an environment error.
+  for (const std::string& e : keys.errors) err << e << "\n";
+  if (!keys.errors.empty()) return 2;
   out << config_path << ": ok (" << cfg->lines.size() << " lines, " << cfg->targets.size()
       << " targets, " << job_count(*cfg) << " probe jobs)\n";
   return 0;
@@ -63,6 +68,12 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
     err << cfg.error().message << "\n";
     return config_exit_code(cfg.error());
   }
+  // A key that cannot be read would fail every round of its target: refuse
+  // to start, as check-config does.
+  const LlmKeyCheck keys = check_llm_keys(*cfg);
+  for (const std::string& w : keys.warnings) log(LogLevel::warn, "msg=" + log_quote(w));
+  for (const std::string& e : keys.errors) err << e << "\n";
+  if (!keys.errors.empty()) return 2;
   StopSignals stop_signals;  // before any thread exists
 
   SystemClock clock;

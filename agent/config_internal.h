@@ -51,11 +51,13 @@ struct Ctx {
 };
 
 // A key of a map, with what to do with its value. `target_only` keys are
-// refused in the `probes:` defaults section.
+// refused in the `probes:` defaults section. `hidden` keys are never listed
+// or suggested: they exist to refuse a likely mistake with a clear message.
 struct Field {
   const char* name;
   std::function<void(const YAML::Node& key, const YAML::Node& value, const std::string& path)> on;
   bool target_only = false;
+  bool hidden = false;
 };
 
 // Checks that `node` is a map (null counts as an empty one), reports unknown
@@ -127,11 +129,29 @@ struct ProbeDefaults {
   };
   struct Entry {
     ProbeSpec spec;
-    Origin interval, timeout, pings, spacing;
+    Origin interval, timeout, pings, spacing, stall;
   };
-  Entry kinds[3];
+  Entry kinds[std::size(kAllProbeKinds)];
 };
 ProbeDefaults parse_probe_defaults(Ctx& ctx, const YAML::Node& node);
+
+// `interval` and `timeout`, appended to a kind's fields; `level` as in Origin.
+void timing_fields(Ctx& ctx, ProbeDefaults::Entry& e, int level, std::vector<Field>& f);
+// A `tls:` map (verify, ca_file, server_name), as http and llm take it.
+void parse_tls(Ctx& ctx, const YAML::Node& v, const std::string& p, bool& verify,
+               std::string& ca_file, std::string& server_name);
+
+// The llm kind (agent/config_llm.cc). Built-in schedule: every 60s in models
+// mode, every 5m in completion mode (each round costs tokens), timeout 20s.
+inline constexpr Duration kLlmModelsInterval = std::chrono::seconds(60);
+inline constexpr Duration kLlmCompletionInterval = std::chrono::minutes(5);
+inline constexpr Duration kLlmTimeout = std::chrono::seconds(20);
+std::vector<Field> llm_fields(Ctx& ctx, ProbeDefaults::Entry& e, int level);
+// One target's `llm:` map over the defaults in `e`: its keys, the required
+// ones, exactly one key source, and the interval of the mode when none was
+// set. Returns false when anything was reported.
+bool parse_llm(Ctx& ctx, const YAML::Node& key, const YAML::Node& v, const std::string& path,
+               ProbeDefaults::Entry& e);
 void parse_targets(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
                    const ProbeDefaults& defaults, std::vector<TargetSpec>& out);
 

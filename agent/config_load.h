@@ -16,11 +16,12 @@
 // are printed, then "... and N more errors"; a value echoed in a message is
 // cut to kMaxEchoChars characters and "…".
 //
-// Relative paths in the file (agent.data_dir, http tls.ca_file,
-// gateways[].secret_file) are resolved against the directory holding the
-// config file, and stored absolute; tls.ca_file and secret_file must be
-// readable when the config loads (a secret's content is never echoed), and a
-// gateway's exec must be an absolute path to an executable file.
+// Relative paths in the file (agent.data_dir, http and llm tls.ca_file,
+// gateways[].secret_file, llm.api_key_file) are resolved against the
+// directory holding the config file, and stored absolute; tls.ca_file and
+// secret_file must be readable when the config loads (a secret's content is
+// never echoed), and a gateway's exec must be an absolute path to an
+// executable file. llm API keys are checked apart, by check_llm_keys().
 //
 // The failover keys (liveness, health, scoring, routes, apply, gateways,
 // lines[].liveness, lines[].counters) are read after lines and targets, which
@@ -34,6 +35,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config.h"
 #include "core/error.h"
@@ -74,6 +76,22 @@ Result<Config> load_config_file(const std::string& path);
 // in messages and is its location: relative paths resolve against name's
 // directory (the current directory when name has none).
 Result<Config> load_config_string(std::string_view yaml, const std::string& name);
+
+// What the llm targets of a loaded config need from this host, which the
+// loader leaves alone: `linewatch status -c` and `events -c` load the config
+// too, as users who need not read the API keys. Each llm target's key must be
+// readable as its rounds will read it (probes/llm_key.h: the variable set and
+// not empty, the file readable and not empty). Warnings: a key file readable
+// by group or others, and an http:// base_url that is not loopback (the key
+// would cross the line unencrypted). Every message starts
+// "SOURCE_PATH: targets[N].llm.KEY: " and names the variable or file, never
+// the key. `linewatch check-config` and `run` refuse a config with errors and
+// print (run: log) the warnings.
+struct LlmKeyCheck {
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+};
+LlmKeyCheck check_llm_keys(const Config& config);
 
 // Probe jobs the scheduler will run: lines × (probe kinds summed over targets).
 std::size_t job_count(const Config& config);

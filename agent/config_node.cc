@@ -46,6 +46,7 @@ std::string suggest(const std::string& key, const std::vector<Field>& fields) {
   if (key.size() > config_limits::kMaxEchoChars) return best;
   std::size_t best_d = std::max<std::size_t>(2, key.size() / 3) + 1;
   for (const Field& f : fields) {
+    if (f.hidden) continue;
     const std::size_t d = edit_distance(lower(key), f.name);
     if (d < best_d) best_d = d, best = f.name;
   }
@@ -55,7 +56,7 @@ std::string suggest(const std::string& key, const std::vector<Field>& fields) {
 std::string join_names(const std::vector<Field>& fields, bool defaults_section) {
   std::string out;
   for (const Field& f : fields) {
-    if (defaults_section && f.target_only) continue;
+    if ((defaults_section && f.target_only) || f.hidden) continue;
     out += (out.empty() ? "" : ", ") + std::string(f.name);
   }
   return out;

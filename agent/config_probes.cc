@@ -8,14 +8,15 @@
 #include "probes/http_wire.h"
 
 namespace linewatch::config_detail {
-namespace {
 
 using Entry = ProbeDefaults::Entry;
 using Origin = ProbeDefaults::Origin;
 using namespace config_limits;
-constexpr Duration kMinInterval = std::chrono::milliseconds(10);
 
-// Keys shared by every kind: the schedule.
+namespace {
+constexpr Duration kMinInterval = std::chrono::milliseconds(10);
+}  // namespace
+
 void timing_fields(Ctx& ctx, Entry& e, int level, std::vector<Field>& f) {
   f.push_back({"interval", [&ctx, &e, level](auto& k, auto& v, auto& p) {
                  if (auto d = get_duration(ctx, k, v, p, kMinInterval, kMaxInterval))
@@ -26,6 +27,34 @@ void timing_fields(Ctx& ctx, Entry& e, int level, std::vector<Field>& f) {
                    e.spec.timing.timeout = *d, e.timeout = {v.Mark(), p, level};
                }});
 }
+
+void parse_tls(Ctx& ctx, const YAML::Node& v, const std::string& p, bool& verify,
+               std::string& ca_file, std::string& server_name) {
+  walk_map(ctx, v, p,
+           {{"verify",
+             [&ctx, &verify](auto& k2, auto& v2, auto& p2) {
+               if (auto b = get_bool(ctx, k2, v2, p2)) verify = *b;
+             }},
+            {"ca_file",
+             [&ctx, &ca_file](auto& k2, auto& v2, auto& p2) {
+               auto t = get_text(ctx, k2, v2, p2);
+               if (!t) return;
+               // Checked now: a missing CA file would otherwise fail every
+               // round of the probe, long after the config was accepted.
+               const std::string path = resolve_path(ctx, *t);
+               if (std::string err = check_readable_file(path); !err.empty())
+                 return ctx.error(v2, p2, err);
+               ca_file = path;
+             }},
+            {"server_name", [&ctx, &server_name](auto& k2, auto& v2, auto& p2) {
+               if (auto t = get_text(ctx, k2, v2, p2)) {
+                 if (std::string err = check_host(*t); !err.empty()) return ctx.error(v2, p2, err);
+                 server_name = *t;
+               }
+             }}});
+}
+
+namespace {
 
 // `host:` of a probe: a name or address, only under a target (a default
 // destination in `probes:` would make no sense).
@@ -130,29 +159,7 @@ void parse_headers(Ctx& ctx, const YAML::Node& k, const YAML::Node& v, const std
 std::vector<Field> http_fields(Ctx& ctx, Entry& e, int level) {
   HttpOptions& o = e.spec.http;
   auto tls = [&ctx, &o](auto&, auto& v, auto& p) {
-    walk_map(ctx, v, p,
-             {{"verify",
-               [&ctx, &o](auto& k2, auto& v2, auto& p2) {
-                 if (auto b = get_bool(ctx, k2, v2, p2)) o.tls_verify = *b;
-               }},
-              {"ca_file",
-               [&ctx, &o](auto& k2, auto& v2, auto& p2) {
-                 auto t = get_text(ctx, k2, v2, p2);
-                 if (!t) return;
-                 // Checked now: a missing CA file would otherwise fail every
-                 // round of the probe, long after the config was accepted.
-                 const std::string path = resolve_path(ctx, *t);
-                 if (std::string err = check_readable_file(path); !err.empty())
-                   return ctx.error(v2, p2, err);
-                 o.ca_file = path;
-               }},
-              {"server_name", [&ctx, &o](auto& k2, auto& v2, auto& p2) {
-                 if (auto t = get_text(ctx, k2, v2, p2)) {
-                   if (std::string err = check_host(*t); !err.empty())
-                     return ctx.error(v2, p2, err);
-                   o.server_name = *t;
-                 }
-               }}});
+    parse_tls(ctx, v, p, o.tls_verify, o.ca_file, o.server_name);
   };
   std::vector<Field> f = {
       {"url",
@@ -212,6 +219,8 @@ std::vector<Field> fields_for(ProbeKind kind, Ctx& ctx, Entry& e, int level) {
       return tcp_fields(ctx, e, level);
     case ProbeKind::http:
       return http_fields(ctx, e, level);
+    case ProbeKind::llm:
+      return llm_fields(ctx, e, level);
   }
   return {};
 }
@@ -241,7 +250,13 @@ void check_schedule(Ctx& ctx, const Entry& e, const YAML::Node& node, const std:
              "icmp round of " + format_duration(round) + " ((" + std::to_string(pings) +
                  " pings - 1) × spacing " + format_duration(e.spec.icmp.spacing) + " + timeout " +
                  format_duration(t.timeout) + ") exceeds interval " + format_duration(t.interval));
-  } else if (t.timeout > t.interval) {
+  } else if (e.spec.kind == ProbeKind::llm && e.spec.llm.mode == LlmMode::completion &&
+             e.spec.llm.stall >= t.timeout) {
+    report(pick({&e.stall, &e.timeout}), "stall " + format_duration(e.spec.llm.stall) +
+                                             " is not below timeout " + format_duration(t.timeout) +
+                                             " (a stalled stream would end as a timeout)");
+  }
+  if (e.spec.kind != ProbeKind::icmp && t.timeout > t.interval) {
     report(pick({&e.timeout, &e.interval}), "timeout " + format_duration(t.timeout) +
                                                 " exceeds interval " + format_duration(t.interval));
   }
@@ -252,7 +267,9 @@ std::optional<ProbeSpec> parse_probe(Ctx& ctx, ProbeKind kind, const YAML::Node&
                                      const YAML::Node& v, const std::string& path,
                                      const Entry& defaults) {
   Entry e = defaults;
-  if (v.IsScalar()) {
+  if (kind == ProbeKind::llm) {
+    if (!parse_llm(ctx, key, v, path, e)) return std::nullopt;
+  } else if (v.IsScalar()) {
     auto fields = fields_for(kind, ctx, e, 2);
     const std::size_t before = ctx.diags.size();
     if (kind == ProbeKind::tcp) {
@@ -287,6 +304,8 @@ ProbeDefaults parse_probe_defaults(Ctx& ctx, const YAML::Node& node) {
     Entry& e = d.kinds[static_cast<int>(k)];
     e.spec.kind = k;
     if (k == ProbeKind::http) e.spec.timing = {std::chrono::seconds(30), std::chrono::seconds(5)};
+    // The interval of llm depends on its mode; parse_llm sets it unless given.
+    if (k == ProbeKind::llm) e.spec.timing = {kLlmModelsInterval, kLlmTimeout};
   }
   std::vector<Field> kinds;
   for (ProbeKind k : kAllProbeKinds) {
@@ -340,7 +359,7 @@ void parse_targets(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
     if (!walk_map(ctx, item, path, fields)) continue;
     if (!item["id"]) ctx.error(item, path, "missing required key \"id\"");
     if (!any_kind)
-      ctx.error(item, path, "target has no probes (set at least one of icmp, tcp, http)");
+      ctx.error(item, path, "target has no probes (set at least one of icmp, tcp, http, llm)");
     std::sort(t.probes.begin(), t.probes.end(),
               [](const ProbeSpec& a, const ProbeSpec& b) { return a.kind < b.kind; });
     out.push_back(std::move(t));

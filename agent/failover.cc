@@ -182,7 +182,7 @@ void Failover::apply(FailoverInput& input, std::vector<Event>& events) {
                  },
                  [&](RoundInput& in) {
                    lines_[in.line].on_round(in);
-                   judge_.record(in.result->line, in.result->target, in.result->reason);
+                   judge_.record(*in.result);
                  },
                  [&](BandwidthInput& in) { lines_[in.line].on_bandwidth(in); },
              },

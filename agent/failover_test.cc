@@ -63,6 +63,24 @@ class Sim {
     failover_.on_result(r);
   }
 
+  // One LLM round through `line` towards `target`; `body_bytes` of the
+  // response body arrived before it ended.
+  void llm_round(const std::string& line, const std::string& target, Reason reason, int status,
+                 std::uint64_t body_bytes = 0) {
+    ProbeResult r;
+    r.line = line;
+    r.target = target;
+    r.kind = ProbeKind::llm;
+    r.time = clock_.wall_now();
+    r.ok = reason == Reason::ok;
+    r.reason = reason;
+    r.http_status = status;
+    r.llm = LlmFigures{};
+    r.llm->mode = LlmMode::completion;
+    r.llm->stream_bytes = body_bytes;
+    failover_.on_result(r);
+  }
+
   void answers(const std::string& line, bool on) { answering_[line] = on; }
   std::string primary() const {
     const auto plans = plans_.plans();
@@ -243,6 +261,53 @@ TEST_CASE("failover ignores HTTP 429 and 500 answers on every line") {
   CHECK(sim.events_.count("destination_down") == 0);
   CHECK(sim.plans_.plans().size() == 1);
   CHECK(sim.primary() == "l1");
+}
+
+// The LLM API's answers are the endpoint's: a line that carries 401s, 429s
+// and 5xx to one target, while the other line gets answers, stays healthy.
+// The same rounds failing for a network reason (a stall before any byte)
+// degrade it, so the test can tell.
+TEST_CASE("failover never marks a line unhealthy for LLM API errors on it alone") {
+  struct Case {
+    const char* name;
+    Reason reason;
+    int status;
+    std::uint64_t body_bytes;
+    bool degrades;
+  };
+  const Case cases[] = {
+      {"401 auth", Reason::auth, 401, 120, false},
+      {"403 auth", Reason::auth, 403, 80, false},
+      {"429 rate limited", Reason::rate_limited, 429, 90, false},
+      {"500 server error", Reason::server_error, 500, 60, false},
+      {"503 server error", Reason::server_error, 503, 0, false},
+      {"unparseable answer", Reason::bad_response, 200, 30, false},
+      {"model missing", Reason::model_missing, 200, 400, false},
+      {"stall after the body began", Reason::stream_stall, 200, 250, false},
+      {"stall before any byte", Reason::stream_stall, 0, 0, true},
+      {"timeout", Reason::timeout, 0, 0, true},
+  };
+  for (const Case& c : cases) {
+    const std::string name = c.name;
+    CAPTURE(name);
+    Sim sim;
+    sim.run_for(30s);
+    for (int i = 0; i < 40; ++i) {
+      sim.llm_round("l1", "api", c.reason, c.status, c.body_bytes);
+      sim.llm_round("l2", "api", Reason::ok, 200, 300);
+      sim.run_for(1s);
+    }
+    CHECK(sim.events_.count("destination_down") == 0);
+    CHECK(sim.events_.count("line_down") == 0);
+    if (c.degrades) {
+      CHECK(sim.events_.count("line_degraded") == 1);
+      CHECK(sim.primary() == "l2");
+    } else {
+      CHECK(sim.events_.count("line_degraded") == 0);
+      CHECK(sim.plans_.plans().size() == 1);
+      CHECK(sim.primary() == "l1");
+    }
+  }
 }
 
 TEST_CASE("failover blames a target that fails on every line, not the lines") {

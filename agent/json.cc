@@ -55,6 +55,25 @@ const char* restart_name(CounterRestart r) {
 void put_ms(Poco::JSON::Object& o, const char* key, const std::optional<Duration>& d) {
   if (d) o.set(key, to_ms(*d));
 }
+
+// Flat beside the other kinds' fields, so `.latest.ttft_ms` reads the same way
+// as `.latest.rtt_ms`.
+void put_llm(Poco::JSON::Object& o, const ProbeResult& r) {
+  if (r.http_status) o.set("http_status", r.http_status);
+  if (r.cert_expiry) o.set("cert_expiry", format_time(*r.cert_expiry));
+  if (!r.llm) return;
+  const LlmFigures& f = *r.llm;
+  o.set("llm_mode", std::string(to_string(f.mode)));
+  put_ms(o, "ttft_ms", f.ttft);
+  put_ms(o, "total_ms", f.total);
+  if (f.mode == LlmMode::completion) {
+    o.set("tokens", f.tokens);
+    o.set("stream_complete", f.stream_complete);
+  }
+  if (f.model_listed) o.set("model_listed", *f.model_listed);
+  put_ms(o, "retry_after_ms", f.retry_after);
+  o.set("stream_bytes", f.stream_bytes);
+}
 }  // namespace
 
 Poco::JSON::Object::Ptr result_to_json(const ProbeResult& r) {
@@ -95,6 +114,7 @@ Poco::JSON::Object::Ptr result_to_json(const ProbeResult& r) {
     o->set("body_bytes", r.body_bytes);
     if (r.cert_expiry) o->set("cert_expiry", format_time(*r.cert_expiry));
   }
+  if (r.kind == ProbeKind::llm) put_llm(*o, r);
   return o;
 }
 

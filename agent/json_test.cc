@@ -7,6 +7,7 @@
 
 #include <sstream>
 
+#include "core/fake_clock.h"
 #include "probes/http_test_support.h"
 #include "probes/probe.h"
 
@@ -121,6 +122,67 @@ TEST_CASE("json: a line's bandwidth has rates only when measuring, and since unl
   auto baseline = line_bandwidth_to_json(l);
   CHECK(baseline->getValue<std::string>("restart") == "ifindex");
   CHECK_FALSE(baseline->has("utilisation"));
+}
+
+}  // namespace linewatch
+
+namespace linewatch {
+
+TEST_CASE("json: an llm round shows its TTFT and figures, in latest and the window") {
+  ProbeResult r;
+  r.line = "cn2";
+  r.target = "openai";
+  r.kind = ProbeKind::llm;
+  r.ok = true;
+  r.reason = Reason::ok;
+  r.http_status = 200;
+  r.phases.connect = std::chrono::milliseconds(40);
+  r.llm = LlmFigures{};
+  r.llm->mode = LlmMode::completion;
+  r.llm->ttft = std::chrono::microseconds(412'500);
+  r.llm->total = std::chrono::milliseconds(530);
+  r.llm->tokens = 5;
+  r.llm->stream_complete = true;
+  r.llm->stream_bytes = 987;
+  r.rtt = r.llm->ttft;
+  auto o = result_to_json(r);
+  CHECK(o->getValue<double>("ttft_ms") == doctest::Approx(412.5));
+  CHECK(o->getValue<double>("total_ms") == doctest::Approx(530));
+  CHECK(o->getValue<std::string>("llm_mode") == "completion");
+  CHECK(o->getValue<int>("tokens") == 5);
+  CHECK(o->getValue<bool>("stream_complete"));
+  CHECK(o->getValue<int>("http_status") == 200);
+  CHECK(o->getValue<std::uint64_t>("stream_bytes") == 987);
+  CHECK(o->getObject("phases")->getValue<double>("connect_ms") == doctest::Approx(40));
+  CHECK_FALSE(o->has("model_listed"));
+  CHECK_FALSE(o->has("retry_after_ms"));
+
+  // Through the status board, as /api/v1/status serves it.
+  FakeClock clock;
+  StatusBoard board(clock, std::chrono::minutes(5));
+  board.record(r);
+  std::ostringstream text;
+  summary_to_json(board.snapshot().at(0))->stringify(text);
+  const auto doc = Poco::JSON::Parser().parse(text.str()).extract<Poco::JSON::Object::Ptr>();
+  CHECK(doc->getValue<std::string>("kind") == "llm");
+  CHECK(doc->getObject("latest")->getValue<double>("ttft_ms") == doctest::Approx(412.5));
+  // The window's RTT figures of a completion series are its TTFTs.
+  CHECK(doc->getObject("window")->getValue<double>("rtt_median_ms") == doctest::Approx(412.5));
+
+  r.ok = false;
+  r.reason = Reason::rate_limited;
+  r.http_status = 429;
+  r.llm = LlmFigures{};
+  r.llm->retry_after = std::chrono::seconds(7);
+  r.llm->model_listed = false;
+  r.rtt.reset();
+  auto limited = result_to_json(r);
+  CHECK(limited->getValue<std::string>("llm_mode") == "models");
+  CHECK(limited->getValue<double>("retry_after_ms") == doctest::Approx(7000));
+  CHECK_FALSE(limited->getValue<bool>("model_listed"));
+  CHECK_FALSE(limited->has("ttft_ms"));
+  CHECK_FALSE(limited->has("tokens"));
+  CHECK(limited->getValue<std::string>("reason") == "rate_limited");
 }
 
 }  // namespace linewatch

@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   pr->add_option("--line", probe.line, "Line id")->required();
   pr->add_option("--target", probe.target, "Target id")->required();
   pr->add_option("--kind", probe.kind, "Probe kind (default: every kind of the target)")
-      ->check(CLI::IsMember({"icmp", "tcp", "http"}));
+      ->check(CLI::IsMember({"icmp", "tcp", "http", "llm"}));
   pr->add_flag("--json", probe.json, "Print JSON");
 
   std::string gateway_path = "/etc/linewatch/gateway.yaml";

@@ -20,7 +20,7 @@ struct Fixture {
     for (int i = 0; i < targets; ++i) {
       TargetSpec t;
       t.id = "t" + std::to_string(i);
-      ProbeSpec p{ProbeKind::tcp, {}, {}, {}, {}};
+      ProbeSpec p{ProbeKind::tcp, {}, {}, {}, {}, {}};
       p.timing.interval = interval;
       t.probes.push_back(p);
       config.targets.push_back(t);
@@ -33,7 +33,7 @@ struct Fixture {
 TEST_CASE("make_jobs crosses every line with every probe of every target") {
   Fixture f(3, 1s);
   f.config.lines.emplace_back().id = "l2";
-  f.config.targets[0].probes.push_back(ProbeSpec{ProbeKind::icmp, {}, {}, {}, {}});
+  f.config.targets[0].probes.push_back(ProbeSpec{ProbeKind::icmp, {}, {}, {}, {}, {}});
   auto jobs = make_jobs(f.config);
   CHECK(jobs.size() == 2 * 4);
   CHECK(jobs[0].line->id == "l1");

@@ -107,8 +107,15 @@ void print_status_table(const Poco::JSON::Object& status, std::ostream& out) {
   out << "agent " << status.getValue<std::string>("agent") << "  " << series->size()
       << " series  window " << status.getValue<int>("window_s") << "s  at "
       << status.getValue<std::string>("now") << "\n";
+  // A TTFT column only when an llm series is there: an agent without one
+  // prints what it always printed.
+  bool any_llm = false;
+  for (std::size_t i = 0; i < series->size(); ++i)
+    any_llm = any_llm ||
+              series->getObject(static_cast<unsigned>(i))->getValue<std::string>("kind") == "llm";
   std::vector<Row> rows{{"LINE", "TARGET", "KIND", "STATE", "LAST", "MEDIAN", "P95", "JITTER",
                          "LOSS", "AVAIL", "ROUNDS", "LAST FAILURE"}};
+  if (any_llm) rows[0].insert(rows[0].begin() + 5, "TTFT");
   for (std::size_t i = 0; i < series->size(); ++i) {
     auto s = series->getObject(static_cast<unsigned>(i));
     auto latest = s->getObject("latest");
@@ -124,6 +131,7 @@ void print_status_table(const Poco::JSON::Object& status, std::ostream& out) {
                     ms(*win, "rtt_median_ms"), ms(*win, "rtt_p95_ms"), ms(*win, "jitter_ms"),
                     pct(win->getValue<double>("loss")), pct(win->getValue<double>("availability")),
                     std::to_string(win->getValue<int>("rounds")), failure});
+    if (any_llm) rows.back().insert(rows.back().begin() + 5, ms(*latest, "ttft_ms"));
   }
   print_aligned(rows, out);
   print_bandwidth(status, out);

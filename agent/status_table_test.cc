@@ -49,3 +49,30 @@ TEST_CASE("status table: lines with counters print rates, utilisation and why no
 
 }  // namespace
 }  // namespace linewatch
+
+namespace linewatch {
+
+TEST_CASE("status table: llm series add a TTFT column, other agents print none") {
+  CHECK(table("").find("TTFT") == std::string::npos);
+  Poco::JSON::Parser parser;
+  auto doc =
+      parser
+          .parse(R"({"agent":"a","now":"2026-11-27T07:40:01.123Z","window_s":300,"series":[)"
+                 R"({"line":"lo","target":"t","kind":"tcp","latest":{"ok":true,"rtt_ms":0.5},)"
+                 R"("window":{"rounds":3,"loss":0,"availability":1}},)"
+                 R"({"line":"lo","target":"openai","kind":"llm","latest":{"ok":true,)"
+                 R"("rtt_ms":412.5,"ttft_ms":412.5,"total_ms":530},)"
+                 R"("window":{"rounds":2,"loss":0,"availability":1,"rtt_median_ms":400}}]})")
+          .extract<Poco::JSON::Object::Ptr>();
+  std::ostringstream out;
+  print_status_table(*doc, out);
+  const std::string text = out.str();
+  const std::string rows = text.substr(text.find('\n') + 1);
+  CHECK(rows ==
+        "LINE  TARGET  KIND  STATE  LAST    TTFT   MEDIAN  P95  JITTER  LOSS  AVAIL   ROUNDS  "
+        "LAST FAILURE\n"
+        "lo    t       tcp   up     0.50ms  -      -       -    -       0.0%  100.0%  3       -\n"
+        "lo    openai  llm   up     412ms   412ms  400ms   -    -       0.0%  100.0%  2       -\n");
+}
+
+}  // namespace linewatch

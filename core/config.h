@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/health_options.h"
+#include "core/llm_options.h"
 #include "core/probe_result.h"
 #include "core/route_options.h"
 #include "core/time.h"
@@ -90,6 +91,7 @@ struct ProbeSpec {
   IcmpOptions icmp;  // meaningful when kind == icmp
   TcpOptions tcp;    // ... tcp
   HttpOptions http;  // ... http
+  LlmOptions llm;    // ... llm
 };
 
 struct TargetSpec {

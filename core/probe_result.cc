@@ -7,10 +7,12 @@
 namespace linewatch {
 namespace {
 
-constexpr std::array<std::string_view, 3> kKindNames = {"icmp", "tcp", "http"};
-constexpr std::array<std::string_view, 11> kReasonNames = {
-    "ok",          "timeout",       "refused", "unreachable", "dns",     "tls",
-    "http_status", "body_mismatch", "bind",    "internal",    "protocol"};
+constexpr std::array<std::string_view, 4> kKindNames = {"icmp", "tcp", "http", "llm"};
+static_assert(kKindNames.size() == std::size(kAllProbeKinds), "one name per ProbeKind");
+constexpr std::array<std::string_view, 17> kReasonNames = {
+    "ok",           "timeout",       "refused",      "unreachable",   "dns",         "tls",
+    "http_status",  "body_mismatch", "bind",         "internal",      "protocol",    "auth",
+    "rate_limited", "server_error",  "bad_response", "model_missing", "stream_stall"};
 static_assert(kReasonNames.size() == static_cast<std::size_t>(kLastReason) + 1,
               "one name per Reason");
 
@@ -84,6 +86,39 @@ std::optional<ProbeKind> probe_kind_from_string(std::string_view s) {
 }
 std::optional<Reason> reason_from_string(std::string_view s) {
   return lookup<Reason>(kReasonNames, s);
+}
+
+bool is_network_reason(Reason r) {
+  switch (r) {
+    case Reason::timeout:
+    case Reason::refused:
+    case Reason::unreachable:
+    case Reason::dns:
+    case Reason::tls:
+    case Reason::stream_stall:
+      return true;
+    case Reason::ok:
+    case Reason::http_status:
+    case Reason::body_mismatch:
+    case Reason::bind:
+    case Reason::internal:
+    case Reason::protocol:
+    case Reason::auth:
+    case Reason::rate_limited:
+    case Reason::server_error:
+    case Reason::bad_response:
+    case Reason::model_missing:
+      return false;
+  }
+  return false;
+}
+
+bool is_network_failure(const ProbeResult& r) {
+  if (r.ok || !is_network_reason(r.reason)) return false;
+  // Body bytes came back through the line before it went quiet: the
+  // endpoint stopped sending, the path was carrying its answer.
+  if (r.reason == Reason::stream_stall && r.llm && r.llm->stream_bytes > 0) return false;
+  return true;
 }
 
 void summarise_echoes(ProbeResult& r) {

@@ -74,3 +74,59 @@ TEST_CASE("printable_detail bounds the length at a character boundary") {
   CHECK(cut == han.substr(0, 65 * 3) + "...");
   CHECK(printable_detail("abcdef", 5) == "ab...");
 }
+
+TEST_CASE("the llm kind and reasons come after the stored codes") {
+  CHECK(static_cast<int>(ProbeKind::llm) == 3);
+  CHECK(probe_kind_from_string("llm") == ProbeKind::llm);
+  // Appended after protocol (10): stored rows keep their meaning.
+  const char* names[] = {"auth",         "rate_limited",  "server_error",
+                         "bad_response", "model_missing", "stream_stall"};
+  for (int i = 0; i < 6; ++i) {
+    CAPTURE(names[i]);
+    CHECK(reason_from_string(names[i]) == static_cast<Reason>(11 + i));
+    CHECK(to_string(static_cast<Reason>(11 + i)) == names[i]);
+  }
+  CHECK(kLastReason == Reason::stream_stall);
+}
+
+TEST_CASE("network reasons are the path's, API answers and local problems are not") {
+  for (Reason r : {Reason::timeout, Reason::refused, Reason::unreachable, Reason::dns, Reason::tls,
+                   Reason::stream_stall})
+    CHECK_MESSAGE(is_network_reason(r), to_string(r));
+  for (Reason r : {Reason::ok, Reason::http_status, Reason::body_mismatch, Reason::bind,
+                   Reason::internal, Reason::protocol, Reason::auth, Reason::rate_limited,
+                   Reason::server_error, Reason::bad_response, Reason::model_missing})
+    CHECK_FALSE_MESSAGE(is_network_reason(r), to_string(r));
+}
+
+TEST_CASE("a stream stall counts against the line only before any body byte") {
+  ProbeResult r;
+  r.kind = ProbeKind::llm;
+  r.reason = Reason::stream_stall;
+  r.llm = LlmFigures{};
+  CHECK(is_network_failure(r));
+  r.llm->stream_bytes = 1;
+  CHECK_FALSE(is_network_failure(r));
+  r.reason = Reason::timeout;  // a timeout stays the path's whatever arrived
+  CHECK(is_network_failure(r));
+  for (Reason api : {Reason::auth, Reason::rate_limited, Reason::server_error, Reason::bad_response,
+                     Reason::model_missing}) {
+    r.reason = api;
+    r.llm->stream_bytes = 0;
+    CHECK_FALSE_MESSAGE(is_network_failure(r), to_string(api));
+  }
+  r.ok = true;
+  r.reason = Reason::ok;
+  CHECK_FALSE(is_network_failure(r));
+}
+
+TEST_CASE("llm flavour and mode names round-trip") {
+  for (LlmFlavour f : {LlmFlavour::openai, LlmFlavour::anthropic, LlmFlavour::gemini})
+    CHECK(llm_flavour_from_string(to_string(f)) == f);
+  for (LlmMode m : {LlmMode::models, LlmMode::completion})
+    CHECK(llm_mode_from_string(to_string(m)) == m);
+  CHECK(to_string(LlmFlavour::anthropic) == "anthropic");
+  CHECK(to_string(LlmMode::completion) == "completion");
+  CHECK_FALSE(llm_flavour_from_string("OpenAI").has_value());
+  CHECK_FALSE(llm_mode_from_string("").has_value());
+}

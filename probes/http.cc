@@ -24,25 +24,6 @@ void add_phase(std::optional<Duration>& phase, Duration d) {
   phase = phase.value_or(Duration{}) + d;
 }
 
-Outcome<HttpEndpoint> endpoint_of(const Poco::URI& uri) {
-  const std::string& scheme = uri.getScheme();
-  if (scheme != "http" && scheme != "https")
-    return ProbeFailure{Reason::internal,
-                        "url " + uri.toString() + ": scheme must be http or https"};
-  if (uri.getHost().empty())
-    return ProbeFailure{Reason::internal, "url " + uri.toString() + ": no host"};
-  return HttpEndpoint{scheme == "https", uri.getHost(), uri.getPort()};
-}
-
-std::string host_header(const Poco::URI& uri) {
-  std::string host = uri.getHost();
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  const unsigned short port = uri.getSpecifiedPort();  // 0 when the URL names none
-  const unsigned short well_known = uri.getScheme() == "https" ? 443 : 80;
-  if (port == 0 || port == well_known) return host;
-  return host + ":" + std::to_string(port);
-}
-
 bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }

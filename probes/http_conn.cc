@@ -1,5 +1,6 @@
 #include "probes/http_conn.h"
 
+#include <Poco/URI.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -146,6 +147,25 @@ std::optional<WallTime> not_after(X509* cert) {
 }
 
 }  // namespace
+
+Outcome<HttpEndpoint> endpoint_of(const Poco::URI& uri) {
+  const std::string& scheme = uri.getScheme();
+  if (scheme != "http" && scheme != "https")
+    return ProbeFailure{Reason::internal,
+                        "url " + uri.toString() + ": scheme must be http or https"};
+  if (uri.getHost().empty())
+    return ProbeFailure{Reason::internal, "url " + uri.toString() + ": no host"};
+  return HttpEndpoint{scheme == "https", uri.getHost(), uri.getPort()};
+}
+
+std::string host_header(const Poco::URI& uri) {
+  std::string host = uri.getHost();
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  const unsigned short port = uri.getSpecifiedPort();  // 0 when the URL names none
+  const unsigned short well_known = uri.getScheme() == "https" ? 443 : 80;
+  if (port == 0 || port == well_known) return host;
+  return host + ":" + std::to_string(port);
+}
 
 void HttpConnection::SslFree::operator()(ssl_st* ssl) const { SSL_free(ssl); }
 

@@ -28,6 +28,10 @@
 
 struct ssl_st;  // OpenSSL's SSL
 
+namespace Poco {
+class URI;
+}
+
 namespace linewatch {
 
 // Where to connect, split out of the URL.
@@ -36,6 +40,14 @@ struct HttpEndpoint {
   std::string host;  // name or literal, IPv6 without brackets
   std::uint16_t port = 0;
 };
+
+// Where an http:// or https:// URL points. Failure: internal (another
+// scheme, or no host), naming the URL.
+Outcome<HttpEndpoint> endpoint_of(const Poco::URI& uri);
+
+// The Host header for `uri`: the host (IPv6 in brackets), with the port when
+// it is not the scheme's well-known one.
+std::string host_header(const Poco::URI& uri);
 
 // What open() learnt besides the connection. Durations are added to `phases`
 // (a redirect chain accumulates them); absent phases did not happen.

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 
 namespace linewatch {
 namespace {
@@ -153,7 +154,8 @@ Outcome<ResponseHead> ResponseReader::read_head() {
   }
 }
 
-Outcome<std::uint64_t> ResponseReader::read_exact(std::uint64_t n, std::string& out, bool eof_ok) {
+Outcome<std::uint64_t> ResponseReader::read_exact(std::uint64_t n, const BodySink& sink,
+                                                  bool eof_ok) {
   std::uint64_t got = 0;
   while (got < n) {
     Outcome<bool> more = fill();
@@ -165,15 +167,19 @@ Outcome<std::uint64_t> ResponseReader::read_exact(std::uint64_t n, std::string& 
     }
     const std::size_t take =
         static_cast<std::size_t>(std::min<std::uint64_t>(n - got, end_ - pos_));
-    out.append(buf_.data() + pos_, take);
+    const std::string_view piece(buf_.data() + pos_, take);
     pos_ += take;
     got += take;
+    if (!sink(piece)) {
+      stopped_ = true;
+      break;
+    }
   }
   return got;
 }
 
-Outcome<std::uint64_t> ResponseReader::read_chunked(std::uint64_t max_bytes, std::string& body) {
-  const std::size_t start = body.size();
+Outcome<std::uint64_t> ResponseReader::read_chunked(std::uint64_t max_bytes, const BodySink& sink) {
+  std::uint64_t total = 0;
   for (;;) {
     Outcome<std::string> line = read_line(kMaxLine);
     if (!line.ok()) return line.failure();
@@ -185,10 +191,11 @@ Outcome<std::uint64_t> ResponseReader::read_chunked(std::uint64_t max_bytes, std
     if (size_text.empty() || ec != std::errc() || end != size_text.data() + size_text.size())
       return malformed("chunk size \"" + line.value().substr(0, 40) + "\"");
     if (size == 0) break;
-    const std::uint64_t room = max_bytes - (body.size() - start);
-    Outcome<std::uint64_t> got = read_exact(std::min(size, room), body, false);
+    const std::uint64_t room = max_bytes - total;
+    Outcome<std::uint64_t> got = read_exact(std::min(size, room), sink, false);
     if (!got.ok()) return got.failure();
-    if (size >= room) return body.size() - start;  // the cap is reached: stop reading
+    total += got.value();
+    if (stopped_ || size >= room) return total;  // the sink or the cap: stop reading
     Outcome<std::string> crlf = read_line(kMaxLine);
     if (!crlf.ok()) return crlf.failure();
     if (!crlf.value().empty()) return malformed("chunk not followed by CRLF");
@@ -197,24 +204,55 @@ Outcome<std::uint64_t> ResponseReader::read_chunked(std::uint64_t max_bytes, std
   for (std::size_t i = 0; i < 100; ++i) {
     Outcome<std::string> trailer = read_line(kMaxLine);
     if (!trailer.ok()) return trailer.failure();
-    if (trailer.value().empty()) return body.size() - start;
+    if (trailer.value().empty()) return total;
   }
   return malformed("too many trailer fields");
 }
 
 Outcome<std::uint64_t> ResponseReader::read_body(const ResponseHead& head, std::string_view method,
                                                  std::uint64_t max_bytes, std::string& body) {
+  return stream_body(head, method, max_bytes, [&body](std::string_view piece) {
+    body.append(piece);
+    return true;
+  });
+}
+
+Outcome<std::uint64_t> ResponseReader::stream_body(const ResponseHead& head,
+                                                   std::string_view method, std::uint64_t max_bytes,
+                                                   const BodySink& sink) {
+  stopped_ = false;
   if (!has_body(head, method)) return std::uint64_t{0};
   const std::optional<std::string> te = head.header("transfer-encoding");
-  if (te && lower(*te).find("chunked") != std::string::npos) return read_chunked(max_bytes, body);
+  if (te && lower(*te).find("chunked") != std::string::npos) return read_chunked(max_bytes, sink);
   if (const std::optional<std::string> cl = head.header("content-length")) {
     std::uint64_t length = 0;
     auto [end, ec] = std::from_chars(cl->data(), cl->data() + cl->size(), length);
     if (cl->empty() || ec != std::errc() || end != cl->data() + cl->size())
       return malformed("content-length \"" + cl->substr(0, 40) + "\"");
-    return read_exact(std::min(length, max_bytes), body, false);
+    return read_exact(std::min(length, max_bytes), sink, false);
   }
-  return read_exact(max_bytes, body, true);  // delimited by the server closing
+  return read_exact(max_bytes, sink, true);  // delimited by the server closing
+}
+
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now) {
+  value = trim(value);
+  if (value.empty()) return std::nullopt;
+  // A delay past a year is no plan anyone follows: clamped, never overflowed.
+  constexpr std::uint64_t kMaxDelay = 366ULL * 86400;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::uint64_t secs = 0;
+    const auto parsed = std::from_chars(value.data(), value.data() + value.size(), secs);
+    if (parsed.ec == std::errc::result_out_of_range) secs = kMaxDelay;
+    return std::chrono::seconds(std::min(secs, kMaxDelay));
+  }
+  std::tm tm{};
+  const std::string text(value);
+  const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  const auto at = std::chrono::system_clock::from_time_t(::timegm(&tm));
+  if (at <= now) return std::chrono::seconds(0);
+  return std::chrono::ceil<std::chrono::seconds>(at - now);
 }
 
 }  // namespace linewatch

@@ -1,6 +1,7 @@
-// HTTP/1.1 on the wire for the HTTP probe: the request text, and a response
-// reader (status line, headers, then a content-length, chunked or
-// close-delimited body) that keeps at most a fixed number of body bytes.
+// HTTP/1.1 on the wire for the HTTP and LLM probes: the request text, and a
+// response reader (status line, headers, then a content-length, chunked or
+// close-delimited body) that keeps at most a fixed number of body bytes, or
+// hands the body over piece by piece as it arrives (a streamed answer).
 //
 // The reader pulls bytes from a ByteSource, so it knows nothing of sockets or
 // TLS; the source carries the deadline. A response that breaks HTTP/1.1
@@ -12,6 +13,7 @@
 // thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -48,6 +50,12 @@ std::string format_request(std::string_view method, std::string_view target,
                            std::string_view host_header,
                            const std::map<std::string, std::string>& headers);
 
+// A Retry-After value (RFC 9110 10.2.3): delay-seconds, or an HTTP-date
+// (IMF-fixdate, "Wed, 21 Oct 2015 07:28:00 GMT") less `now`, at least zero.
+// nullopt when it is neither.
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now);
+
 struct ResponseHead {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
@@ -72,14 +80,30 @@ class ResponseReader {
   Outcome<std::uint64_t> read_body(const ResponseHead& head, std::string_view method,
                                    std::uint64_t max_bytes, std::string& body);
 
+  // Receives body bytes as they arrive: each piece read (dechunked) goes to
+  // the sink at once. Returning false stops the reading there.
+  using BodySink = std::function<bool(std::string_view piece)>;
+
+  // As read_body, but hands the body to `sink` piece by piece, as the source
+  // delivers it, rather than gathering it: the caller sees the first byte of
+  // a streamed answer when it arrives, not when the answer ends. Stops after
+  // max_bytes, at the body's end, or when the sink returns false (see
+  // stopped()). Success: body bytes handed over. Failure: as read_body.
+  Outcome<std::uint64_t> stream_body(const ResponseHead& head, std::string_view method,
+                                     std::uint64_t max_bytes, const BodySink& sink);
+
+  // Whether the last stream_body ended because its sink returned false.
+  bool stopped() const { return stopped_; }
+
  private:
   // Ensures at least one unread byte is buffered. Success: false at EOF.
   Outcome<bool> fill();
   // Consumes one CRLF-terminated line (CRLF stripped), at most `limit` bytes.
   Outcome<std::string> read_line(std::size_t limit);
-  // Appends up to `n` bytes of body (fewer only at EOF) to `out`.
-  Outcome<std::uint64_t> read_exact(std::uint64_t n, std::string& out, bool eof_ok);
-  Outcome<std::uint64_t> read_chunked(std::uint64_t max_bytes, std::string& body);
+  // Hands up to `n` bytes of body (fewer only at EOF, or when the sink stops)
+  // to `sink` as they are read.
+  Outcome<std::uint64_t> read_exact(std::uint64_t n, const BodySink& sink, bool eof_ok);
+  Outcome<std::uint64_t> read_chunked(std::uint64_t max_bytes, const BodySink& sink);
 
   ByteSource source_;
   // Bytes read from the source and not yet consumed: buf_[pos_, end_). A
@@ -87,6 +111,7 @@ class ResponseReader {
   std::vector<char> buf_;
   std::size_t pos_ = 0;
   std::size_t end_ = 0;
+  bool stopped_ = false;  // a sink returned false
 };
 
 }  // namespace linewatch

@@ -28,7 +28,7 @@ struct IcmpRound {
     return l;
   }();
   std::string target = "loopback";
-  ProbeSpec spec{ProbeKind::icmp, {}, {}, {}, {}};
+  ProbeSpec spec{ProbeKind::icmp, {}, {}, {}, {}, {}};
   SystemClock clock;
 
   explicit IcmpRound(const std::string& host, int pings = 5, Duration spacing = 10ms) {

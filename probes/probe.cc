@@ -22,6 +22,9 @@ ProbeResult run_probe(const ProbeRequest& request) {
       case ProbeKind::icmp: r = run_icmp(request); break;
       case ProbeKind::tcp: r = run_tcp(request); break;
       case ProbeKind::http: r = run_http(request); break;
+      case ProbeKind::llm:
+        r = run_llm(request);
+        break;
     }
   } catch (const std::exception& e) {
     r = ProbeResult{};

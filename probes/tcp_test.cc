@@ -58,7 +58,7 @@ struct TcpRound {
     return l;
   }();
   std::string target = "loopback";
-  ProbeSpec spec{ProbeKind::tcp, {}, {}, {}, {}};
+  ProbeSpec spec{ProbeKind::tcp, {}, {}, {}, {}, {}};
   SystemClock clock;
 
   TcpRound(const std::string& host, std::uint16_t port, Duration timeout = 2s) {

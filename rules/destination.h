@@ -49,6 +49,9 @@ class DestinationJudge {
   void record(const std::string& line, const std::string& target, Reason reason) {
     record(line, target, path_outcome(reason));
   }
+  // The same, judged on the whole round (an LLM stream stall after its body
+  // began is an answer; see path_outcome(const ProbeResult&)).
+  void record(const ProbeResult& round) { record(round.line, round.target, path_outcome(round)); }
   // The same for callers that classified already (e.g. liveness echoes per
   // reflector: answered or missed). `unknown` is ignored.
   void record(const std::string& line, const std::string& target, PathOutcome outcome);

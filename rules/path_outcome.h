@@ -1,7 +1,8 @@
 // What one probe round says about the network path through a line, as opposed
 // to the endpoint behind it. Only network reasons may count against a line or
-// a destination: an HTTP 401/429/5xx or a body mismatch means the line carried
-// the request and the endpoint answered.
+// a destination (core's is_network_reason / is_network_failure): an HTTP or
+// LLM API 401/429/5xx, a body mismatch or a model missing from the list means
+// the line carried the request and the endpoint answered.
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -11,30 +12,29 @@
 namespace linewatch {
 
 enum class PathOutcome {
-  answered,  // ok, or the endpoint answered with something unwanted (http_status, body_mismatch, protocol)
-  failed,    // a network reason: timeout, refused, unreachable, dns, tls
-  unknown,   // a local problem (bind, internal): says nothing about the path
+  // ok, or the endpoint answered with something unwanted (http_status,
+  // body_mismatch, protocol, an LLM API error, a stream_stall after the body began)
+  answered,
+  failed,   // a network reason: timeout, refused, unreachable, dns, tls, an early stream_stall
+  unknown,  // a local problem (bind, internal): says nothing about the path
 };
 
+// By reason alone. stream_stall reads as failed here; path_outcome(result)
+// knows whether the body had begun, so callers holding the round use that.
 inline PathOutcome path_outcome(Reason reason) {
-  switch (reason) {
-    case Reason::ok:
-    case Reason::http_status:
-    case Reason::body_mismatch:
-    // Bytes came back through the line; the peer's HTTP was broken or cut.
-    case Reason::protocol:
-      return PathOutcome::answered;
-    case Reason::timeout:
-    case Reason::refused:
-    case Reason::unreachable:
-    case Reason::dns:
-    case Reason::tls:
-      return PathOutcome::failed;
-    case Reason::bind:
-    case Reason::internal:
-      return PathOutcome::unknown;
-  }
-  return PathOutcome::unknown;
+  if (reason == Reason::bind || reason == Reason::internal) return PathOutcome::unknown;
+  // Everything else that is not a network reason came back through the line:
+  // an answer, or the peer's broken or cut HTTP (protocol).
+  return is_network_reason(reason) ? PathOutcome::failed : PathOutcome::answered;
+}
+
+// By the whole round: a stream that stalled after its body began was carried
+// by the line, so it counts as answered.
+inline PathOutcome path_outcome(const ProbeResult& round) {
+  if (round.ok) return PathOutcome::answered;
+  if (is_network_failure(round)) return PathOutcome::failed;
+  return path_outcome(round.reason) == PathOutcome::unknown ? PathOutcome::unknown
+                                                            : PathOutcome::answered;
 }
 
 }  // namespace linewatch

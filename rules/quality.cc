@@ -25,7 +25,7 @@ void LineQuality::add_round(const ProbeResult& round, MonoTime at) {
     for (const auto& rtt : round.rtts) add(round.target, at, !rtt.has_value(), rtt);
     return;
   }
-  switch (path_outcome(round.reason)) {
+  switch (path_outcome(round)) {
     case PathOutcome::answered:
       add(round.target, at, false, std::nullopt);
       break;

@@ -4,11 +4,13 @@
 // Samples:
 //   - every liveness echo: its RTT when answered, a loss when missed;
 //   - every echo of an ICMP round (ProbeResult::rtts), the same way;
-//   - TCP/HTTP rounds: one loss sample each, lost only for a network reason
-//     (timeout, refused, unreachable, dns, tls; see rules/path_outcome.h). An
-//     HTTP status or body mismatch is the endpoint's doing and counts as
-//     answered; bind/internal failures are local and are not sampled. Their
-//     durations include server time, so they give no RTT sample.
+//   - TCP/HTTP/LLM rounds: one loss sample each, lost only for a network
+//     reason (timeout, refused, unreachable, dns, tls, a stream_stall before
+//     any body byte; see rules/path_outcome.h). An HTTP status, a body
+//     mismatch or an LLM API error (auth, rate_limited, server_error, ...) is
+//     the endpoint's doing and counts as answered; bind/internal failures are
+//     local and are not sampled. Their durations include server time, so they
+//     give no RTT sample.
 //
 // Figures, over the samples of the window (monotonic time):
 //   median, p95  nearest rank over every RTT sample;

@@ -30,8 +30,10 @@ Result<std::vector<ProbeResult>> SampleReader::select(const std::string& line,
                                                       std::int64_t from_ms, std::int64_t to_ms,
                                                       std::size_t limit, bool newest) const {
   // The name lookups are scalar subqueries so an unknown name simply matches nothing.
-  const std::string sql = std::string("SELECT ") + kSampleColumns +
-                          " FROM samples WHERE line_id = (SELECT id FROM lines WHERE name = ?1)"
+  // llm_samples rows join by rowid; other kinds find none and read NULLs.
+  const std::string sql = std::string("SELECT ") + kSampleColumns + ", " + kLlmColumns +
+                          " FROM samples LEFT JOIN llm_samples ON sample_id = samples.id"
+                          " WHERE line_id = (SELECT id FROM lines WHERE name = ?1)"
                           " AND target_id = (SELECT id FROM targets WHERE name = ?2)"
                           " AND kind = ?3 AND ts_ms >= ?4 AND ts_ms < ?5 ORDER BY ts_ms " +
                           (newest ? "DESC, id DESC" : "ASC, id ASC") + " LIMIT ?6";
@@ -51,6 +53,9 @@ Result<std::vector<ProbeResult>> SampleReader::select(const std::string& line,
     if (!*row) break;
     auto r = read_sample(*st, 0, db_.path());
     if (!r) return r.error();
+    auto llm = read_llm(*st, kSampleColumnCount, db_.path());
+    if (!llm) return llm.error();
+    r->llm = std::move(*llm);
     r->line = line;
     r->target = target;
     out.push_back(std::move(*r));

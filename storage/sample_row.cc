@@ -11,6 +11,10 @@ const char* const kSampleColumns =
     "http_status, cert_expiry_ms, body_bytes, detail, rtts, id";
 // `id` closes the list so readers can order ties; writers leave it NULL (auto).
 
+const char* const kLlmColumns =
+    "sample_id, mode, ttft_us, total_us, tokens, stream_complete, retry_after_us, "
+    "model_listed, stream_bytes";
+
 namespace {
 
 std::optional<std::int64_t> us(const std::optional<Duration>& d) {
@@ -91,6 +95,40 @@ Result<ProbeResult> read_sample(const Stmt& st, int i, std::string_view where) {
     r.rtts = std::move(*rtts);
   }
   return r;
+}
+
+void bind_llm(Stmt& st, int i, std::int64_t sample_id, const LlmFigures& f) {
+  st.bind(i++, sample_id);
+  st.bind(i++, static_cast<std::int64_t>(f.mode));
+  st.bind(i++, us(f.ttft));
+  st.bind(i++, us(f.total));
+  st.bind(i++, std::int64_t{f.tokens});
+  st.bind(i++, std::int64_t{f.stream_complete ? 1 : 0});
+  st.bind(i++, us(f.retry_after));
+  if (f.model_listed)
+    st.bind(i++, std::int64_t{*f.model_listed ? 1 : 0});
+  else
+    st.bind_null(i++);
+  st.bind(i++, static_cast<std::int64_t>(f.stream_bytes));
+}
+
+Result<std::optional<LlmFigures>> read_llm(const Stmt& st, int i, std::string_view where) {
+  if (st.is_null(i)) return std::optional<LlmFigures>();  // no llm_samples row
+  LlmFigures f;
+  const auto mode = st.column_int(i + 1);
+  if (mode != static_cast<std::int64_t>(LlmMode::models) &&
+      mode != static_cast<std::int64_t>(LlmMode::completion))
+    return io_error(std::string(where) + ": corrupt llm row " + std::to_string(st.column_int(i)) +
+                    ": mode " + std::to_string(mode));
+  f.mode = static_cast<LlmMode>(mode);
+  f.ttft = dur(st, i + 2);
+  f.total = dur(st, i + 3);
+  f.tokens = static_cast<int>(st.column_int(i + 4));
+  f.stream_complete = st.column_int(i + 5) != 0;
+  f.retry_after = dur(st, i + 6);
+  if (auto listed = st.column_opt(i + 7)) f.model_listed = *listed != 0;
+  f.stream_bytes = static_cast<std::uint64_t>(st.column_int(i + 8));
+  return std::optional<LlmFigures>(f);
 }
 
 std::string encode_rtts(const std::vector<std::optional<Duration>>& rtts) {

@@ -66,9 +66,13 @@ TEST_CASE("reason codes: rows stored before protocol existed keep their meaning"
   auto protocol = row_with_reason(db, 10);
   REQUIRE_MESSAGE(protocol, protocol.error().message);
   CHECK(protocol->reason == Reason::protocol);
-  auto unknown = row_with_reason(db, 11);
+  // The llm reasons were appended after protocol.
+  auto stall = row_with_reason(db, 16);
+  REQUIRE_MESSAGE(stall, stall.error().message);
+  CHECK(stall->reason == Reason::stream_stall);
+  auto unknown = row_with_reason(db, 17);
   REQUIRE_FALSE(unknown);
-  CHECK(unknown.error().message.find("reason 11") != std::string::npos);
+  CHECK(unknown.error().message.find("reason 17") != std::string::npos);
 }
 
 }  // namespace

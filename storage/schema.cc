@@ -75,6 +75,26 @@ CREATE TABLE line_bandwidth(
 CREATE INDEX line_bandwidth_series ON line_bandwidth(line_id, ts_ms);
 CREATE INDEX line_bandwidth_ts ON line_bandwidth(ts_ms);
 )sql",
+    // v4: what llm rounds measured, one row beside each llm sample. A side
+    // table, so the far more numerous icmp/tcp/http rows pay nothing for it;
+    // the trigger keeps it from outliving its sample (retention, or any other
+    // delete, foreign_keys on or off).
+    R"sql(
+CREATE TABLE llm_samples(
+  sample_id INTEGER PRIMARY KEY,
+  mode INTEGER NOT NULL,
+  ttft_us INTEGER,
+  total_us INTEGER,
+  tokens INTEGER NOT NULL,
+  stream_complete INTEGER NOT NULL,
+  retry_after_us INTEGER,
+  model_listed INTEGER,
+  stream_bytes INTEGER NOT NULL
+) STRICT;
+CREATE TRIGGER samples_drop_llm AFTER DELETE ON samples BEGIN
+  DELETE FROM llm_samples WHERE sample_id = OLD.id;
+END;
+)sql",
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one migration step per version");
 

@@ -5,7 +5,7 @@
 // it at a whole version. A database newer than kSchemaVersion is refused
 // before anything is written to it.
 //
-// Schema, version 3 (durations in whole microseconds, times in unix ms):
+// Schema, version 4 (durations in whole microseconds, times in unix ms):
 //   lines(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)     -- line names, interned
 //   targets(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)   -- target names, interned
 //   samples STRICT: one ProbeResult per row
@@ -31,8 +31,15 @@
 //     line_id -> lines, ts_ms, rx_bps, tx_bps (bits/s, INTEGER),
 //     utilisation REAL (NULL when the line's capacity is unknown);
 //     indexes line_bandwidth_series(line_id, ts_ms), line_bandwidth_ts(ts_ms).
+//   v4 llm_samples STRICT: the LlmFigures of an llm sample, one row per such
+//     sample (none for other kinds)
+//     sample_id INTEGER PRIMARY KEY (= samples.id), mode (LlmMode),
+//     ttft_us, total_us, tokens, stream_complete (0/1), retry_after_us,
+//     model_listed (0/1, NULL when not asked), stream_bytes;
+//     trigger samples_drop_llm deletes the row with its sample.
 //   samples, events and line_bandwidth rows older than storage.retention are
-//   deleted; agent_state rows are kept until overwritten.
+//   deleted (llm_samples rows with their samples); agent_state rows are kept
+//   until overwritten.
 //
 // Thread-safety: the functions use the given connection only; callers serialise.
 #pragma once
@@ -42,7 +49,7 @@
 
 namespace linewatch {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // The database's current schema version (0 for a new, empty file).
 Result<int> schema_version(Db& db);

@@ -58,9 +58,14 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
   }
   Db db = open_raw(dir.path() + "/sub/dir/linewatch.db");
   CHECK(*schema_version(db) == kSchemaVersion);
-  CHECK(kSchemaVersion == 3);
+  CHECK(kSchemaVersion == 4);
   CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples", "events",
-                                                      "agent_state", "line_bandwidth"});
+                                                      "agent_state", "line_bandwidth",
+                                                      "llm_samples"});
+  CHECK(objects(db, "trigger") == std::set<std::string>{"samples_drop_llm"});
+  CHECK(columns(db, "llm_samples") ==
+        std::set<std::string>{"sample_id", "mode", "ttft_us", "total_us", "tokens",
+                              "stream_complete", "retry_after_us", "model_listed", "stream_bytes"});
   const auto idx = objects(db, "index");
   for (const char* name : {"samples_series", "samples_ts", "events_ts", "events_line",
                            "line_bandwidth_series", "line_bandwidth_ts"}) {
@@ -172,9 +177,56 @@ TEST_CASE("a v2 database is migrated to v3 in place: samples kept, new tables us
   CHECK(*store->load_state("route_plan") == std::optional<std::string>("{}"));
   store->stop();
   Db db = open_raw(dir.db());
-  CHECK(*schema_version(db) == 3);
+  CHECK(*schema_version(db) == kSchemaVersion);
   CHECK(*db.query_int("SELECT count(*) FROM lines", "lines") == 2);
   CHECK(*db.query_int("SELECT line_id FROM line_bandwidth", "line id") == 1);
+  CHECK(*db.query_text("PRAGMA integrity_check", "integrity") == "ok");
+}
+
+TEST_CASE("a v3 database is migrated to v4: rows kept, llm figures stored beside new samples") {
+  TempDir dir;
+  {
+    // As the previous release left it: WAL, samples of every kind it knew, events.
+    Db db = open_raw(dir.db());
+    REQUIRE(*db.query_text("PRAGMA journal_mode = WAL", "wal") == "wal");
+    REQUIRE(migrate(db, 3));
+    CHECK(objects(db, "table").count("llm_samples") == 0);
+    REQUIRE(db.exec(
+        "INSERT INTO lines(name) VALUES('cn2');"
+        "INSERT INTO targets(name) VALUES('openai');"
+        "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason, rtt_us, duration_us,"
+        " sent, received, http_status, body_bytes, detail, rtts) VALUES"
+        " (1, 1, 2, 1700000000000, 0, 6, 170000, 171000, 0, 0, 429, 80, 'status 429', NULL);"
+        "INSERT INTO events(ts_ms, kind, line, target, reason, detail)"
+        " VALUES(1700000000500, 'line_down', 'cn2', '', 'silence', '')",
+        "insert v3 rows"));
+  }
+  FakeClock clock(WallTime(std::chrono::milliseconds(1700000002000)));
+  auto store = test::open_store(dir, clock);
+  auto http = store->samples({"cn2", "openai", ProbeKind::http});
+  REQUIRE(http);
+  REQUIRE(http->size() == 1);
+  CHECK(http->front().http_status == 429);
+  CHECK(http->front().reason == Reason::http_status);
+  CHECK_FALSE(http->front().llm.has_value());
+  CHECK(store->events({})->size() == 1);
+
+  const ProbeResult llm = test::llm_result("cn2", "openai", clock.wall_now(), LlmMode::completion);
+  REQUIRE(store->submit(llm));
+  REQUIRE(store->flush(10s));
+  auto back = store->samples({"cn2", "openai", ProbeKind::llm});
+  REQUIRE(back);
+  REQUIRE(back->size() == 1);
+  test::check_same(back->front(), test::as_stored(llm));
+  store->stop();
+
+  Db db = open_raw(dir.db());
+  CHECK(*schema_version(db) == 4);
+  CHECK(*db.query_int("SELECT count(*) FROM samples", "samples") == 2);
+  CHECK(*db.query_int("SELECT count(*) FROM llm_samples", "llm rows") == 1);
+  // The figures belong to the new llm sample, not the migrated http one.
+  CHECK(*db.query_int("SELECT kind FROM samples WHERE id = (SELECT sample_id FROM llm_samples)",
+                      "kind") == static_cast<int>(ProbeKind::llm));
   CHECK(*db.query_text("PRAGMA integrity_check", "integrity") == "ok");
 }
 

@@ -27,6 +27,9 @@ Status WriteStatements::prepare() {
       std::string("INSERT INTO samples(line_id, target_id, ") + kSampleColumns + ") VALUES(?1, ?2";
   for (int i = 0; i < kSampleColumnCount; ++i) sample_sql += ", ?" + std::to_string(i + 3);
   sample_sql += ")";
+  std::string llm_sql = std::string("INSERT INTO llm_samples(") + kLlmColumns + ") VALUES(?1";
+  for (int i = 1; i < kLlmColumnCount; ++i) llm_sql += ", ?" + std::to_string(i + 1);
+  llm_sql += ")";
   struct ToPrepare {
     std::optional<Stmt>* slot;
     std::string sql;
@@ -34,6 +37,7 @@ Status WriteStatements::prepare() {
   };
   const ToPrepare all[] = {
       {&sample_, sample_sql, "insert sample"},
+      {&llm_, llm_sql, "insert llm sample"},
       {&event_, kInsertEvent, "insert event"},
       {&bandwidth_, kInsertBandwidth, "insert bandwidth"},
       {&state_, kPutState, "save state"},
@@ -90,7 +94,10 @@ Status WriteStatements::insert(const ProbeResult& r) {
   sample_->bind(1, *line);
   sample_->bind(2, *target);
   bind_sample(*sample_, 3, r);
-  return sample_->run();
+  if (auto s = sample_->run(); !s || !r.llm) return s;
+  // In the caller's transaction: the sample and its figures commit together.
+  bind_llm(*llm_, 1, sqlite3_last_insert_rowid(db_->handle()), *r.llm);
+  return llm_->run();
 }
 
 Status WriteStatements::insert(const Event& e) {

@@ -53,7 +53,7 @@ class WriteStatements {
                               const std::string& name);
 
   Db* db_;
-  std::optional<Stmt> sample_, event_, bandwidth_, state_, line_upsert_, target_upsert_;
+  std::optional<Stmt> sample_, llm_, event_, bandwidth_, state_, line_upsert_, target_upsert_;
   std::vector<Stmt> prune_;  // one per retained table
   std::unordered_map<std::string, std::int64_t> line_ids_, target_ids_;
 };

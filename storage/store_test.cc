@@ -21,7 +21,8 @@ using test::TempDir;
 using test::wait_until;
 
 // A varied set of results across series: ICMP with lost echoes, an all-lost
-// ICMP round, TCP with a connect phase, HTTP(S) with every phase and a cert.
+// ICMP round, TCP with a connect phase, HTTP(S) with every phase and a cert,
+// LLM rounds of both modes with their figures (429s, a missing model).
 std::vector<ProbeResult> varied(WallTime t0) {
   std::vector<ProbeResult> v;
   for (int i = 0; i < 30; ++i) {
@@ -60,6 +61,11 @@ std::vector<ProbeResult> varied(WallTime t0) {
     http.cert_expiry = WallTime(milliseconds(1'900'000'000'123LL));
     http.body_bytes = 12'345 + static_cast<std::uint64_t>(i);
     v.push_back(http);
+
+    v.push_back(test::llm_result("cn2", "openai", t, LlmMode::completion,
+                                 i % 4 ? Reason::ok : Reason::rate_limited));
+    v.push_back(test::llm_result("cu-vip", "openai", t, LlmMode::models,
+                                 i % 7 ? Reason::ok : Reason::model_missing));
   }
   return v;
 }
@@ -86,7 +92,8 @@ TEST_CASE("results are read back field for field") {
     ProbeKind kind;
   };
   for (const S s : {S{"cn2", "la", ProbeKind::icmp}, S{"cu-vip", "la", ProbeKind::icmp},
-                    S{"cn2", "openai", ProbeKind::tcp}, S{"cn2", "openai", ProbeKind::http}}) {
+                    S{"cn2", "openai", ProbeKind::tcp}, S{"cn2", "openai", ProbeKind::http},
+                    S{"cn2", "openai", ProbeKind::llm}, S{"cu-vip", "openai", ProbeKind::llm}}) {
     const std::string name =
         std::string(s.line) + "/" + s.target + "/" + std::string(to_string(s.kind));
     CAPTURE(name);
@@ -103,6 +110,22 @@ TEST_CASE("results are read back field for field") {
   REQUIRE(first->front().rtts.size() == 5);
   CHECK_FALSE(first->front().rtts[1].has_value());
   CHECK(first->front().received == 3);
+  // And that the llm figures are read, not only absent on both sides.
+  auto llm = store->samples({"cn2", "openai", ProbeKind::llm, {}, WallTime::max(), 1});
+  REQUIRE(llm);
+  REQUIRE(llm->size() == 1);
+  REQUIRE(llm->front().llm.has_value());
+  CHECK(llm->front().reason == Reason::rate_limited);
+  CHECK(llm->front().llm->retry_after == std::optional<Duration>(17s));
+  CHECK(llm->front().llm->ttft == std::optional<Duration>(microseconds(398'765)));
+  auto latest = store->latest("cu-vip", "openai", ProbeKind::llm);
+  REQUIRE(latest);
+  REQUIRE(*latest);
+  REQUIRE((*latest)->llm.has_value());
+  CHECK((*latest)->llm->model_listed == std::optional<bool>(true));
+  auto tcp = store->latest("cn2", "openai", ProbeKind::tcp);
+  REQUIRE(tcp);
+  CHECK_FALSE((**tcp).llm.has_value());
 }
 
 TEST_CASE("queries: time range, limit, newest, series, latest, unknown names") {
@@ -132,20 +155,22 @@ TEST_CASE("queries: time range, limit, newest, series, latest, unknown names") {
 
   auto series = store->series();
   REQUIRE(series);
-  REQUIRE(series->size() == 4);
+  REQUIRE(series->size() == 6);
   CHECK((*series)[0].line == "cn2");
   CHECK((*series)[0].target == "la");
   CHECK((*series)[0].kind == ProbeKind::icmp);
   CHECK((*series)[1].target == "openai");
   CHECK((*series)[1].kind == ProbeKind::tcp);
   CHECK((*series)[2].kind == ProbeKind::http);
-  CHECK((*series)[3].line == "cu-vip");
+  CHECK((*series)[3].kind == ProbeKind::llm);
+  CHECK((*series)[4].line == "cu-vip");
+  CHECK((*series)[5].kind == ProbeKind::llm);
   for (const auto& s : *series) CHECK(s.latest == t0 + milliseconds(290'007));
 
   auto latest = store->latest("cn2", "openai", ProbeKind::http);
   REQUIRE(latest);
   REQUIRE(latest->has_value());
-  check_same(**latest, test::as_stored(all.back()));
+  check_same(**latest, test::as_stored(of_series(all, "cn2", "openai", ProbeKind::http).back()));
 
   auto none = store->latest("nope", "la", ProbeKind::icmp);
   REQUIRE(none);
@@ -228,21 +253,37 @@ TEST_CASE("retention deletes rows older than now - retention on the injected clo
     REQUIRE(store->submit(icmp_result("l", "old", now - 2h + milliseconds(i), {100})));
   for (int i = 0; i < 10; ++i)
     REQUIRE(store->submit(icmp_result("l", "recent", now - 30min + milliseconds(i), {100})));
+  // llm figures live in a table of their own and leave with their samples.
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(store->submit(
+        test::llm_result("l", "api", now - (i < 3 ? 2h : 30min), LlmMode::completion)));
   REQUIRE(store->flush(10s));
   std::this_thread::sleep_for(50ms);  // the clock has not moved: no pass is due
   CHECK(store->stats().retention_runs == 1);
-  CHECK(*store->count() == 30);
+  CHECK(*store->count() == 34);
+  auto llm_rows = [&] {
+    auto db = Db::open(dir.db(), SQLITE_OPEN_READONLY, 1s);
+    REQUIRE(db);
+    return *db->query_int("SELECT count(*) FROM llm_samples", "count llm rows");
+  };
+  CHECK(llm_rows() == 4);
 
   clock.advance(1min);
   REQUIRE(wait_until([&] { return store->stats().retention_runs == 2; }));
-  CHECK(*store->count() == 10);
-  CHECK(store->stats().retention_deleted == 20);
+  CHECK(*store->count() == 11);
+  CHECK(store->stats().retention_deleted == 23);
   CHECK(store->samples({"l", "recent", ProbeKind::icmp})->size() == 10);
+  CHECK(llm_rows() == 1);
+  auto kept = store->samples({"l", "api", ProbeKind::llm});
+  REQUIRE(kept);
+  REQUIRE(kept->size() == 1);
+  CHECK(kept->front().llm.has_value());
 
   clock.advance(40min);  // the "recent" rows are now 71 minutes old
   REQUIRE(wait_until([&] { return store->stats().retention_runs == 3; }));
   CHECK(*store->count() == 0);
-  CHECK(store->stats().retention_deleted == 30);
+  CHECK(store->stats().retention_deleted == 34);
+  CHECK(llm_rows() == 0);
   CHECK(store->stats().write_errors == 0);
 }
 

@@ -99,6 +99,40 @@ inline ProbeResult as_stored(ProbeResult r) {
   for (auto& e : r.rtts) cut(e);
   Phases& p = r.phases;
   for (auto* d : {&p.dns, &p.connect, &p.tls, &p.ttfb, &p.transfer}) cut(*d);
+  if (r.llm)
+    for (auto* d : {&r.llm->ttft, &r.llm->total, &r.llm->retry_after}) cut(*d);
+  return r;
+}
+
+// An llm round of `mode` at `t`; ok with a streamed answer unless `reason` says otherwise.
+inline ProbeResult llm_result(const std::string& line, const std::string& target, WallTime t,
+                              LlmMode mode, Reason reason = Reason::ok) {
+  ProbeResult r;
+  r.line = line;
+  r.target = target;
+  r.kind = ProbeKind::llm;
+  r.time = t;
+  r.ok = reason == Reason::ok;
+  r.reason = reason;
+  r.http_status = reason == Reason::rate_limited ? 429 : 200;
+  r.phases = {std::chrono::microseconds(900), std::chrono::microseconds(41'000),
+              std::chrono::microseconds(83'000), std::chrono::microseconds(310'000), std::nullopt};
+  r.duration = std::chrono::microseconds(702'345);
+  LlmFigures f;
+  f.mode = mode;
+  f.total = std::chrono::microseconds(612'345);
+  f.stream_bytes = 1'234;
+  if (mode == LlmMode::completion) {
+    f.ttft = std::chrono::microseconds(398'765) + std::chrono::nanoseconds(999);
+    f.tokens = 5;
+    f.stream_complete = r.ok;
+  } else {
+    f.model_listed = reason != Reason::model_missing;
+  }
+  if (reason == Reason::rate_limited) f.retry_after = std::chrono::seconds(17);
+  r.rtt = mode == LlmMode::completion ? f.ttft : f.total;
+  if (!r.ok) r.detail = "status 429: Rate limit reached for requests";
+  r.llm = f;
   return r;
 }
 
@@ -129,6 +163,16 @@ inline void check_same(const ProbeResult& a, const ProbeResult& b) {
   CHECK(a.http_status == b.http_status);
   CHECK(a.cert_expiry == b.cert_expiry);
   CHECK(a.body_bytes == b.body_bytes);
+  REQUIRE(a.llm.has_value() == b.llm.has_value());
+  if (!a.llm) return;
+  CHECK(a.llm->mode == b.llm->mode);
+  CHECK(a.llm->ttft == b.llm->ttft);
+  CHECK(a.llm->total == b.llm->total);
+  CHECK(a.llm->tokens == b.llm->tokens);
+  CHECK(a.llm->stream_complete == b.llm->stream_complete);
+  CHECK(a.llm->retry_after == b.llm->retry_after);
+  CHECK(a.llm->model_listed == b.llm->model_listed);
+  CHECK(a.llm->stream_bytes == b.llm->stream_bytes);
 }
 
 }  // namespace linewatch::test
