@@ -1,5 +1,5 @@
-// The Anthropic dialect: /v1/models and /v1/messages, errors as
-// {"type":"error","error":{"type","message"}}, streams as named events.
+// The Anthropic dialect: /v1/models, /v1/models/ID and /v1/messages, errors
+// as {"type":"error","error":{"type","message"}}, streams as named events.
 #include <Poco/JSON/Array.h>
 
 #include <algorithm>
@@ -81,6 +81,15 @@ Object::Ptr message(const Reply& r, Array::Ptr content, const char* stop, int ou
   return m;
 }
 
+// One model as the list and the get-a-model call show it.
+Object::Ptr model_object(const std::string& id) {
+  Object::Ptr m = typed("model");
+  m->set("id", id);
+  m->set("display_name", "mockllm " + id);
+  m->set("created_at", "2024-10-22T00:00:00Z");
+  return m;
+}
+
 int estimate_prompt_tokens(const Array& messages) {
   std::size_t chars = 0;
   for (std::size_t i = 0; i < messages.size(); ++i)
@@ -104,13 +113,7 @@ class Anthropic final : public Dialect {
 
   std::string models_json(const std::vector<std::string>& models) const override {
     Array::Ptr data = new Array;
-    for (const std::string& id : models) {
-      Object::Ptr m = typed("model");
-      m->set("id", id);
-      m->set("display_name", "mockllm " + id);
-      m->set("created_at", "2024-10-22T00:00:00Z");
-      data->add(m);
-    }
+    for (const std::string& id : models) data->add(model_object(id));
     Object::Ptr o = ordered();
     o->set("data", data);
     o->set("has_more", false);
@@ -199,5 +202,7 @@ const Dialect& anthropic_dialect() {
   static const Anthropic d;
   return d;
 }
+
+std::string anthropic_model_json(const std::string& id) { return text(model_object(id)); }
 
 }  // namespace linewatch::mockllm

@@ -34,12 +34,80 @@ TEST_CASE("Anthropic models: x-api-key and anthropic-version pick the flavour on
   REQUIRE(data);
   REQUIRE(data->size() == 2);
   CHECK(data->getObject(0)->getValue<std::string>("type") == "model");
-  CHECK(data->getObject(0)->getValue<std::string>("id") == "claude-3-5-haiku-latest");
+  // Dated ids only, as Anthropic lists them: aliases are not listed.
+  CHECK(data->getObject(0)->getValue<std::string>("id") == "claude-3-5-haiku-20241022");
   CHECK(data->getObject(1)->getValue<std::string>("id") == "mock-1");
   CHECK(!data->getObject(0)->getValue<std::string>("created_at").empty());
   CHECK(r.json()->getValue<bool>("has_more") == false);
   // The /anthropic prefix gives the same answer.
   CHECK(call(m.at, "GET", "/anthropic/v1/models", "", anthropic_key(kKey)).body == r.body);
+}
+
+// The id of a 200 model object, checking its shape.
+std::string model_id(const test::Reply& r) {
+  REQUIRE(r.status == 200);
+  CHECK(r.head.getContentType() == "application/json");
+  Object::Ptr o = r.json();
+  CHECK(o->getValue<std::string>("type") == "model");
+  CHECK(!o->getValue<std::string>("display_name").empty());
+  CHECK(!o->getValue<std::string>("created_at").empty());
+  return o->getValue<std::string>("id");
+}
+
+TEST_CASE("Anthropic get a model: a listed id, or a -latest alias resolved to its dated id") {
+  test::Mock m;
+  CHECK(model_id(call(m.at, "GET", "/v1/models/claude-3-5-haiku-20241022", "",
+                      anthropic_key(kKey))) == "claude-3-5-haiku-20241022");
+  CHECK(model_id(call(m.at, "GET", "/v1/models/claude-3-5-haiku-latest", "",
+                      anthropic_key(kKey))) == "claude-3-5-haiku-20241022");
+  CHECK(model_id(call(m.at, "GET", "/anthropic/v1/models/mock-1", "", anthropic_key(kKey))) ==
+        "mock-1");
+  // The id is one percent-encoded path segment.
+  CHECK(model_id(call(m.at, "GET", "/v1/models/claude%2D3%2D5-haiku-latest", "",
+                      anthropic_key(kKey))) == "claude-3-5-haiku-20241022");
+}
+
+TEST_CASE("Anthropic get a model: the newest dated id answers for its alias") {
+  test::Mock m([](Behaviour& b) {
+    b.models = {"claude-x-20240101", "claude-x-20250301", "claude-x-20241231", "claude-xy-20260101",
+                "claude-x-2025"};
+  });
+  CHECK(model_id(call(m.at, "GET", "/v1/models/claude-x-latest", "", anthropic_key(kKey))) ==
+        "claude-x-20250301");
+  CHECK(model_id(call(m.at, "GET", "/v1/models/claude-xy-latest", "", anthropic_key(kKey))) ==
+        "claude-xy-20260101");
+}
+
+TEST_CASE("Anthropic get a model: an unknown id or alias is 404 not_found_error") {
+  test::Mock m;
+  for (const char* path :
+       {"/v1/models/claude-9", "/v1/models/claude-9-latest", "/v1/models/claude-3-5-haiku",
+        "/v1/models/latest", "/v1/models/claude-3-5-haiku-20241022-latest",
+        "/v1/models/mock-1%2Fx"}) {
+    CAPTURE(path);
+    check_error(call(m.at, "GET", path, "", anthropic_key(kKey)), 404, "not_found_error");
+  }
+  const test::Reply r = call(m.at, "GET", "/v1/models/claude-9", "", anthropic_key(kKey));
+  CHECK(r.json()->getObject("error")->getValue<std::string>("message") == "model: claude-9");
+  // Auth and the version header come first, as for every call; then the method.
+  check_error(call(m.at, "GET", "/anthropic/v1/models/mock-1"), 401, "authentication_error");
+  check_error(call(m.at, "GET", "/v1/models/mock-1", "", {{"x-api-key", kKey}}), 400,
+              "invalid_request_error");
+  check_error(call(m.at, "POST", "/v1/models/mock-1", "{}", anthropic_key(kKey)), 405,
+              "invalid_request_error");
+  // Not a model id: an empty or two-segment path.
+  check_error(call(m.at, "GET", "/v1/models/", "", anthropic_key(kKey)), 404, "not_found_error");
+  check_error(call(m.at, "GET", "/v1/models/a/b", "", anthropic_key(kKey)), 404, "not_found_error");
+}
+
+TEST_CASE("Anthropic messages accept a -latest alias of a listed model") {
+  test::Mock m;
+  CHECK(call(m.at, "POST", "/v1/messages", messages_body("claude-3-5-haiku-latest", false),
+             anthropic_key(kKey))
+            .status == 200);
+  check_error(call(m.at, "POST", "/v1/messages", messages_body("mock-2-latest", false),
+                   anthropic_key(kKey)),
+              404, "not_found_error");
 }
 
 TEST_CASE("Anthropic auth: 401 without or with a wrong x-api-key, 400 without anthropic-version") {

@@ -1,5 +1,7 @@
 #include "tests/lab/mockllm/behaviour.h"
 
+#include <algorithm>
+
 namespace linewatch::mockllm {
 
 std::string_view to_string(Flavour f) {
@@ -25,11 +27,29 @@ std::vector<std::string> default_models(Flavour f) {
     case Flavour::openai:
       return {"gpt-4o-mini", "mock-1"};
     case Flavour::anthropic:
-      return {"claude-3-5-haiku-latest", "mock-1"};
+      return {"claude-3-5-haiku-20241022", "mock-1"};
     case Flavour::gemini:
       return {"gemini-1.5-flash", "mock-1"};
   }
   return {"mock-1"};
+}
+
+std::optional<std::string> resolve_model(const std::vector<std::string>& models,
+                                         std::string_view id) {
+  if (std::find(models.begin(), models.end(), id) != models.end()) return std::string(id);
+  static constexpr std::string_view kLatest = "latest";
+  static constexpr std::size_t kDateDigits = 8;  // YYYYMMDD
+  if (!id.ends_with("-" + std::string(kLatest))) return std::nullopt;
+  const std::string_view stem = id.substr(0, id.size() - kLatest.size());  // "NAME-"
+  std::optional<std::string> newest;
+  for (const std::string& m : models) {
+    if (!m.starts_with(stem) || m.size() != stem.size() + kDateDigits) continue;
+    const std::string_view date = std::string_view(m).substr(stem.size());
+    if (!std::all_of(date.begin(), date.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      continue;
+    if (!newest || m > *newest) newest = m;  // same length: the later date sorts last
+  }
+  return newest;
 }
 
 Behaviours default_behaviours() {

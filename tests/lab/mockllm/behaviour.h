@@ -62,8 +62,14 @@ inline const Behaviour& of(const Behaviours& all, Flavour f) {
   return all[static_cast<std::size_t>(f)];
 }
 
-// The models a flavour lists by default: a real-looking id and "mock-1".
+// The models a flavour lists by default: a real-looking id and "mock-1"
+// (Anthropic's dated, as Anthropic lists them).
 std::vector<std::string> default_models(Flavour f);
+// The listed model `id` names, Anthropic's way: `id` itself when listed, or
+// for an alias "NAME-latest" the newest listed "NAME-YYYYMMDD"; nullopt when
+// none.
+std::optional<std::string> resolve_model(const std::vector<std::string>& models,
+                                         std::string_view id);
 // Behaviour{} with default_models(f), for each flavour.
 Behaviours default_behaviours();
 

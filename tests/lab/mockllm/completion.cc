@@ -1,6 +1,7 @@
 // The completion calls of every flavour: parse, check the model, then a
 // whole reply or a stream (stream.h), paced by the Behaviour in force when
 // the request arrived.
+#include <algorithm>
 #include <chrono>
 #include <ostream>
 
@@ -76,8 +77,11 @@ void serve_completion(SharedState& state, const Route& route, const Behaviour& b
   }
   rec.model = c->model;
   rec.stream = c->stream;
-  if (std::find(b.models.begin(), b.models.end(), c->model) == b.models.end())
-    return send_error(response, d, Fault::no_model, d.no_model_message(c->model));
+  // Anthropic takes its aliases ("-latest") where its list has dated ids only.
+  const bool served = route.flavour == Flavour::anthropic
+                          ? resolve_model(b.models, c->model).has_value()
+                          : std::find(b.models.begin(), b.models.end(), c->model) != b.models.end();
+  if (!served) return send_error(response, d, Fault::no_model, d.no_model_message(c->model));
   const Reply r = make_reply(state, d, *c, b);
   rec.id = r.id;
   if (b.stall_before_headers) {

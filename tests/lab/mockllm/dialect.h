@@ -96,6 +96,11 @@ const Dialect& openai_dialect();
 const Dialect& anthropic_dialect();
 const Dialect& gemini_dialect();
 
+// Anthropic's answer to GET /v1/models/ID for the listed model `id`
+// ({"type":"model","id",...}). Only Anthropic's single-model call is served:
+// the probe asks it because Anthropic's list holds no aliases.
+std::string anthropic_model_json(const std::string& id);
+
 // The text of reply token `index` (0-based); tokens concatenate into prose.
 std::string token_text(int index);
 // The content of the first `tokens` tokens.

@@ -82,6 +82,11 @@ void serve_api(SharedState& state, const Route& route, HTTPServerRequest& reques
     return send_error(response, d, Fault::bad_method, "Method not allowed; use " + allow);
   }
   if (route.call == Call::models) return send_json(response, 200, d.models_json(b.models));
+  if (route.call == Call::model) {
+    const std::optional<std::string> listed = resolve_model(b.models, route.model);
+    if (!listed) return send_error(response, d, Fault::no_model, d.no_model_message(route.model));
+    return send_json(response, 200, anthropic_model_json(*listed));
+  }
   if (route.stream && query_value(request.getURI(), "alt") != "sse")
     return send_error(response, d, Fault::bad_request,
                       "mockllm streams Gemini only as server-sent events: add ?alt=sse");

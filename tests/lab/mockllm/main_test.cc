@@ -176,7 +176,7 @@ TEST_CASE("the binary's knob flags reach every flavour") {
   REQUIRE(config.status == 200);
   const std::pair<const char*, const char*> first_models[] = {
       {"openai", "gpt-4o-mini"},
-      {"anthropic", "claude-3-5-haiku-latest"},
+      {"anthropic", "claude-3-5-haiku-20241022"},
       {"gemini", "gemini-lab"}};
   for (const auto& [flavour, model] : first_models) {
     CAPTURE(flavour);

@@ -1,5 +1,8 @@
 #include "tests/lab/mockllm/route.h"
 
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
 namespace linewatch::mockllm {
 namespace {
 
@@ -30,12 +33,30 @@ Route gemini(std::string_view api_path, bool v1_too) {
   return r;
 }
 
+// "/v1/models/MODEL" as Anthropic's get-a-model call: MODEL one non-empty
+// segment, percent-decoded (a bad escape leaves the call unknown).
+void anthropic_model(std::string_view api_path, Route& r) {
+  static constexpr std::string_view kPrefix = "/v1/models/";
+  if (!api_path.starts_with(kPrefix)) return;
+  const std::string_view id = api_path.substr(kPrefix.size());
+  if (id.empty() || id.find('/') != std::string_view::npos) return;
+  try {
+    std::string decoded;
+    Poco::URI::decode(std::string(id), decoded);
+    r.model = std::move(decoded);
+    r.call = Call::model;
+  } catch (const Poco::Exception&) {
+  }
+}
+
 Route openai_or_anthropic(Flavour f, std::string_view api_path) {
   Route r{f, Call::unknown, std::string(api_path), "", false};
   if (api_path == "/v1/models")
     r.call = Call::models;
   else if (api_path == (f == Flavour::openai ? "/v1/chat/completions" : "/v1/messages"))
     r.call = Call::completion;
+  else if (f == Flavour::anthropic)
+    anthropic_model(api_path, r);
   return r;
 }
 
@@ -58,6 +79,7 @@ std::optional<Route> route(std::string_view path, bool anthropic_headers) {
 std::string_view method_of(Call call) {
   switch (call) {
     case Call::models:
+    case Call::model:
       return "GET";
     case Call::completion:
       return "POST";

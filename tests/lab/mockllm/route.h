@@ -13,6 +13,7 @@
 // Calls per flavour (API path, after any prefix):
 //   openai      GET /v1/models      POST /v1/chat/completions
 //   anthropic   GET /v1/models      POST /v1/messages
+//               GET /v1/models/MODEL  (one model; MODEL percent-decoded)
 //   gemini      GET /v1beta/models  POST /v1beta/models/MODEL:streamGenerateContent
 //                                   POST /v1beta/models/MODEL:generateContent
 //               (/v1 for /v1beta too, behind the /gemini prefix only)
@@ -26,20 +27,22 @@
 
 namespace linewatch::mockllm {
 
-enum class Call { models, completion, unknown };
+// models: the model list; model: one model (Anthropic's "get a model").
+enum class Call { models, model, completion, unknown };
 
 struct Route {
   Flavour flavour = Flavour::openai;
   Call call = Call::unknown;
   std::string api_path;  // the path without the flavour prefix
-  std::string model;     // gemini completion: the MODEL of the path
+  std::string model;     // gemini completion, anthropic model: the MODEL of the path
   bool stream = false;   // gemini completion: streamGenerateContent
 };
 
 // nullopt: not an API path (no flavour prefix, not under /v1/ or /v1beta/).
 std::optional<Route> route(std::string_view path, bool anthropic_headers);
 
-// The method a call takes: "GET" for models, "POST" for completion, "" for unknown.
+// The method a call takes: "GET" for models and model, "POST" for
+// completion, "" for unknown.
 std::string_view method_of(Call call);
 
 }  // namespace linewatch::mockllm

@@ -64,7 +64,26 @@ TEST_CASE("Gemini completion paths carry the model and the action") {
   }
 }
 
+TEST_CASE("Anthropic's get-a-model path carries the id, percent-decoded") {
+  std::optional<Route> r = route("/v1/models/claude-3-5-haiku-latest", true);
+  REQUIRE(r);
+  CHECK(r->flavour == Flavour::anthropic);
+  CHECK(r->call == Call::model);
+  CHECK(r->model == "claude-3-5-haiku-latest");
+  r = route("/anthropic/v1/models/a%20b%2Fc", false);
+  REQUIRE(r);
+  CHECK(r->call == Call::model);
+  CHECK(r->model == "a b/c");
+  // OpenAI's is not served; nor an empty id, a second segment or a bad escape.
+  check("/v1/models/gpt-4o-mini", false, Flavour::openai, Call::unknown);
+  for (const char* bad : {"/v1/models/", "/v1/models/a/b", "/v1/models/a%2"}) {
+    CAPTURE(bad);
+    CHECK(route(bad, true)->call == Call::unknown);
+  }
+}
+
 TEST_CASE("each call has one method") {
+  CHECK(method_of(Call::model) == "GET");
   CHECK(method_of(Call::models) == "GET");
   CHECK(method_of(Call::completion) == "POST");
   CHECK(method_of(Call::unknown) == "");
