@@ -1,8 +1,9 @@
-// The LLM probe: one model-list call, or one streamed completion timed to its
-// first content token, through one line. Connection set-up is
-// HttpConnection's (http_conn.*), HTTP/1.1 framing ResponseReader's
-// (http_wire.*), the dialects llm_wire.*, the event stream sse.*; this file
-// times the round and decides what the answer means.
+// The LLM probe: one models call (the model list, or Anthropic's
+// get-a-model), or one streamed completion timed to its first content token,
+// through one line. Connection set-up is HttpConnection's (http_conn.*),
+// HTTP/1.1 framing ResponseReader's (http_wire.*), the dialects llm_wire.*,
+// the event stream sse.*; this file times the round and decides what the
+// answer means.
 //
 // The API key is read for the round (llm_key.h), goes into the request and
 // nowhere else; its bytes are wiped when the round ends, and any detail that
@@ -84,7 +85,13 @@ class LlmRound {
   std::string stall_detail() const;
 
   void judge_error(const ResponseHead& head, ResponseReader& reader, const std::string& method);
+  // Whether an error answer says the model asked for does not exist (Anthropic's
+  // get-a-model call's 404 not_found_error).
+  bool model_unknown(int status, std::string_view body) const;
+  // Records a models call answered whole (read to its end just now).
+  void finish_models_call();
   void judge_models(const ResponseHead& head, ResponseReader& reader);
+  void judge_model_object(const std::string& body);
   void judge_stream(const ResponseHead& head, ResponseReader& reader);
 
   const ProbeRequest& request_;
@@ -167,24 +174,47 @@ void LlmRound::judge_error(const ResponseHead& head, ResponseReader& reader,
     }
   }
   if (status >= 300 && status < 400) detail += " (redirects are not followed)";
-  // The status decides; the body only adds the provider's words, so a body
-  // that does not come is no failure of its own.
+  // The status decides, but for a model unknown with 404 whose body says so;
+  // otherwise the body only adds the provider's words, so a body that does not
+  // come is no failure of its own.
   std::string body;
-  (void)reader.read_body(head, method, kMaxErrorBody, body);
+  const bool whole = reader.read_body(head, method, kMaxErrorBody, body).ok();
   figures().stream_bytes = body.size();
-  if (std::string said = api_error_message(body); !said.empty()) detail += ": " + said;
+  const std::string said = api_error_message(body);
+  if (whole && model_unknown(status, body)) {
+    finish_models_call();
+    figures().model_listed = false;
+    return fail(Reason::model_missing, "model " + o_.model + " is unknown to the API (" + detail +
+                                           (said.empty() ? "" : ": " + said) + ")");
+  }
+  if (!said.empty()) detail += ": " + said;
   fail(reason_for_status(status), detail);
+}
+
+bool LlmRound::model_unknown(int status, std::string_view body) const {
+  // A gateway that lacks the call answers 404 too, in its own words: only
+  // Anthropic's error type says the model is what was not found.
+  return o_.mode == LlmMode::models && o_.flavour == LlmFlavour::anthropic && status == 404 &&
+         api_error_type(body) == "not_found_error";
+}
+
+void LlmRound::finish_models_call() {
+  const MonoTime end = Steady::now();
+  r_.phases.transfer = end - head_at_;
+  figures().total = end - written_;
+  r_.rtt = end - start_;  // the whole call, connection included, as http's rtt
 }
 
 void LlmRound::judge_models(const ResponseHead& head, ResponseReader& reader) {
   std::string body;
   Outcome<std::uint64_t> got = reader.read_body(head, "GET", kMaxModelsBody, body);
-  const MonoTime end = Steady::now();
-  r_.phases.transfer = end - head_at_;
   figures().stream_bytes = body.size();
-  if (!got.ok()) return fail(got.failure());
-  figures().total = end - written_;
-  r_.rtt = end - start_;  // the whole call, connection included, as http's rtt
+  if (!got.ok()) {
+    r_.phases.transfer = Steady::now() - head_at_;
+    return fail(got.failure());
+  }
+  finish_models_call();
+  if (o_.flavour == LlmFlavour::anthropic) return judge_model_object(body);
   Result<bool> listed = model_listed(o_.flavour, body, o_.model);
   if (!listed.ok())
     return fail(Reason::bad_response, "model list (" + std::to_string(body.size()) +
@@ -193,6 +223,17 @@ void LlmRound::judge_models(const ResponseHead& head, ResponseReader& reader) {
   if (!*listed)
     return fail(Reason::model_missing, "model " + o_.model + " is not in the model list (" +
                                            std::to_string(body.size()) + " bytes)");
+  r_.ok = true;
+}
+
+void LlmRound::judge_model_object(const std::string& body) {
+  // The resolved id is not kept: detail is for failures, and stored with
+  // every round.
+  Result<std::string> id = model_object_id(body);
+  if (!id.ok())
+    return fail(Reason::bad_response,
+                "model object (" + std::to_string(body.size()) + " bytes): " + id.error().message);
+  figures().model_listed = true;
   r_.ok = true;
 }
 

@@ -204,6 +204,87 @@ TEST_CASE("llm: a model missing from the list is model_missing, an unparseable l
   }
 }
 
+// Answers by request target as Anthropic does: the list holds dated ids
+// only, and GET /v1/models/ID knows the dated ids and their -latest aliases.
+Handler anthropic_models(Seen& seen) {
+  return [&seen](Poco::Net::StreamSocket& s, const std::string& head, const std::atomic<bool>&) {
+    seen.add(head.substr(0, head.find("\r\n\r\n") + 4));
+    const std::string line = head.substr(0, head.find("\r\n"));
+    const std::string object =
+        R"({"type":"model","id":"claude-3-5-haiku-20241022",)"
+        R"("display_name":"Claude Haiku 3.5","created_at":"2024-10-22T00:00:00Z"})";
+    if (line.starts_with("GET /v1/models?"))
+      send_text(s, json_response(200, R"({"data":[)" + object + R"(],"has_more":false})"));
+    else if (line == "GET /v1/models/claude-3-5-haiku-latest HTTP/1.1" ||
+             line == "GET /v1/models/claude-3-5-haiku-20241022 HTTP/1.1")
+      send_text(s, json_response(200, object));
+    else
+      send_text(s, json_response(404, R"({"type":"error","error":{"type":"not_found_error",)"
+                                      R"("message":"model: claude-9"}})"));
+  };
+}
+
+TEST_CASE("llm: an Anthropic alias the model list does not hold is found by its own call") {
+  Seen seen;
+  TestServer server(anthropic_models(seen));
+  for (const char* model : {"claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"}) {
+    CAPTURE(model);
+    LlmCase c(server.url("/v1"));
+    c.spec.llm.flavour = LlmFlavour::anthropic;
+    c.spec.llm.model = model;
+    const ProbeResult r = c.run();
+    CHECK_MESSAGE(r.ok, r.detail);
+    CHECK(r.reason == Reason::ok);
+    CHECK(r.http_status == 200);
+    CHECK(r.llm->model_listed == std::optional<bool>(true));
+    CHECK(r.rtt.has_value());
+    CHECK(r.detail.empty());
+    CHECK(seen.last().rfind("GET /v1/models/" + std::string(model) + " HTTP/1.1\r\n", 0) == 0);
+  }
+}
+
+TEST_CASE("llm: an Anthropic model the API does not know is model_missing, not bad_response") {
+  Seen seen;
+  TestServer server(anthropic_models(seen));
+  LlmCase c(server.url("/v1"));
+  c.spec.llm.flavour = LlmFlavour::anthropic;
+  c.spec.llm.model = "claude-9";
+  const ProbeResult r = c.run();
+  CHECK(r.reason == Reason::model_missing);
+  CHECK(r.http_status == 404);
+  CHECK(r.llm->model_listed == std::optional<bool>(false));
+  CHECK(r.detail == "model claude-9 is unknown to the API (status 404: model: claude-9)");
+  CHECK(r.rtt.has_value());  // the call was answered whole, as a list without the model
+  CHECK_FALSE(is_network_failure(r));
+  // A completion's 404 is the endpoint's bad answer, as before.
+  LlmCase completion(server.url("/v1"), LlmMode::completion);
+  completion.spec.llm.flavour = LlmFlavour::anthropic;
+  CHECK(completion.run().reason == Reason::bad_response);
+}
+
+TEST_CASE(
+    "llm: an Anthropic 404 that is not Anthropic's, or a 200 that is no model, is bad_response") {
+  Seen seen;
+  {
+    // A gateway in front that lacks the call.
+    TestServer server(answer(seen, test::response(404, "<html>Not Found</html>")));
+    LlmCase c(server.url("/v1"));
+    c.spec.llm.flavour = LlmFlavour::anthropic;
+    const ProbeResult r = c.run();
+    CHECK(r.reason == Reason::bad_response);
+    CHECK_FALSE(r.llm->model_listed.has_value());
+  }
+  {
+    TestServer server(answer(seen, json_response(200, R"({"data":[{"id":"gpt-4o-mini"}]})")));
+    LlmCase c(server.url("/v1"));
+    c.spec.llm.flavour = LlmFlavour::anthropic;
+    const ProbeResult r = c.run();
+    CHECK(r.reason == Reason::bad_response);
+    CHECK(r.detail == R"(model object (31 bytes): model object has no "id" string)");
+    CHECK_FALSE(r.llm->model_listed.has_value());
+  }
+}
+
 TEST_CASE("llm: a completion is timed from the request written to the first content token") {
   Seen seen;
   // The role delta comes at once (no content), the first token after 300 ms,
@@ -440,8 +521,9 @@ TEST_CASE("llm: anthropic and gemini send their own auth headers and paths") {
     const char* model;
   };
   const Case cases[] = {
-      {LlmFlavour::anthropic, "/v1", "GET /v1/models?limit=1000 HTTP/1.1", "\r\nx-api-key: ",
-       R"({"data":[{"id":"claude-3-5-haiku-latest","type":"model"}]})", "claude-3-5-haiku-latest"},
+      {LlmFlavour::anthropic, "/v1", "GET /v1/models/claude-3-5-haiku-latest HTTP/1.1",
+       "\r\nx-api-key: ", R"({"type":"model","id":"claude-3-5-haiku-20241022"})",
+       "claude-3-5-haiku-latest"},
       {LlmFlavour::gemini, "/v1beta", "GET /v1beta/models?pageSize=1000 HTTP/1.1",
        "\r\nx-goog-api-key: ", R"({"models":[{"name":"models/gemini-1.5-flash"}]})",
        "gemini-1.5-flash"},

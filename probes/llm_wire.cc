@@ -29,13 +29,14 @@ constexpr int kMaxTokens = 5;
 // Deep enough for any provider's documents, shallow enough that a hostile
 // body cannot exhaust the stack while its tree is built or freed.
 constexpr std::size_t kMaxJsonDepth = 32;
-// Model lists are paged; one page this large holds every model a provider
+// Gemini's model list is paged; one page this large holds every model it
 // offers today, so the probe's model is not missed on a later page.
-constexpr std::string_view kAnthropicModelsQuery = "?limit=1000";
 constexpr std::string_view kGeminiModelsQuery = "?pageSize=1000";
 constexpr std::string_view kGeminiModelPrefix = "models/";
 // How much of an unparseable event or body a message quotes.
 constexpr std::size_t kQuoteBytes = 80;
+// How much of a value read from a body (an id, a type) a message quotes.
+constexpr std::size_t kValueBytes = 64;
 
 // `text` as a JSON value; empty when it is not JSON.
 Poco::Dynamic::Var parse_json(std::string_view text) {
@@ -161,14 +162,12 @@ std::string gemini_body(int max_tokens) {
   return stringify(body);
 }
 
-// The model as one path segment: the "models/" prefix (Gemini's own
-// spelling) dropped, and every byte but RFC 3986's unreserved ones
+// `text` as one path segment: every byte but RFC 3986's unreserved ones
 // percent-encoded, so '/', '?', '#', ':' or a space cannot change the path.
-std::string gemini_model_segment(std::string_view model) {
-  if (model.starts_with(kGeminiModelPrefix)) model.remove_prefix(kGeminiModelPrefix.size());
+std::string path_segment(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
-  for (const char c : model) {
+  for (const char c : text) {
     const auto b = static_cast<unsigned char>(c);
     const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                             (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
@@ -181,6 +180,22 @@ std::string gemini_model_segment(std::string_view model) {
     }
   }
   return out;
+}
+
+// The Gemini model as one path segment, its "models/" prefix (Gemini's own
+// spelling) dropped.
+std::string gemini_model_segment(std::string_view model) {
+  if (model.starts_with(kGeminiModelPrefix)) model.remove_prefix(kGeminiModelPrefix.size());
+  return path_segment(model);
+}
+
+// The object holding a provider's error; Gemini's non-SSE stream answers
+// errors as a one-element array of it.
+Object::Ptr error_document(std::string_view body) {
+  const Poco::Dynamic::Var doc = parse_json(body);
+  if (const Array::Ptr array = as_array(doc); array && array->size() > 0)
+    return array->getObject(0);
+  return as_object(doc);
 }
 
 void add_auth(LlmRequest& r, const LlmOptions& o, std::string_view api_key) {
@@ -285,7 +300,7 @@ LlmRequest models_request(const LlmOptions& options, std::string_view base_path,
   LlmRequest r;
   r.method = "GET";
   r.target = std::string(base_path) + "/models";
-  if (options.flavour == LlmFlavour::anthropic) r.target += kAnthropicModelsQuery;
+  if (options.flavour == LlmFlavour::anthropic) r.target += "/" + path_segment(options.model);
   if (options.flavour == LlmFlavour::gemini) r.target += kGeminiModelsQuery;
   add_auth(r, options, api_key);
   r.headers.emplace_back("Accept", "application/json");
@@ -341,14 +356,25 @@ Result<bool> model_listed(LlmFlavour flavour, std::string_view body, std::string
   return false;
 }
 
+Result<std::string> model_object_id(std::string_view body) {
+  const Object::Ptr doc = as_object(parse_json(body));
+  if (!doc)
+    return invalid("model object is not a JSON object: " + printable_detail(body, kQuoteBytes));
+  if (const auto type = string_at(doc, "type"); type && *type != "model")
+    return invalid("model object has type \"" + printable_detail(*type, kValueBytes) +
+                   "\", not \"model\"");
+  const auto id = string_at(doc, "id");
+  if (!id || id->empty()) return invalid("model object has no \"id\" string");
+  return printable_detail(*id, kValueBytes);
+}
+
 std::string api_error_message(std::string_view body) {
-  const Poco::Dynamic::Var doc = parse_json(body);
-  Object::Ptr object = as_object(doc);
-  // Gemini's non-SSE stream answers errors as a one-element array.
-  if (const Array::Ptr array = as_array(doc); array && array->size() > 0)
-    object = array->getObject(0);
-  const ApiError e = api_error_of(object);
+  const ApiError e = api_error_of(error_document(body));
   return printable_detail(e.message.empty() ? e.type : e.message);
+}
+
+std::string api_error_type(std::string_view body) {
+  return printable_detail(api_error_of(error_document(body)).type, kValueBytes);
 }
 
 StreamStep LlmStreamDecoder::on_event(const SseEvent& event) {

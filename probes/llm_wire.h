@@ -3,16 +3,20 @@
 //
 //   flavour     models call                      completion call (streaming)
 //   openai      GET {base}/models                POST {base}/chat/completions, "stream":true
-//   anthropic   GET {base}/models?limit=1000     POST {base}/messages, "stream":true
+//   anthropic   GET {base}/models/MODEL          POST {base}/messages, "stream":true
 //   gemini      GET {base}/models?pageSize=1000  POST {base}/models/MODEL:streamGenerateContent
 //                                                     ?alt=sse
 //
 // Auth headers: openai "Authorization: Bearer KEY"; anthropic "x-api-key: KEY"
 // and "anthropic-version"; gemini "x-goog-api-key: KEY".
 //
-// Anthropic and Gemini page their model lists; one page of 1000 holds them all.
-// Gemini's MODEL is options.model without a leading "models/", every byte but
-// letters, digits and "-._~" percent-encoded, so it stays one path segment.
+// OpenAI lists exact ids and Gemini names, so their model lists are searched
+// (Gemini pages its list; one page of 1000 holds it all). Anthropic lists
+// only dated ids ("claude-3-5-haiku-20241022"), never the aliases
+// ("claude-3-5-haiku-latest") its messages call accepts, so the probe asks
+// for the one model instead ("get a model", which resolves an alias).
+// MODEL is options.model (Gemini's without a leading "models/") with every
+// byte but letters, digits and "-._~" percent-encoded: one path segment.
 // The completion asks for at most LlmOptions::max_tokens tokens (clamped to
 // 1..5) of a fixed short prompt. Everything here is pure and reentrant.
 #pragma once
@@ -46,11 +50,17 @@ LlmRequest models_request(const LlmOptions& options, std::string_view base_path,
 LlmRequest completion_request(const LlmOptions& options, std::string_view base_path,
                               std::string_view api_key);
 
-// Whether a 2xx model-list body names options.model. OpenAI and Anthropic list
-// {"data":[{"id":...}]}; Gemini lists {"models":[{"name":"models/NAME"}]} and
-// "NAME" or "models/NAME" both match. Failure (Error, kind invalid): the body
-// is not such a JSON document; the message is printable and short.
+// Whether a 2xx model-list body names options.model. OpenAI (and Anthropic's
+// list) {"data":[{"id":...}]}; Gemini lists {"models":[{"name":"models/NAME"}]}
+// and "NAME" or "models/NAME" both match. Failure (Error, kind invalid): the
+// body is not such a JSON document; the message is printable and short.
 Result<bool> model_listed(LlmFlavour flavour, std::string_view body, std::string_view model);
+
+// The id a 2xx Anthropic model object names: {"type":"model","id":...}, the
+// dated id when an alias was asked for. Success: the id, printable and short.
+// Failure (Error, kind invalid): the body is not such an object (no "id"
+// string, or a "type" other than "model"); the message is printable and short.
+Result<std::string> model_object_id(std::string_view body);
 
 // The provider's own error text from an error answer's body
 // ({"error":{"message":...}} and the like; gateways' {"error":"..."},
@@ -58,6 +68,11 @@ Result<bool> model_listed(LlmFlavour flavour, std::string_view body, std::string
 // message), made printable and short (printable_detail); "" when the body
 // holds none. Never echoes request headers.
 std::string api_error_message(std::string_view body);
+
+// The error's type from an error answer's body: {"error":{"type":...}}
+// (OpenAI, Anthropic's "not_found_error"), or Gemini's "status"
+// ("NOT_FOUND"); printable and short; "" when the body holds none.
+std::string api_error_type(std::string_view body);
 
 // What one stream event meant.
 struct StreamStep {

@@ -281,7 +281,7 @@ TEST_CASE("llm: each flavour's model-list request") {
   const LlmRequest an =
       models_request(options(LlmFlavour::anthropic, "claude-3-5-haiku-latest"), "/v1", kKey);
   CHECK(an.method == "GET");
-  CHECK(an.target == "/v1/models?limit=1000");
+  CHECK(an.target == "/v1/models/claude-3-5-haiku-latest");
   CHECK(an.headers == Headers{{"x-api-key", "sk-test-0123456789abcdef"},
                               {"anthropic-version", "2023-06-01"},
                               {"Accept", "application/json"}});
@@ -361,6 +361,17 @@ TEST_CASE("llm: a Gemini model is one escaped path segment") {
         "/v1beta/models/gemini-1.5-flash:streamGenerateContent?alt=sse");
   CHECK(target("\xE6\xA8\xA1%") == "/v1beta/models/%E6%A8%A1%25:streamGenerateContent?alt=sse");
   CHECK(target("a-b_c.d~e") == "/v1beta/models/a-b_c.d~e:streamGenerateContent?alt=sse");
+}
+
+TEST_CASE("llm: an Anthropic model is one escaped path segment of its get-a-model call") {
+  auto target = [](std::string model) {
+    return models_request(options(LlmFlavour::anthropic, std::move(model)), "/v1", kKey).target;
+  };
+  CHECK(target("claude 3/5?x#y:z") == "/v1/models/claude%203%2F5%3Fx%23y%3Az");
+  // "models/" is Gemini's spelling only: here it is part of the id.
+  CHECK(target("models/claude-3-5-haiku-latest") == "/v1/models/models%2Fclaude-3-5-haiku-latest");
+  CHECK(target("claude-3-5-haiku-20241022") == "/v1/models/claude-3-5-haiku-20241022");
+  CHECK(models_request(options(LlmFlavour::anthropic, "m"), "", kKey).target == "/models/m");
 }
 
 TEST_CASE("llm: a model name is escaped in the JSON body and read back whole") {
@@ -503,6 +514,40 @@ TEST_CASE("llm: a model list that is not the flavour's document fails with a sho
   CHECK(hostile.error().message.size() <= 120);
 }
 
+TEST_CASE("llm: an Anthropic model object gives the id an alias resolves to") {
+  const Result<std::string> dated = model_object_id(
+      R"({"type":"model","id":"claude-3-5-haiku-20241022","display_name":"Claude Haiku 3.5",)"
+      R"("created_at":"2024-10-22T00:00:00Z"})");
+  REQUIRE(dated.ok());
+  CHECK(dated.value() == "claude-3-5-haiku-20241022");
+  // Fields added later, and an object without a type, are still a model.
+  const Result<std::string> bare = model_object_id(R"({"id":"m","capabilities":{}})");
+  REQUIRE(bare.ok());
+  CHECK(bare.value() == "m");
+}
+
+TEST_CASE("llm: an answer that is not a model object fails with a short message") {
+  const Result<std::string> list = model_object_id(R"({"data":[{"type":"model","id":"m"}]})");
+  REQUIRE(!list.ok());
+  CHECK(list.error().code == ErrorCode::invalid_argument);
+  CHECK(list.error().message == R"(model object has no "id" string)");
+  const Result<std::string> error =
+      model_object_id(R"({"type":"error","error":{"type":"api_error","message":"x"}})");
+  REQUIRE(!error.ok());
+  CHECK(error.error().message == R"(model object has type "error", not "model")");
+  CHECK(!model_object_id(R"({"type":"model","id":""})").ok());
+  CHECK(!model_object_id(R"({"type":"model","id":7})").ok());
+  CHECK(!model_object_id(R"([{"type":"model","id":"m"}])").ok());
+  const Result<std::string> html = model_object_id("<html>502 Bad Gateway</html>");
+  REQUIRE(!html.ok());
+  CHECK(html.error().message == "model object is not a JSON object: <html>502 Bad Gateway</html>");
+  const Result<std::string> hostile =
+      model_object_id(R"({"type":"\u001b[2J)" + std::string(1000, 'x') + R"("})");
+  REQUIRE(!hostile.ok());
+  CHECK(hostile.error().message.starts_with(R"(model object has type "\x1b[2Jxxx)"));
+  CHECK(hostile.error().message.size() <= 120);
+}
+
 // --- error answers ----------------------------------------------------------
 
 TEST_CASE("llm: each provider's error body gives its message") {
@@ -533,6 +578,18 @@ TEST_CASE("llm: gateways' error shapes give their text too") {
   // No message: the error's type is the best there is.
   CHECK(api_error_message(R"({"type":"error","error":{"type":"overloaded_error"}})") ==
         "overloaded_error");
+}
+
+TEST_CASE("llm: an error body gives its type") {
+  CHECK(api_error_type(R"({"type":"error","error":{"type":"not_found_error",)"
+                       R"("message":"model: claude-9"}})") == "not_found_error");
+  CHECK(api_error_type(R"({"error":{"code":404,"message":"m","status":"NOT_FOUND"}})") ==
+        "NOT_FOUND");
+  CHECK(api_error_type(R"([{"error":{"code":429,"status":"RESOURCE_EXHAUSTED"}}])") ==
+        "RESOURCE_EXHAUSTED");
+  CHECK(api_error_type(R"({"error":"Unauthorized"})") == "");
+  CHECK(api_error_type("<html>404</html>") == "");
+  CHECK(api_error_type(R"({"error":{"type":"a\nb"}})") == "a\\x0ab");
 }
 
 TEST_CASE("llm: a body with no error text gives an empty message") {
