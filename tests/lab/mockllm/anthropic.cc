@@ -107,6 +107,8 @@ class Anthropic final : public Dialect {
     return given ? "invalid x-api-key" : "x-api-key header is required";
   }
 
+  int key_status(bool) const override { return 401; }
+
   std::string no_model_message(const std::string& model) const override {
     return "model: " + model;
   }

@@ -59,8 +59,8 @@ Behaviours default_behaviours() {
 }
 
 Status validate(const Behaviour& b) {
-  if (b.reject_status != 401 && b.reject_status != 403)
-    return invalid("reject status must be 401 or 403");
+  if (b.reject_status != 0 && b.reject_status != 401 && b.reject_status != 403)
+    return invalid("reject status must be 0 (the provider's own), 401 or 403");
   if (b.models.empty()) return invalid("no model given");
   for (const std::string& m : b.models)
     if (m.empty() || m.find_first_of(" \t\r\n/") != std::string::npos)

@@ -28,8 +28,11 @@ std::optional<Flavour> flavour_from_string(std::string_view s);
 
 struct Behaviour {
   // Auth and listing.
-  std::vector<std::string> keys;    // accepted API keys; empty: no key needed
-  int reject_status = 401;          // answer to a missing or wrong key: 401 or 403
+  std::vector<std::string> keys;  // accepted API keys; empty: no key needed
+  // Answer to a missing or wrong key: 0 = the provider's own (Gemini: 400
+  // API_KEY_INVALID for a wrong key, 403 for none; OpenAI, Anthropic: 401);
+  // 401 or 403 = that status for both.
+  int reject_status = 0;
   std::vector<std::string> models;  // listed and accepted; never empty
 
   // Pacing of a completion, counted from the moment its request head was read.

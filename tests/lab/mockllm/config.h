@@ -9,7 +9,7 @@
 //   tokens                                     integer >= 1
 //   status                                     0, 403, 429, 500, 503 or 529
 //   retry_after_s                              integer 0..86400
-//   reject_status                              401 or 403
+//   reject_status                              0 (the provider's own), 401 or 403
 //   stall_after_tokens, error_after_tokens     integer, -1 = off
 //   stall_before_headers, omit_end_marker, crlf, split_events   boolean
 //   keys                                       array of strings ([] = no key needed)

@@ -73,7 +73,8 @@ TEST_CASE("bad config bodies are refused with the key named") {
   CHECK(error(R"({"reset": "yes"})") == "'reset' must be true or false");
   CHECK(error(R"({"status": 404})") == "openai: status must be 0, 403, 429, 500, 503 or 529");
   CHECK(error(R"({"anthropic": {"models": []}})") == "anthropic: no model given");
-  CHECK(error(R"({"reject_status": 400})") == "openai: reject status must be 401 or 403");
+  CHECK(error(R"({"reject_status": 400})") ==
+        "openai: reject status must be 0 (the provider's own), 401 or 403");
   CHECK(error(R"({"stall_after_tokens": -2})").find("stall after tokens") != std::string::npos);
   CHECK(error(R"({"keepalive_ms": 0.5})") == "openai: keepalive must be 0 (off) or 1ms..1m");
   CHECK(error(R"({"retry_after_s": 86401})") == "'retry_after_s' must be 0..86400");

@@ -19,7 +19,7 @@ namespace linewatch::mockllm {
 // way (OpenAI type/code, Anthropic error type, Gemini status).
 enum class Fault {
   bad_request,   // 400
-  bad_key,       // 401 (or 403 by Behaviour::reject_status)
+  bad_key,       // 401, or the dialect's key_status(), or Behaviour::reject_status
   forbidden,     // 403
   no_route,      // 404: unknown path
   no_model,      // 404: unknown model
@@ -68,6 +68,8 @@ class Dialect {
   virtual std::string error_json(Fault fault, int status, const std::string& message) const = 0;
   // The message of a key answer: `given` false when no key was sent at all.
   virtual std::string key_message(bool given) const = 0;
+  // The provider's own status for a key answer (Behaviour::reject_status 0).
+  virtual int key_status(bool given) const = 0;
   // The message of a 404 for a model not served.
   virtual std::string no_model_message(const std::string& model) const = 0;
   virtual std::string models_json(const std::vector<std::string>& models) const = 0;

@@ -55,7 +55,8 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--status", k.forced_status, "force 403, 429, 500, 503 or 529 on API calls");
   app.add_option("--retry-after", f.retry_after_s, "Retry-After seconds of a forced 429")
       ->capture_default_str();
-  app.add_option("--reject-status", k.reject_status, "answer to a wrong key: 401 or 403")
+  app.add_option("--reject-status", k.reject_status,
+                 "answer to a missing or wrong key: 0 (the provider's own), 401 or 403")
       ->capture_default_str();
   app.add_flag("--stall-before-headers", k.stall_before_headers,
                "completions get no byte; the connection stays open");

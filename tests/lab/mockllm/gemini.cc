@@ -17,7 +17,9 @@ using Poco::JSON::Object;
 const char* status_name(Fault fault, int status) {
   switch (fault) {
     case Fault::bad_key:
-      return status == 403 ? "PERMISSION_DENIED" : "UNAUTHENTICATED";
+      return status == 400   ? "INVALID_ARGUMENT"
+             : status == 403 ? "PERMISSION_DENIED"
+                             : "UNAUTHENTICATED";
     case Fault::forbidden:
       return "PERMISSION_DENIED";
     case Fault::no_route:
@@ -35,11 +37,33 @@ const char* status_name(Fault fault, int status) {
   }
 }
 
-std::string error_body(int code, const std::string& message, const char* status) {
+// The details Google adds to its 400 for a wrong key: the reason, then the
+// message again, localised.
+Array::Ptr key_invalid_details(const std::string& message) {
+  Object::Ptr metadata = ordered();
+  metadata->set("service", "generativelanguage.googleapis.com");
+  Object::Ptr info = ordered();
+  info->set("@type", "type.googleapis.com/google.rpc.ErrorInfo");
+  info->set("reason", "API_KEY_INVALID");
+  info->set("domain", "googleapis.com");
+  info->set("metadata", metadata);
+  Object::Ptr localized = ordered();
+  localized->set("@type", "type.googleapis.com/google.rpc.LocalizedMessage");
+  localized->set("locale", "en-US");
+  localized->set("message", message);
+  Array::Ptr details = new Array;
+  details->add(info);
+  details->add(localized);
+  return details;
+}
+
+std::string error_body(int code, const std::string& message, const char* status,
+                       Array::Ptr details = nullptr) {
   Object::Ptr e = ordered();
   e->set("code", code);
   e->set("message", message);
   e->set("status", status);
+  if (details) e->set("details", details);
   Object::Ptr o = ordered();
   o->set("error", e);
   return text(o);
@@ -89,7 +113,10 @@ int estimate_prompt_tokens(const Array& contents) {
 class Gemini final : public Dialect {
  public:
   std::string error_json(Fault fault, int status, const std::string& message) const override {
-    return error_body(status, message, status_name(fault, status));
+    // Only the ErrorInfo tells a refused key from any other bad request.
+    const bool key_invalid = fault == Fault::bad_key && status == 400;
+    return error_body(status, message, status_name(fault, status),
+                      key_invalid ? key_invalid_details(message) : nullptr);
   }
 
   std::string key_message(bool given) const override {
@@ -98,6 +125,10 @@ class Gemini final : public Dialect {
                    "identity). Please use API Key or other form of API consumer identity to call "
                    "this API.";
   }
+
+  // Google refuses a wrong key as a bad argument and a missing one as an
+  // unknown caller.
+  int key_status(bool given) const override { return given ? 400 : 403; }
 
   std::string no_model_message(const std::string& model) const override {
     return "models/" + model + " is not found for API version v1beta, or is not supported for " +

@@ -48,20 +48,64 @@ TEST_CASE("Gemini models lists models/NAME and takes the key by header or query"
   CHECK(call(m.at, "GET", "/gemini/v1/models", "", gemini_key(kKey)).body == r.body);
 }
 
-TEST_CASE("Gemini auth: 401 UNAUTHENTICATED without or with a wrong key, 403 when told") {
+// The google.rpc.ErrorInfo reason in an error's details; "" when none.
+std::string error_info_reason(const test::Reply& r) {
+  Poco::JSON::Array::Ptr details = r.json()->getObject("error")->getArray("details");
+  for (unsigned i = 0; details && i < details->size(); ++i) {
+    Object::Ptr d = details->getObject(i);
+    if (d && d->optValue<std::string>("@type", "") == "type.googleapis.com/google.rpc.ErrorInfo")
+      return d->optValue<std::string>("reason", "");
+  }
+  return "";
+}
+
+TEST_CASE("Gemini auth as Google answers: a wrong key 400 API_KEY_INVALID, none 403") {
   test::Mock m;
-  test::Reply missing = call(m.at, "GET", "/v1beta/models");
-  check_error(missing, 401, "UNAUTHENTICATED");
   test::Reply wrong = call(m.at, "POST", kStream, gemini_body(), gemini_key("AIza-wrong"));
-  check_error(wrong, 401, "UNAUTHENTICATED");
+  check_error(wrong, 400, "INVALID_ARGUMENT");
   CHECK(wrong.json()->getObject("error")->getValue<std::string>("message") ==
         "API key not valid. Please pass a valid API key.");
+  CHECK(error_info_reason(wrong) == "API_KEY_INVALID");
+  Object::Ptr info = wrong.json()->getObject("error")->getArray("details")->getObject(0);
+  CHECK(info->getValue<std::string>("domain") == "googleapis.com");
+  CHECK(info->getObject("metadata")->getValue<std::string>("service") ==
+        "generativelanguage.googleapis.com");
   CHECK(wrong.body.find("AIza-wrong") == std::string::npos);
-  // A Bearer header is OpenAI's: not a Gemini key.
-  check_error(call(m.at, "GET", "/v1beta/models", "", test::bearer(kKey)), 401, "UNAUTHENTICATED");
+  test::Reply wrong_query = call(m.at, "GET", "/v1beta/models?key=AIza-wrong");
+  check_error(wrong_query, 400, "INVALID_ARGUMENT");
+  CHECK(error_info_reason(wrong_query) == "API_KEY_INVALID");
+  CHECK(wrong_query.body.find("AIza-wrong") == std::string::npos);
 
+  test::Reply missing = call(m.at, "GET", "/v1beta/models");
+  check_error(missing, 403, "PERMISSION_DENIED");
+  CHECK(missing.json()->getObject("error")->getValue<std::string>("message").starts_with(
+      "Method doesn't allow unregistered callers"));
+  CHECK(error_info_reason(missing) == "");
+  // A Bearer header is OpenAI's: no Gemini key at all.
+  check_error(call(m.at, "GET", "/v1beta/models", "", test::bearer(kKey)), 403,
+              "PERMISSION_DENIED");
+  // A bad request that is not the key's has no ErrorInfo.
+  test::Reply no_sse = call(m.at, "POST", "/v1beta/models/mock-1:streamGenerateContent",
+                            gemini_body(), gemini_key(kKey));
+  check_error(no_sse, 400, "INVALID_ARGUMENT");
+  CHECK(error_info_reason(no_sse) == "");
+}
+
+TEST_CASE("Gemini reject_status 403 or 401 answers a missing and a wrong key alike") {
+  test::Mock m;
   REQUIRE(call(m.at, "POST", "/mock/config", R"({"gemini":{"reject_status":403}})").status == 200);
   check_error(call(m.at, "GET", "/v1beta/models"), 403, "PERMISSION_DENIED");
+  check_error(call(m.at, "GET", "/v1beta/models", "", gemini_key("AIza-wrong")), 403,
+              "PERMISSION_DENIED");
+  REQUIRE(call(m.at, "POST", "/mock/config", R"({"gemini":{"reject_status":401}})").status == 200);
+  test::Reply wrong = call(m.at, "GET", "/v1beta/models", "", gemini_key("AIza-wrong"));
+  check_error(wrong, 401, "UNAUTHENTICATED");
+  CHECK(error_info_reason(wrong) == "");
+  check_error(call(m.at, "GET", "/v1beta/models"), 401, "UNAUTHENTICATED");
+  // Back to Google's own answers.
+  REQUIRE(call(m.at, "POST", "/mock/config", R"({"gemini":{"reject_status":0}})").status == 200);
+  check_error(call(m.at, "GET", "/v1beta/models", "", gemini_key("AIza-wrong")), 400,
+              "INVALID_ARGUMENT");
 }
 
 TEST_CASE("Gemini stream: data chunks of text, finishReason on the last, no DONE") {

@@ -68,8 +68,10 @@ void serve_api(SharedState& state, const Route& route, HTTPServerRequest& reques
   const Dialect& d = dialect(route.flavour);
   const Behaviour b = state.behaviour(route.flavour);
   const std::optional<std::string> key = presented_key(route.flavour, request);
-  if (!b.keys.empty() && (!key || std::find(b.keys.begin(), b.keys.end(), *key) == b.keys.end()))
-    return send_error(response, d, Fault::bad_key, d.key_message(key.has_value()), b.reject_status);
+  if (!b.keys.empty() && (!key || std::find(b.keys.begin(), b.keys.end(), *key) == b.keys.end())) {
+    const int status = b.reject_status != 0 ? b.reject_status : d.key_status(key.has_value());
+    return send_error(response, d, Fault::bad_key, d.key_message(key.has_value()), status);
+  }
   if (route.flavour == Flavour::anthropic && !request.has("anthropic-version"))
     return send_error(response, d, Fault::bad_request, "anthropic-version: header is required");
   if (b.forced_status != 0) return send_forced(response, d, b);

@@ -214,7 +214,8 @@ TEST_CASE("the binary refuses bad flags with exit 2 and a message") {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--listen", "127.0.0.1:0", "--ttft", "200"}, "--ttft"},
       {{"--listen", "127.0.0.1:0", "--keepalive", "5"}, "--keepalive"},
-      {{"--listen", "127.0.0.1:0", "--reject-status", "402"}, "reject status must be 401 or 403"},
+      {{"--listen", "127.0.0.1:0", "--reject-status", "402"},
+       "reject status must be 0 (the provider's own), 401 or 403"},
       {{"--listen", "127.0.0.1:0", "--status", "404"}, "status must be 0, 403"},
       {{"--listen", "127.0.0.1:0", "--token-file", dir.file("empty")}, "holds no token"},
       {{"--tls-listen", "127.0.0.1:0"}, "--cert"},

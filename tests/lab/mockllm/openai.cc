@@ -119,6 +119,7 @@ class OpenAi final : public Dialect {
                  : "You didn't provide an API key. You need to provide your API key in an "
                    "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).";
   }
+  int key_status(bool) const override { return 401; }
 
   std::string no_model_message(const std::string& model) const override {
     return "The model `" + model + "` does not exist or you do not have access to it.";
