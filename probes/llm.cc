@@ -37,9 +37,11 @@ constexpr std::uint64_t kMaxStreamBody = 1 << 20;   // a 5-token stream is a few
 
 void wipe(std::string& s) { OPENSSL_cleanse(s.data(), s.size()); }
 
-// What a status outside 2xx says (the mapping; see core/probe_result.h).
-Reason reason_for_status(int status) {
+// What a status outside 2xx says (see core/probe_result.h), with the body for
+// the one answer whose status misleads: Google's 400 for a wrong key.
+Reason reason_for_error(int status, std::string_view body) {
   if (status == 401 || status == 403) return Reason::auth;
+  if (status == 400 && api_key_refused(body)) return Reason::auth;
   if (status == 429) return Reason::rate_limited;
   if (status >= 500 && status <= 599) return Reason::server_error;
   return Reason::bad_response;
@@ -174,9 +176,9 @@ void LlmRound::judge_error(const ResponseHead& head, ResponseReader& reader,
     }
   }
   if (status >= 300 && status < 400) detail += " (redirects are not followed)";
-  // The status decides, but for a model unknown with 404 whose body says so;
-  // otherwise the body only adds the provider's words, so a body that does not
-  // come is no failure of its own.
+  // The status decides, but for two answers whose body says more (a key
+  // refused with 400, a model unknown with 404); otherwise the body only adds
+  // the provider's words, so a body that does not come is no failure of its own.
   std::string body;
   const bool whole = reader.read_body(head, method, kMaxErrorBody, body).ok();
   figures().stream_bytes = body.size();
@@ -188,7 +190,7 @@ void LlmRound::judge_error(const ResponseHead& head, ResponseReader& reader,
                                            (said.empty() ? "" : ": " + said) + ")");
   }
   if (!said.empty()) detail += ": " + said;
-  fail(reason_for_status(status), detail);
+  fail(reason_for_error(status, body), detail);
 }
 
 bool LlmRound::model_unknown(int status, std::string_view body) const {

@@ -345,6 +345,42 @@ TEST_CASE("llm: API statuses map to auth, rate_limited, server_error and bad_res
   }
 }
 
+TEST_CASE("llm: Gemini's 400 for a wrong key is auth, its other 400s bad_response") {
+  const std::string bad_key =
+      R"({"error":{"code":400,"message":"API key not valid. Please pass a valid API key.",)"
+      R"("status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo",)"
+      R"("reason":"API_KEY_INVALID","domain":"googleapis.com",)"
+      R"("metadata":{"service":"generativelanguage.googleapis.com"}}]}})";
+  const std::string bad_request =
+      R"({"error":{"code":400,"message":"* GenerateContentRequest.contents: contents is not )"
+      R"(specified","status":"INVALID_ARGUMENT"}})";
+  for (const LlmMode mode : {LlmMode::models, LlmMode::completion}) {
+    const int is_completion = mode == LlmMode::completion;
+    CAPTURE(is_completion);
+    Seen seen;
+    {
+      TestServer server(answer(seen, json_response(400, bad_key)));
+      LlmCase c(server.url("/v1beta"), mode);
+      c.spec.llm.flavour = LlmFlavour::gemini;
+      c.spec.llm.model = "gemini-1.5-flash";
+      const ProbeResult r = c.run();
+      CHECK(r.reason == Reason::auth);
+      CHECK(r.http_status == 400);
+      CHECK(r.detail == "status 400: API key not valid. Please pass a valid API key.");
+      CHECK_FALSE(is_network_failure(r));
+    }
+    {
+      TestServer server(answer(seen, json_response(400, bad_request)));
+      LlmCase c(server.url("/v1beta"), mode);
+      c.spec.llm.flavour = LlmFlavour::gemini;
+      c.spec.llm.model = "gemini-1.5-flash";
+      const ProbeResult r = c.run();
+      CHECK(r.reason == Reason::bad_response);
+      CHECK(r.http_status == 400);
+    }
+  }
+}
+
 TEST_CASE("llm: a 429 records Retry-After given in seconds or as an HTTP-date") {
   Seen seen;
   {

@@ -7,6 +7,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <array>
 #include <exception>
 #include <optional>
 #include <sstream>
@@ -37,6 +38,17 @@ constexpr std::string_view kGeminiModelPrefix = "models/";
 constexpr std::size_t kQuoteBytes = 80;
 // How much of a value read from a body (an id, a type) a message quotes.
 constexpr std::size_t kValueBytes = 64;
+// google.rpc.ErrorInfo, the detail whose "reason" says why Google refused.
+constexpr std::string_view kErrorInfoType = "type.googleapis.com/google.rpc.ErrorInfo";
+// google.api.ErrorReason's reasons that blame the key (or token) itself:
+// invalid (bad format, unknown, expired), or used outside its restrictions.
+constexpr std::array<std::string_view, 7> kKeyReasons = {"API_KEY_INVALID",
+                                                         "API_KEY_SERVICE_BLOCKED",
+                                                         "API_KEY_HTTP_REFERRER_BLOCKED",
+                                                         "API_KEY_IP_ADDRESS_BLOCKED",
+                                                         "API_KEY_ANDROID_APP_BLOCKED",
+                                                         "API_KEY_IOS_APP_BLOCKED",
+                                                         "ACCESS_TOKEN_EXPIRED"};
 
 // `text` as a JSON value; empty when it is not JSON.
 Poco::Dynamic::Var parse_json(std::string_view text) {
@@ -375,6 +387,20 @@ std::string api_error_message(std::string_view body) {
 
 std::string api_error_type(std::string_view body) {
   return printable_detail(api_error_of(error_document(body)).type, kValueBytes);
+}
+
+bool api_key_refused(std::string_view body) {
+  const Object::Ptr doc = error_document(body);
+  const Object::Ptr error = doc ? doc->getObject("error") : nullptr;
+  const Array::Ptr details = error ? error->getArray("details") : nullptr;
+  for (unsigned i = 0; details && i < details->size(); ++i) {
+    const Object::Ptr detail = details->getObject(i);
+    if (string_at(detail, "@type") != kErrorInfoType) continue;
+    const auto reason = string_at(detail, "reason");
+    if (reason && std::find(kKeyReasons.begin(), kKeyReasons.end(), *reason) != kKeyReasons.end())
+      return true;
+  }
+  return false;
 }
 
 StreamStep LlmStreamDecoder::on_event(const SseEvent& event) {

@@ -74,6 +74,14 @@ std::string api_error_message(std::string_view body);
 // ("NOT_FOUND"); printable and short; "" when the body holds none.
 std::string api_error_type(std::string_view body);
 
+// Whether an error answer's body says the API key itself was refused, the way
+// Google's APIs say it: {"error":{"details":[{"@type":
+// "type.googleapis.com/google.rpc.ErrorInfo","reason":R}]}} with R one of
+// google.api.ErrorReason's key reasons (API_KEY_INVALID, the API_KEY_*_BLOCKED
+// restrictions, ACCESS_TOKEN_EXPIRED). Gemini answers a wrong key with 400
+// INVALID_ARGUMENT, which the status alone cannot tell from a bad request.
+bool api_key_refused(std::string_view body);
+
 // What one stream event meant.
 struct StreamStep {
   enum class Kind {

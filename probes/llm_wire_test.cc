@@ -592,6 +592,48 @@ TEST_CASE("llm: an error body gives its type") {
   CHECK(api_error_type(R"({"error":{"type":"a\nb"}})") == "a\\x0ab");
 }
 
+// Gemini's answer to a wrong key, as it comes (400, with its ErrorInfo).
+constexpr std::string_view kGeminiBadKey =
+    R"({"error": {"code": 400,"message": "API key not valid. Please pass a valid API key.",)"
+    R"("status": "INVALID_ARGUMENT","details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",)"
+    R"("reason": "API_KEY_INVALID","domain": "googleapis.com","metadata": {"service": )"
+    R"("generativelanguage.googleapis.com"}},{"@type": "type.googleapis.com/google.rpc.LocalizedMessage",)"
+    R"("locale": "en-US","message": "API key not valid. Please pass a valid API key."}]}})";
+
+TEST_CASE("llm: a Google ErrorInfo with a key reason says the key was refused") {
+  CHECK(api_key_refused(kGeminiBadKey));
+  CHECK(api_key_refused("[" + std::string(kGeminiBadKey) + "]"));
+  for (const char* reason :
+       {"API_KEY_INVALID", "API_KEY_SERVICE_BLOCKED", "API_KEY_HTTP_REFERRER_BLOCKED",
+        "API_KEY_IP_ADDRESS_BLOCKED", "API_KEY_ANDROID_APP_BLOCKED", "API_KEY_IOS_APP_BLOCKED",
+        "ACCESS_TOKEN_EXPIRED"}) {
+    CAPTURE(reason);
+    CHECK(api_key_refused(R"({"error":{"code":400,"status":"INVALID_ARGUMENT","details":[)"
+                          R"({"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":")" +
+                          std::string(reason) + R"("}]}})"));
+  }
+}
+
+TEST_CASE("llm: other bad requests do not say the key was refused") {
+  // A bad request of Gemini's own: no details.
+  CHECK(!api_key_refused(R"({"error":{"code":400,"message":"* GenerateContentRequest.contents: )"
+                         R"(contents is not specified","status":"INVALID_ARGUMENT"}})"));
+  // Another reason, or the key reason outside an ErrorInfo.
+  CHECK(!api_key_refused(
+      R"({"error":{"code":400,"details":[{"@type":)"
+      R"("type.googleapis.com/google.rpc.ErrorInfo","reason":"SERVICE_DISABLED"}]}})"));
+  CHECK(!api_key_refused(
+      R"({"error":{"code":400,"details":[{"@type":)"
+      R"("type.googleapis.com/google.rpc.BadRequest","reason":"API_KEY_INVALID"}]}})"));
+  CHECK(!api_key_refused(R"({"error":{"code":400,"details":[{"reason":"API_KEY_INVALID"}]}})"));
+  CHECK(!api_key_refused(R"({"error":{"code":400,"details":"API_KEY_INVALID"}})"));
+  // OpenAI's wrong key, a gateway's text, nothing.
+  CHECK(!api_key_refused(R"({"error":{"message":"Incorrect API key provided","type":)"
+                         R"("invalid_request_error","code":"invalid_api_key"}})"));
+  CHECK(!api_key_refused("API_KEY_INVALID"));
+  CHECK(!api_key_refused(""));
+}
+
 TEST_CASE("llm: a body with no error text gives an empty message") {
   CHECK(api_error_message("") == "");
   CHECK(api_error_message("<html><body>502 Bad Gateway</body></html>") == "");
