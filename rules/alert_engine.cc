@@ -43,13 +43,17 @@ Result<AlertEngine> AlertEngine::create(const std::vector<AlertRule>& rules,
     const AlertRule& r = e.rules_[i].rule;
     const AlertSource source = source_of(r.metric);
     auto g = std::find_if(e.groups_.begin(), e.groups_.end(), [&](const Group& x) {
-      return x.source == source && x.scope == r.scope && x.match == r.match && x.window == r.window;
+      return x.source == source && x.scope == r.scope && x.match == r.match;
     });
     if (g == e.groups_.end()) {
-      e.groups_.push_back(Group{source, r.scope, r.match, r.window, {}, {}});
+      e.groups_.push_back(Group{source, r.scope, r.match, {}, {}, {}, {}, {}});
       g = std::prev(e.groups_.end());
     }
+    auto length = std::find(g->lengths.begin(), g->lengths.end(), r.window);
+    if (length == g->lengths.end()) length = g->lengths.insert(length, r.window);
+    g->longest = std::max(g->longest, r.window);
     g->rules.push_back(i);
+    g->length_of.push_back(static_cast<std::size_t>(length - g->lengths.begin()));
   }
   return e;
 }
@@ -57,7 +61,7 @@ Result<AlertEngine> AlertEngine::create(const std::vector<AlertRule>& rules,
 AlertEngine::Entry& AlertEngine::entry(Group& g, const AlertScopeKey& key, MonoTime at) {
   auto it = g.entries.find(key);
   if (it == g.entries.end()) {
-    Entry fresh{AlertWindow(g.source, g.window, options_.max_samples),
+    Entry fresh{AlertWindow(g.source, g.lengths, options_.max_samples),
                 std::vector<AlertState>(g.rules.size()), at};
     it = g.entries.emplace(key, std::move(fresh)).first;
   }
@@ -150,14 +154,15 @@ void AlertEngine::evaluate_group(Group& g, MonoTime now, WallTime wall,
     for (std::size_t i = 0; i < g.rules.size(); ++i) {
       const CompiledAlertRule& rule = rules_[g.rules[i]];
       AlertInput in;
-      in.value = g.source != AlertSource::availability ? e.window.value(rule.rule.metric, now)
+      in.value = g.source != AlertSource::availability
+                     ? e.window.value(rule.rule.metric, now, g.length_of[i])
                  : availability_ ? availability_->availability(key, rule.rule.window, now)
                                  : std::nullopt;
       in.held = line_down && held_while_line_down(rule.rule.metric);
       e.states[i].step(rule, key, in, now, wall, out);
       live |= e.states[i].status() != AlertStatus::inactive;
     }
-    const bool stale = empty && now - e.last_seen > g.window;
+    const bool stale = empty && now - e.last_seen > g.longest;
     it = !live && stale ? g.entries.erase(it) : std::next(it);
   }
 }

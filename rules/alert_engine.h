@@ -3,11 +3,12 @@
 // caller's cadence (about once a second).
 //
 // Windows are shared: rules with the same source (rules/alert_window.h),
-// scope, match and window length read one AlertWindow per scope key, and
-// that key's state machines (rules/alert_state.h) sit beside it. A scope key
-// appears with the first result that passes the rule's match, and goes once
-// its window has been empty for a window's length and every state on it is
-// inactive, so memory follows the series that report.
+// scope and match read one AlertWindow per scope key, which keeps the
+// samples once for the longest of their windows, and that key's state
+// machines (rules/alert_state.h) sit beside it. A scope key appears with the
+// first result that passes the rule's match, and goes once its window has
+// been empty for its longest length and every state on it is inactive, so
+// memory follows the series that report.
 //
 // Line down (set_line_down, from the failover health): while a line is down
 //   - the alert "line-down" (kLineDownRule) fires for it at the next
@@ -128,13 +129,15 @@ class AlertEngine {
     std::vector<AlertState> states;  // index-aligned with Group::rules
     MonoTime last_seen{};
   };
-  // Rules that read the same windows.
+  // Rules that read the same samples: one source, scope and match.
   struct Group {
     AlertSource source;
     AlertScope scope;
     AlertMatch match;
-    Duration window;
-    std::vector<std::size_t> rules;  // into rules_
+    std::vector<Duration> lengths;       // the rules' windows, each once
+    Duration longest{};                  // of lengths
+    std::vector<std::size_t> rules;      // into rules_
+    std::vector<std::size_t> length_of;  // per rule of `rules`: its index in lengths
     std::map<AlertScopeKey, Entry> entries;
   };
 

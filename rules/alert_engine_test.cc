@@ -161,6 +161,21 @@ TEST_CASE("alert engine: each metric reaches its rule with the window's exact va
   CHECK(value["failures"] == 1);
 }
 
+TEST_CASE("alert engine: rules that differ in window share one window per key") {
+  AlertRule fast = rule("fast", AlertMetric::failures, AlertScope::line, 1);
+  fast.window = 1min;
+  AlertRule slow = rule("slow", AlertMetric::failures, AlertScope::line, 1);
+  slow.window = 15min;
+  Run run({fast, slow});
+  run.feed(result("l", "t", ProbeKind::tcp, false));
+  run.clock.advance(10min);
+  run.feed(result("l", "t", ProbeKind::tcp, false));
+  auto t = run.at(1s);
+  CHECK(kinds(t, "fast").empty());                     // one failure in the last minute
+  CHECK(kinds(t, "slow") == Strings{"alert_firing"});  // two in the last 15
+  CHECK(run.e.scope_count() == 1);
+}
+
 TEST_CASE("alert engine: availability comes from the injected source") {
   FakeAvailability source;
   AlertRule sla = rule("sla", AlertMetric::availability, AlertScope::line, 0.999);

@@ -34,13 +34,31 @@ AlertSource source_of(AlertMetric m) {
   return AlertSource::availability;
 }
 
-AlertWindow::AlertWindow(AlertSource source, Duration length, std::size_t max_samples)
-    : source_(source), length_(length), max_samples_(std::max<std::size_t>(max_samples, 1)) {}
+AlertWindow::AlertWindow(AlertSource source, std::vector<Duration> lengths, std::size_t max_samples)
+    : source_(source), max_samples_(std::max<std::size_t>(max_samples, 1)) {
+  if (lengths.empty()) lengths.push_back(Duration::zero());
+  for (Duration length : lengths) {
+    views_.push_back(View{length, 0, Values{}, true});
+    longest_ = std::max(longest_, length);
+  }
+}
 
 void AlertWindow::add(Sample s) {
   samples_.push_back(s);
-  while (samples_.size() > max_samples_) samples_.pop_front();
-  dirty_ = true;
+  for (View& v : views_) v.dirty = true;
+  if (samples_.size() > max_samples_) {
+    samples_.pop_front();
+    dropped_front(1);
+  }
+}
+
+// Keeps each view's start on the same sample after `n` left the front; a
+// view that lost samples it held (the cap) is stale.
+void AlertWindow::dropped_front(std::size_t n) {
+  for (View& v : views_) {
+    if (v.start < n) v.dirty = true;
+    v.start = v.start > n ? v.start - n : 0;
+  }
 }
 
 void AlertWindow::add_round(const ProbeResult& r, MonoTime at, std::uint32_t series) {
@@ -85,69 +103,78 @@ void AlertWindow::add_bandwidth(double utilisation, Duration interval, MonoTime 
 }
 
 bool AlertWindow::expire(MonoTime now) {
-  while (!samples_.empty() && now - samples_.front().at > length_) {
+  std::size_t n = 0;
+  while (!samples_.empty() && now - samples_.front().at > longest_) {
     samples_.pop_front();
-    dirty_ = true;
+    ++n;
   }
+  if (n > 0) dropped_front(n);
   return samples_.empty();
 }
 
 void AlertWindow::clear() {
   samples_.clear();
-  dirty_ = true;
+  for (View& v : views_) v.start = 0, v.dirty = true;
 }
 
-std::optional<double> AlertWindow::value(AlertMetric metric, MonoTime now) {
-  if (source_of(metric) != source_) return std::nullopt;
+std::optional<double> AlertWindow::value(AlertMetric metric, MonoTime now, std::size_t length) {
+  if (source_of(metric) != source_ || length >= views_.size()) return std::nullopt;
   expire(now);
-  if (dirty_) recompute();
+  View& v = views_[length];
+  while (v.start < samples_.size() && now - samples_[v.start].at > v.length) {
+    ++v.start;
+    v.dirty = true;
+  }
+  if (v.dirty) recompute(v);
   switch (metric) {
     case AlertMetric::rtt_median:
-      return values_.median;
+      return v.values.median;
     case AlertMetric::rtt_p95:
     case AlertMetric::ttft_p95:
-      return values_.p95;
+      return v.values.p95;
     case AlertMetric::jitter:
-      return values_.jitter;
+      return v.values.jitter;
     case AlertMetric::loss:
-      return values_.loss;
+      return v.values.loss;
     case AlertMetric::failures:
-      return values_.failures;
+      return v.values.failures;
     case AlertMetric::bandwidth_utilisation:
-      return values_.utilisation;
+      return v.values.utilisation;
     case AlertMetric::availability:
       return std::nullopt;
   }
   return std::nullopt;
 }
 
-void AlertWindow::recompute() {
-  values_ = Values{};
-  dirty_ = false;
-  if (samples_.empty()) return;
+void AlertWindow::recompute(View& v) const {
+  v.values = Values{};
+  v.dirty = false;
+  const auto first = samples_.begin() + static_cast<std::ptrdiff_t>(v.start);
+  const auto count = static_cast<double>(samples_.end() - first);
+  if (first == samples_.end()) return;
   switch (source_) {
     case AlertSource::rtt:
     case AlertSource::ttft:
-      return recompute_latency();
+      return recompute_latency(v);
     case AlertSource::loss: {
-      std::size_t lost = 0;
-      for (const Sample& s : samples_) lost += static_cast<std::size_t>(s.n);
-      values_.loss = static_cast<double>(lost) / static_cast<double>(samples_.size());
+      std::int64_t lost = 0;
+      for (auto it = first; it != samples_.end(); ++it) lost += it->n;
+      v.values.loss = static_cast<double>(lost) / count;
       return;
     }
     case AlertSource::failures: {
-      std::size_t failed = 0;
-      for (const Sample& s : samples_) failed += static_cast<std::size_t>(s.n);
-      values_.failures = static_cast<double>(failed);
+      std::int64_t failed = 0;
+      for (auto it = first; it != samples_.end(); ++it) failed += it->n;
+      v.values.failures = static_cast<double>(failed);
       return;
     }
     case AlertSource::bandwidth: {
       double weighted = 0, total = 0;
-      for (const Sample& s : samples_) {
-        weighted += s.x * static_cast<double>(s.n);
-        total += static_cast<double>(s.n);
+      for (auto it = first; it != samples_.end(); ++it) {
+        weighted += it->x * static_cast<double>(it->n);
+        total += static_cast<double>(it->n);
       }
-      values_.utilisation = weighted / total;
+      v.values.utilisation = weighted / total;
       return;
     }
     case AlertSource::availability:
@@ -155,13 +182,14 @@ void AlertWindow::recompute() {
   }
 }
 
-void AlertWindow::recompute_latency() {
+void AlertWindow::recompute_latency(View& v) const {
   std::vector<Duration> all;
-  all.reserve(samples_.size());
+  all.reserve(samples_.size() - v.start);
   std::unordered_map<std::uint32_t, std::int64_t> previous;  // last RTT per series
   double jitter_sum = 0;
   std::size_t pairs = 0;
-  for (const Sample& s : samples_) {
+  for (std::size_t i = v.start; i < samples_.size(); ++i) {
+    const Sample& s = samples_[i];
     all.emplace_back(s.n);
     auto [it, first] = previous.try_emplace(s.series, s.n);
     if (!first) {
@@ -171,10 +199,10 @@ void AlertWindow::recompute_latency() {
     }
   }
   // Nearest rank, as the status board and line quality figures.
-  values_.p95 = ms_of(quantile(all, 0.95)->count());
-  values_.median = ms_of(quantile(all, 0.5)->count());
+  v.values.p95 = ms_of(quantile(all, 0.95)->count());
+  v.values.median = ms_of(quantile(all, 0.5)->count());
   if (pairs > 0)
-    values_.jitter = ms_of(static_cast<std::int64_t>(jitter_sum / static_cast<double>(pairs)));
+    v.values.jitter = ms_of(static_cast<std::int64_t>(jitter_sum / static_cast<double>(pairs)));
 }
 
 }  // namespace linewatch

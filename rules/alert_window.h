@@ -2,8 +2,9 @@
 // each metric's value over them.
 //
 // A window reads one source (source_of(metric)); the rules that share the
-// source, scope, match and length share one window per scope key
-// (rules/alert_engine.h). Samples, by source:
+// source, scope and match share one window per scope key
+// (rules/alert_engine.h), which holds the samples once for the longest of
+// their lengths and gives each length its own values. Samples, by source:
 //   rtt        each answered ICMP echo (ProbeResult::rtts), the headline RTT of
 //              a TCP round (connect) or an HTTP round (total) when it has one;
 //   loss       each ICMP echo, answered or lost; one per TCP/HTTP round, lost
@@ -32,9 +33,10 @@
 // targets, 7500).
 //
 // Not thread-safe: owned by the one thread that runs the alert engine.
-// Cost: add_* O(1) amortised. value() O(1) while no sample came or left since
-// the last call; otherwise it recomputes every value of the source at once,
-// O(n log n) in the samples held.
+// Cost: add_* O(lengths) (each length's values go stale). value() O(1) while
+// no sample came into or left that length since its last call; otherwise it
+// recomputes every value of the source for that length at once, O(n log n)
+// in the samples inside it.
 #pragma once
 
 #include <cstdint>
@@ -59,10 +61,16 @@ class AlertWindow {
   static constexpr std::size_t kMaxSamples = 8192;
   static constexpr std::size_t kSampleBytes = 32;
 
-  AlertWindow(AlertSource source, Duration length, std::size_t max_samples = kMaxSamples);
+  // A window of each of `lengths` (at least one, each above zero) over one
+  // set of samples, kept for the longest.
+  AlertWindow(AlertSource source, std::vector<Duration> lengths,
+              std::size_t max_samples = kMaxSamples);
+  AlertWindow(AlertSource source, Duration length, std::size_t max_samples = kMaxSamples)
+      : AlertWindow(source, std::vector<Duration>{length}, max_samples) {}
 
   // Samples `round` (received at `at`) as the source reads it. `series`
   // tells series apart for jitter (any stable number per line × target × kind).
+  // `at` must not go back between calls.
   void add_round(const ProbeResult& round, MonoTime at, std::uint32_t series = 0);
   // One LLM round's time to first token (ttft source only).
   void add_ttft(Duration ttft, MonoTime at, std::uint32_t series = 0);
@@ -70,19 +78,19 @@ class AlertWindow {
   // utilisation is max(rx, tx) / capacity, interval its length (> 0).
   void add_bandwidth(double utilisation, Duration interval, MonoTime at);
 
-  // The value of `metric` over the window at `now`, in its base unit
-  // (rules/alert_rules.h); nullopt without samples or for a metric of
+  // The value of `metric` over lengths[length] ending at `now`, in its base
+  // unit (rules/alert_rules.h); nullopt without samples or for a metric of
   // another source. `now` must not go back between calls.
-  std::optional<double> value(AlertMetric metric, MonoTime now);
+  std::optional<double> value(AlertMetric metric, MonoTime now, std::size_t length = 0);
 
-  // Drops samples older than the window at `now`; true when none is left.
+  // Drops samples older than the longest length at `now`; true when none is left.
   bool expire(MonoTime now);
   // Forgets every sample.
   void clear();
 
   std::size_t size() const { return samples_.size(); }
   AlertSource source() const { return source_; }
-  Duration length() const { return length_; }
+  Duration longest() const { return longest_; }
 
  private:
   struct Sample {
@@ -98,17 +106,24 @@ class AlertWindow {
   struct Values {
     std::optional<double> median, p95, jitter, loss, failures, utilisation;
   };
+  // One length's view: samples_[start..] are inside it.
+  struct View {
+    Duration length;
+    std::size_t start = 0;
+    Values values;
+    bool dirty = true;
+  };
 
   void add(Sample s);
-  void recompute();
-  void recompute_latency();
+  void dropped_front(std::size_t n);
+  void recompute(View& v) const;
+  void recompute_latency(View& v) const;
 
   AlertSource source_;
-  Duration length_;
+  std::vector<View> views_;
+  Duration longest_{};
   std::size_t max_samples_;
   std::deque<Sample> samples_;  // in arrival order
-  Values values_;
-  bool dirty_ = true;
 };
 
 }  // namespace linewatch

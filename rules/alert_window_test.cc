@@ -146,3 +146,25 @@ TEST_CASE("alert window: a cached value follows samples that come and go") {
   CHECK(*w.value(AlertMetric::rtt_p95, t0 + 5s) == 100);
   CHECK(*w.value(AlertMetric::rtt_p95, t0 + 11s) == 50);  // the 100 ms sample aged out
 }
+
+TEST_CASE("alert window: several lengths over one set of samples") {
+  AlertWindow w(AlertSource::failures, {1min, 5min});
+  w.add_round(round(ProbeKind::tcp, Reason::timeout), t0);
+  w.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 4min);
+  CHECK(*w.value(AlertMetric::failures, t0 + 4min, 0) == 1);
+  CHECK(*w.value(AlertMetric::failures, t0 + 4min, 1) == 2);
+  CHECK(w.longest() == 5min);
+  // The short length empties while the long one still holds its sample.
+  CHECK_FALSE(w.value(AlertMetric::failures, t0 + 5min + 1s, 0));
+  CHECK(*w.value(AlertMetric::failures, t0 + 5min + 1s, 1) == 1);
+  CHECK_FALSE(w.value(AlertMetric::failures, t0 + 5min + 1s, 2));  // no such length
+  // A sample the cap pushes out leaves every length it was in.
+  AlertWindow capped(AlertSource::failures, {1min, 5min}, 2);
+  capped.add_round(round(ProbeKind::tcp, Reason::timeout), t0);
+  capped.add_round(round(ProbeKind::tcp, Reason::ok, 1ms), t0 + 10s);
+  CHECK(*capped.value(AlertMetric::failures, t0 + 10s, 0) == 1);
+  CHECK(*capped.value(AlertMetric::failures, t0 + 10s, 1) == 1);
+  capped.add_round(round(ProbeKind::tcp, Reason::ok, 1ms), t0 + 20s);
+  CHECK(*capped.value(AlertMetric::failures, t0 + 20s, 0) == 0);
+  CHECK(*capped.value(AlertMetric::failures, t0 + 20s, 1) == 0);
+}
