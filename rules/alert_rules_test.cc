@@ -243,6 +243,10 @@ TEST_CASE("alert text: summaries fill their placeholders") {
   CHECK(unknown.error().message ==
         "unknown placeholder {{host}} (known: {{line}} {{target}} {{kind}} {{value}} "
         "{{threshold}} {{rule}} {{severity}})");
+  auto long_name = SummaryTemplate::compile("{{" + std::string(40, 'x') + "}}", AlertScope::line);
+  REQUIRE_FALSE(long_name.ok());
+  CHECK(long_name.error().message.starts_with("unknown placeholder {{" + std::string(32, 'x') +
+                                              "…}} (known:"));
   auto open = SummaryTemplate::compile("p95 {{value", AlertScope::series);
   REQUIRE_FALSE(open.ok());
   CHECK(open.error().message == "{{ at character 5 is not closed by }}");

@@ -53,6 +53,15 @@ std::string check_for_scope(Placeholder p, AlertScope scope) {
          "}} is always empty for scope " + std::string(to_string(scope));
 }
 
+// A piece of the template as a message shows it: config text may be long.
+std::string shown(std::string_view s) {
+  constexpr std::size_t kMost = 32;
+  if (s.size() <= kMost) return std::string(s);
+  std::size_t cut = kMost;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "…";
+}
+
 }  // namespace
 
 std::string check_glob(std::string_view pattern) {
@@ -141,7 +150,7 @@ Result<SummaryTemplate> SummaryTemplate::compile(std::string_view text, AlertSco
     std::size_t i = 0;
     while (i < kPlaceholders.size() && kPlaceholders[i] != name) ++i;
     if (i == kPlaceholders.size())
-      return invalid("unknown placeholder {{" + std::string(name) +
+      return invalid("unknown placeholder {{" + shown(name) +
                      "}} (known: {{line}} {{target}} {{kind}} {{value}} {{threshold}} {{rule}} "
                      "{{severity}})");
     const auto p = static_cast<Placeholder>(i);
