@@ -124,7 +124,7 @@ TEST_CASE("alert engine: a series alert fires after for and lists as active") {
   Run run({slow});
   run.feed(result("cn2-bj-1", "openai", ProbeKind::http, true, 3412ms));
   auto t = run.at(1s);
-  CHECK(kinds(t, "api-slow") == Strings{"alert_pending"});
+  REQUIRE(kinds(t, "api-slow") == Strings{"alert_pending"});
   const auto pending = run.e.active();
   REQUIRE(pending.size() == 1);
   CHECK(pending[0].status == AlertStatus::pending);
@@ -132,13 +132,13 @@ TEST_CASE("alert engine: a series alert fires after for and lists as active") {
   CHECK(pending[0].value_text == "3412 ms");
   CHECK(pending[0].threshold_text == "3000 ms");
   t = run.at(30s);
-  CHECK(kinds(t, "api-slow") == Strings{"alert_firing"});
+  REQUIRE(kinds(t, "api-slow") == Strings{"alert_firing"});
   REQUIRE(t[0].notice);
   CHECK(t[0].notice->summary == "api-slow: cn2-bj-1 → openai (http) rtt_p95 3412 ms above 3000 ms");
   CHECK(run.e.active()[0].status == AlertStatus::firing);
   // The slow round leaves the 5m window: no data, resolved.
   t = run.at(5min);
-  CHECK(kinds(t, "api-slow") == Strings{"alert_resolved"});
+  REQUIRE(kinds(t, "api-slow") == Strings{"alert_resolved"});
   CHECK(run.e.active().empty());
 }
 
@@ -171,8 +171,8 @@ TEST_CASE("alert engine: rules that differ in window share one window per key") 
   run.clock.advance(10min);
   run.feed(result("l", "t", ProbeKind::tcp, false));
   auto t = run.at(1s);
-  CHECK(kinds(t, "fast").empty());                     // one failure in the last minute
-  CHECK(kinds(t, "slow") == Strings{"alert_firing"});  // two in the last 15
+  REQUIRE(kinds(t, "fast").empty());                     // one failure in the last minute
+  REQUIRE(kinds(t, "slow") == Strings{"alert_firing"});  // two in the last 15
   CHECK(run.e.scope_count() == 1);
 }
 
@@ -186,14 +186,14 @@ TEST_CASE("alert engine: availability comes from the injected source") {
   run.feed(result("cn2-sh-1", "openai", ProbeKind::http, true));
   source.values = {{"cn2-bj-1", 0.9985}, {"cn2-sh-1", 0.9995}};
   auto t = run.at(1s);
-  CHECK(kinds(t, "sla") == Strings{"alert_firing"});
+  REQUIRE(kinds(t, "sla") == Strings{"alert_firing"});
   CHECK(t[0].event.line == "cn2-bj-1");
   REQUIRE(t[0].notice);
   CHECK(t[0].notice->value_text == "99.85%");
   CHECK(source.asked == Strings{"cn2-bj-1/86400000000000", "cn2-sh-1/86400000000000"});
   source.values["cn2-bj-1"] = 0.999;
   t = run.at(1s);
-  CHECK(kinds(t, "sla") == Strings{"alert_resolved"});
+  REQUIRE(kinds(t, "sla") == Strings{"alert_resolved"});
   // Without a source there is never a value.
   Run blind({sla});
   blind.feed(result("cn2-bj-1", "openai", ProbeKind::http, true));
@@ -213,13 +213,13 @@ TEST_CASE("alert engine: the default rules are in force and can be turned off") 
   // The default latency rule: p95 above 3000 ms for 1m on one series.
   Run run(default_rules());
   run.feed(result("cn2-bj-1", "openai", ProbeKind::http, true, 3500ms));
-  CHECK(kinds(run.at(1s), "latency") == Strings{"alert_pending"});
-  CHECK(kinds(run.at(1min), "latency") == Strings{"alert_firing"});
+  REQUIRE(kinds(run.at(1s), "latency") == Strings{"alert_pending"});
+  REQUIRE(kinds(run.at(1min), "latency") == Strings{"alert_firing"});
   // The default loss rule: icmp echoes of the line, above 1 % for 2m.
   for (int i = 0; i < 9; ++i) run.feed(result("cn2-bj-1", "reflector", ProbeKind::icmp, true));
   run.feed(result("cn2-bj-1", "reflector", ProbeKind::icmp, false));  // 5 of 50 lost
-  CHECK(kinds(run.at(1s), "loss") == Strings{"alert_pending"});
-  CHECK(kinds(run.at(2min), "loss") == Strings{"alert_firing"});
+  REQUIRE(kinds(run.at(1s), "loss") == Strings{"alert_pending"});
+  REQUIRE(kinds(run.at(2min), "loss") == Strings{"alert_firing"});
   CHECK(active_keys(run.e, "loss") == Strings{"cn2-bj-1"});
 }
 
@@ -251,7 +251,7 @@ TEST_CASE("alert engine: time to first token feeds ttft_p95 as kind llm") {
   run.e.observe_ttft("cn2-bj-1", "openai", 2500ms, run.clock.now());
   run.feed(result("cn2-bj-1", "openai", ProbeKind::http, true, 9s));  // not a ttft
   auto t = run.at(1s);
-  CHECK(kinds(t, "ttft") == Strings{"alert_firing"});
+  REQUIRE(kinds(t, "ttft") == Strings{"alert_firing"});
   CHECK(active_keys(run.e, "ttft") == Strings{"cn2-bj-1:openai:llm"});
   CHECK(run.e.active()[0].value_text == "2500 ms");
 }

@@ -98,8 +98,8 @@ TEST_CASE("alert inhibit: a down line raises one alert and holds its latency and
   run.feed_bad("cn2-bj-1");
   run.e->set_line_down("cn2-bj-1", true);
   auto t = run.at(1s);
-  CHECK(what(t) == Strings{"line-down:alert_firing+notice", "slow:alert_pending",
-                           "lossy:alert_firing", "jittery:alert_firing"});
+  REQUIRE(what(t) == Strings{"line-down:alert_firing+notice", "slow:alert_pending",
+                             "lossy:alert_firing", "jittery:alert_firing"});
   const AlertNotice& down = *t[0].notice;
   CHECK(down.rule == "line-down");
   CHECK(down.severity == "critical");
@@ -111,7 +111,7 @@ TEST_CASE("alert inhibit: a down line raises one alert and holds its latency and
   CHECK(t[0].event.reason == "line_down");
   CHECK(t[2].event.detail.ends_with("(held: line cn2-bj-1 is down)"));
   t = run.at(30s);
-  CHECK(what(t) == Strings{"slow:alert_firing"});
+  REQUIRE(what(t) == Strings{"slow:alert_firing"});
   for (const ActiveAlert& a : run.e->active()) CHECK(a.held == (a.rule != "line-down"));
   CHECK(run.e->active().size() == 4);
 
@@ -119,8 +119,8 @@ TEST_CASE("alert inhibit: a down line raises one alert and holds its latency and
   // samples describe the outage, resolve without a word.
   run.e->set_line_down("cn2-bj-1", false);
   t = run.at(1s);
-  CHECK(what(t) == Strings{"line-down:alert_resolved+notice", "slow:alert_resolved",
-                           "lossy:alert_resolved", "jittery:alert_resolved"});
+  REQUIRE(what(t) == Strings{"line-down:alert_resolved+notice", "slow:alert_resolved",
+                             "lossy:alert_resolved", "jittery:alert_resolved"});
   CHECK(t[0].notice->resolved);
   CHECK(t[1].event.reason == "no_data");
   CHECK(run.e->active().empty());
@@ -134,14 +134,14 @@ TEST_CASE("alert inhibit: an alert notified before the line went down is resolve
         Strings{"slow:alert_pending", "lossy:alert_firing+notice", "jittery:alert_firing+notice"});
   run.e->set_line_down("cn2-bj-1", true);
   auto t = run.at(1s);
-  CHECK(what(t) == Strings{"line-down:alert_firing+notice", "slow:alert_held", "lossy:alert_held",
-                           "jittery:alert_held"});
+  REQUIRE(what(t) == Strings{"line-down:alert_firing+notice", "slow:alert_held", "lossy:alert_held",
+                             "jittery:alert_held"});
   CHECK(t[2].event.reason == "line_down");
   CHECK(what(run.at(30s)) == Strings{"slow:alert_firing"});  // held: no notice
   run.e->set_line_down("cn2-bj-1", false);
   t = run.at(1s);
-  CHECK(what(t) == Strings{"line-down:alert_resolved+notice", "slow:alert_resolved",
-                           "lossy:alert_resolved+notice", "jittery:alert_resolved+notice"});
+  REQUIRE(what(t) == Strings{"line-down:alert_resolved+notice", "slow:alert_resolved",
+                             "lossy:alert_resolved+notice", "jittery:alert_resolved+notice"});
 }
 
 TEST_CASE("alert inhibit: after the line is back its samples judge afresh") {
@@ -153,8 +153,8 @@ TEST_CASE("alert inhibit: after the line is back its samples judge afresh") {
   run.at(1s);
   run.feed_bad("cn2-bj-1");
   auto t = run.at(1s);
-  CHECK(what(t) ==
-        Strings{"slow:alert_pending", "lossy:alert_firing+notice", "jittery:alert_firing+notice"});
+  REQUIRE(what(t) == Strings{"slow:alert_pending", "lossy:alert_firing+notice",
+                             "jittery:alert_firing+notice"});
   CHECK(what(run.at(30s)) == Strings{"slow:alert_firing+notice"});
 }
 
@@ -168,9 +168,9 @@ TEST_CASE("alert inhibit: other lines, availability and target scopes are not he
   run.feed_bad("cn2-sh-1");
   run.e->set_line_down("cn2-bj-1", true);
   auto t = run.at(1s);
-  CHECK(what(t) == Strings{"line-down:alert_firing+notice", "lossy:alert_firing",
-                           "lossy:alert_firing+notice", "sla:alert_firing+notice",
-                           "sla:alert_firing+notice", "target-loss:alert_firing+notice"});
+  REQUIRE(what(t) == Strings{"line-down:alert_firing+notice", "lossy:alert_firing",
+                             "lossy:alert_firing+notice", "sla:alert_firing+notice",
+                             "sla:alert_firing+notice", "target-loss:alert_firing+notice"});
   CHECK(t[1].event.line == "cn2-bj-1");
   CHECK(t[2].event.line == "cn2-sh-1");
 }

@@ -48,7 +48,7 @@ bool AlertState::beyond_clear(const AlertRule& r, double v) const {
 std::string AlertState::figures(const CompiledAlertRule& c) const {
   const AlertRule& r = c.rule;
   const std::string metric(to_string(r.metric));
-  if (!c.show_value) return "";
+  if (!c.show_value) return value_ && *value_ > 0 ? "down" : "up";
   if (!value_) return metric + ": no data in the " + format_duration(r.window) + " window";
   const bool beyond = breaks(r, *value_);
   return metric + " " + format_value(r.metric, *value_) + " " +
@@ -88,90 +88,106 @@ AlertNotice AlertState::notice(const CompiledAlertRule& c, const AlertScopeKey& 
   return n;
 }
 
-void AlertState::emit(const CompiledAlertRule& c, const AlertScopeKey& key, WallTime wall,
-                      std::string kind, std::string reason, std::string detail,
-                      std::vector<AlertTransition>& out) const {
+void AlertState::emit(const Step& s, std::string kind, std::string reason,
+                      std::string detail) const {
   Event e;
-  e.time = wall;
+  e.time = s.wall;
   e.kind = std::move(kind);
-  e.line = key.line;
-  e.target = key.target;
+  e.line = s.key.line;
+  e.target = s.key.target;
   e.reason = std::move(reason);
-  e.detail = c.rule.name + " " + to_string(key) + (detail.empty() ? "" : ": " + detail);
-  out.push_back({std::move(e), std::nullopt});
+  e.detail = s.rule.rule.name + " " + to_string(s.key) + (detail.empty() ? "" : ": " + detail);
+  s.out.push_back({std::move(e), std::nullopt});
+}
+
+std::string AlertState::breach_reason(const CompiledAlertRule& c) {
+  return c.breach_reason.empty() ? std::string(to_string(c.rule.metric)) : c.breach_reason;
+}
+
+std::string AlertState::held_note(const AlertScopeKey& key) const {
+  return held_ ? " (held: line " + key.line + " is down)" : "";
 }
 
 void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, const AlertInput& in,
                       MonoTime now, WallTime wall, std::vector<AlertTransition>& out) {
-  const AlertRule& r = c.rule;
-  const AlertStatus before = status_;
-  const bool was_held = held_;
+  const Step s{c, key, now, wall, out, status_, held_};
   value_ = in.value;
   held_ = in.held;
-  const bool breaking = in.value && breaks(r, *in.value);
-  const std::string breach =
-      c.breach_reason.empty() ? std::string(to_string(r.metric)) : c.breach_reason;
-  const std::string held_note = held_ ? " (held: line " + key.line + " is down)" : "";
-  auto announce = [&](bool resolved) {
-    if (!resolved) notified_ = true, last_notice_ = now;
-    if (!c.receivers.empty()) out.back().notice = notice(c, key, wall, resolved);
-  };
-
-  if (status_ == AlertStatus::inactive && breaking) {
-    status_ = AlertStatus::pending;
-    since_ = now, since_wall_ = wall, ++episode_, notified_ = false, repeats_ = 0;
-    if (r.for_duration > Duration::zero())
-      emit(c, key, wall, "alert_pending", breach,
-           figures(c) + ", firing after " + format_duration(r.for_duration) + held_note, out);
+  const bool breaking = in.value && breaks(c.rule, *in.value);
+  if (status_ == AlertStatus::inactive) {
+    if (!breaking) return;
+    begin(s);
   } else if (status_ == AlertStatus::pending && !breaking) {
     status_ = AlertStatus::inactive;
-    emit(c, key, wall, "alert_inactive", "cleared",
-         figures(c) + " before " + format_duration(r.for_duration), out);
+    emit(s, "alert_inactive", "cleared",
+         figures(c) + " before " + format_duration(c.rule.for_duration));
     return;
   }
-
-  if (status_ == AlertStatus::pending && now - since_ >= r.for_duration) {
-    status_ = AlertStatus::firing;
-    emit(c, key, wall, "alert_firing", breach,
-         figures(c) +
-             (r.for_duration > Duration::zero() ? " for " + format_duration(r.for_duration)
-                                                : std::string()) +
-             held_note,
-         out);
-    if (!held_) announce(false);
-  } else if (status_ == AlertStatus::firing && before == AlertStatus::firing) {
-    if (!value_ || !beyond_clear(r, *value_)) {
-      status_ = AlertStatus::inactive;
-      const bool was_notified = notified_;
-      notified_ = false;
-      std::string why = figures(c);
-      if (value_ && r.clear && c.show_value)
-        why += " (clear " + format_value(r.metric, *r.clear) + ")";
-      emit(c, key, wall, "alert_resolved", value_ ? "cleared" : "no_data", why, out);
-      if (was_notified && !c.receivers.empty()) out.back().notice = notice(c, key, wall, true);
-      return;
-    }
-    if (!held_ && !was_held && notified_ && r.repeat > Duration::zero() &&
-        now - last_notice_ >= r.repeat) {
-      ++repeats_;
-      emit(c, key, wall, "alert_repeat", "repeat_interval",
-           figures(c) + ", firing since " + format_duration(now - since_) + " (repeat " +
-               std::to_string(repeats_) + ")",
-           out);
-      announce(false);
-    }
+  if (status_ == AlertStatus::pending) {
+    if (now - since_ >= c.rule.for_duration) fire(s);
+  } else if (s.before == AlertStatus::firing) {
+    if (!value_ || !beyond_clear(c.rule, *value_)) return resolve(s);
+    if (!held_ && !s.was_held && notified_ && c.rule.repeat > Duration::zero() &&
+        now - last_notice_ >= c.rule.repeat)
+      repeat(s);
   }
-
   // An alert born held says so in its first event; later flips get their own.
-  if (before == AlertStatus::inactive || status_ == AlertStatus::inactive || held_ == was_held)
-    return;
+  if (s.before != AlertStatus::inactive && held_ != s.was_held) held_changed(s);
+}
+
+void AlertState::begin(const Step& s) {
+  status_ = AlertStatus::pending;
+  since_ = s.now, since_wall_ = s.wall, ++episode_, notified_ = false, repeats_ = 0;
+  if (s.rule.rule.for_duration > Duration::zero())
+    emit(s, "alert_pending", breach_reason(s.rule),
+         figures(s.rule) + ", firing after " + format_duration(s.rule.rule.for_duration) +
+             held_note(s.key));
+}
+
+void AlertState::fire(const Step& s) {
+  const Duration for_duration = s.rule.rule.for_duration;
+  status_ = AlertStatus::firing;
+  emit(s, "alert_firing", breach_reason(s.rule),
+       figures(s.rule) +
+           (for_duration > Duration::zero() ? " for " + format_duration(for_duration) : "") +
+           held_note(s.key));
+  if (!held_) announce(s);
+}
+
+void AlertState::resolve(const Step& s) {
+  const AlertRule& r = s.rule.rule;
+  status_ = AlertStatus::inactive;
+  std::string why = figures(s.rule);
+  if (value_ && r.clear && s.rule.show_value)
+    why += " (clear " + format_value(r.metric, *r.clear) + ")";
+  emit(s, "alert_resolved", value_ ? "cleared" : "no_data", why);
+  if (notified_ && !s.rule.receivers.empty())
+    s.out.back().notice = notice(s.rule, s.key, s.wall, true);
+  notified_ = false;
+}
+
+void AlertState::repeat(const Step& s) {
+  ++repeats_;
+  emit(s, "alert_repeat", "repeat_interval",
+       figures(s.rule) + ", firing since " + format_duration(s.now - since_) + " (repeat " +
+           std::to_string(repeats_) + ")");
+  announce(s);
+}
+
+void AlertState::held_changed(const Step& s) {
   if (held_) {
-    emit(c, key, wall, "alert_held", "line_down", "held back while line " + key.line + " is down",
-         out);
+    emit(s, "alert_held", "line_down", "held back while line " + s.key.line + " is down");
     return;
   }
-  emit(c, key, wall, "alert_released", "line_up", "line " + key.line + " is up again", out);
-  if (status_ == AlertStatus::firing && !notified_) announce(false);
+  emit(s, "alert_released", "line_up", "line " + s.key.line + " is up again");
+  if (status_ == AlertStatus::firing && !notified_) announce(s);
+}
+
+// A firing notice on the event just emitted.
+void AlertState::announce(const Step& s) {
+  notified_ = true;
+  last_notice_ = s.now;
+  if (!s.rule.receivers.empty()) s.out.back().notice = notice(s.rule, s.key, s.wall, false);
 }
 
 }  // namespace linewatch

@@ -114,11 +114,28 @@ class AlertState {
   std::optional<double> value() const { return value_; }  // of the last step
 
  private:
+  // One step's fixed inputs, for the helpers of step().
+  struct Step {
+    const CompiledAlertRule& rule;
+    const AlertScopeKey& key;
+    MonoTime now;
+    WallTime wall;
+    std::vector<AlertTransition>& out;
+    AlertStatus before;  // the status the step began in
+    bool was_held;       // held before the step
+  };
+
+  void begin(const Step& s);
+  void fire(const Step& s);
+  void resolve(const Step& s);
+  void repeat(const Step& s);
+  void held_changed(const Step& s);
+  void announce(const Step& s);
+  void emit(const Step& s, std::string kind, std::string reason, std::string detail) const;
   bool breaks(const AlertRule& r, double v) const;
   bool beyond_clear(const AlertRule& r, double v) const;
-  void emit(const CompiledAlertRule& rule, const AlertScopeKey& key, WallTime wall,
-            std::string kind, std::string reason, std::string detail,
-            std::vector<AlertTransition>& out) const;
+  static std::string breach_reason(const CompiledAlertRule& rule);
+  std::string held_note(const AlertScopeKey& key) const;
   AlertNotice notice(const CompiledAlertRule& rule, const AlertScopeKey& key, WallTime wall,
                      bool resolved) const;
   std::string figures(const CompiledAlertRule& rule) const;

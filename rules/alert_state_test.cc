@@ -65,7 +65,7 @@ TEST_CASE("alert state: pending, then firing once the threshold stayed broken fo
   Machine m;
   const WallTime start = m.clock.wall_now() + 1s;
   auto t = m.at(1s, 3412);
-  CHECK(kinds(t) == Kinds{"alert_pending"});
+  REQUIRE(kinds(t) == Kinds{"alert_pending"});
   CHECK(notices(t) == 0);
   CHECK(t[0].event.reason == "rtt_p95");
   CHECK(t[0].event.line == "cn2-bj-1");
@@ -76,7 +76,7 @@ TEST_CASE("alert state: pending, then firing once the threshold stayed broken fo
   CHECK(m.state.status() == AlertStatus::pending);
   CHECK(m.at(29s, 3500).empty());  // 29 s into 30 s
   t = m.at(1s, 3600);
-  CHECK(kinds(t) == Kinds{"alert_firing"});
+  REQUIRE(kinds(t) == Kinds{"alert_firing"});
   CHECK(m.state.status() == AlertStatus::firing);
   REQUIRE(t[0].notice);
   const AlertNotice& n = *t[0].notice;
@@ -103,16 +103,16 @@ TEST_CASE("alert state: pending, then firing once the threshold stayed broken fo
 
 TEST_CASE("alert state: back within the threshold before for goes inactive without a notice") {
   Machine m;
-  CHECK(kinds(m.at(1s, 3100)) == Kinds{"alert_pending"});
+  REQUIRE(kinds(m.at(1s, 3100)) == Kinds{"alert_pending"});
   auto t = m.at(20s, 3000);  // at the threshold is not above it
-  CHECK(kinds(t) == Kinds{"alert_inactive"});
+  REQUIRE(kinds(t) == Kinds{"alert_inactive"});
   CHECK(notices(t) == 0);
   CHECK(t[0].event.reason == "cleared");
   CHECK(m.state.status() == AlertStatus::inactive);
   // A new breach starts the wait again.
-  CHECK(kinds(m.at(1s, 3100)) == Kinds{"alert_pending"});
+  REQUIRE(kinds(m.at(1s, 3100)) == Kinds{"alert_pending"});
   CHECK(m.at(29s, 3100).empty());
-  CHECK(kinds(m.at(1s, 3100)) == Kinds{"alert_firing"});
+  REQUIRE(kinds(m.at(1s, 3100)) == Kinds{"alert_firing"});
 }
 
 TEST_CASE("alert state: hysteresis keeps it firing between clear and the threshold") {
@@ -125,7 +125,7 @@ TEST_CASE("alert state: hysteresis keeps it firing between clear and the thresho
   CHECK(m.state.status() == AlertStatus::firing);
   const WallTime end = m.clock.wall_now() + 1s;
   auto t = m.at(1s, 2500);  // at clear: resolved
-  CHECK(kinds(t) == Kinds{"alert_resolved"});
+  REQUIRE(kinds(t) == Kinds{"alert_resolved"});
   CHECK(t[0].event.reason == "cleared");
   REQUIRE(t[0].notice);
   CHECK(t[0].notice->resolved);
@@ -142,7 +142,7 @@ TEST_CASE("alert state: without clear it resolves at the threshold") {
   m.at(1s, 4000);
   m.at(30s, 4000);
   CHECK(m.at(1s, 3001).empty());
-  CHECK(kinds(m.at(1s, 3000)) == Kinds{"alert_resolved"});
+  REQUIRE(kinds(m.at(1s, 3000)) == Kinds{"alert_resolved"});
 }
 
 TEST_CASE("alert state: a window without data resolves a firing alert") {
@@ -150,7 +150,7 @@ TEST_CASE("alert state: a window without data resolves a firing alert") {
   m.at(1s, 4000);
   m.at(30s, 4000);
   auto t = m.at(1s, std::nullopt);
-  CHECK(kinds(t) == Kinds{"alert_resolved"});
+  REQUIRE(kinds(t) == Kinds{"alert_resolved"});
   CHECK(t[0].event.reason == "no_data");
   REQUIRE(t[0].notice);
   CHECK(t[0].notice->value_text == "no data");
@@ -170,13 +170,13 @@ TEST_CASE("alert state: a firing alert repeats its notice every repeat interval"
   auto t = m.at(59s, 4000);
   CHECK(t.empty());  // 59 min 59 s since the notice
   t = m.at(1s, 4000);
-  CHECK(kinds(t) == Kinds{"alert_repeat"});
+  REQUIRE(kinds(t) == Kinds{"alert_repeat"});
   REQUIRE(t[0].notice);
   CHECK(t[0].notice->repeat == 1);
   CHECK(t[0].notice->id == first_id.substr(0, first_id.size() - 6) + "repeat-1");
   CHECK(t[0].notice->starts_at == fired[0].notice->starts_at);
   t = m.at(1h, 4000);
-  CHECK(kinds(t) == Kinds{"alert_repeat"});
+  REQUIRE(kinds(t) == Kinds{"alert_repeat"});
   CHECK(t[0].notice->repeat == 2);
   // repeat 0: never again.
   r.repeat = Duration::zero();
@@ -189,15 +189,15 @@ TEST_CASE("alert state: a firing alert repeats its notice every repeat interval"
 TEST_CASE("alert state: held alerts move but send nothing until released") {
   Machine m;
   SUBCASE("fired while held, released while still firing: notified then") {
-    CHECK(kinds(m.at(1s, 4000, true)) == Kinds{"alert_pending"});
+    REQUIRE(kinds(m.at(1s, 4000, true)) == Kinds{"alert_pending"});
     auto t = m.at(30s, 4000, true);
-    CHECK(kinds(t) == Kinds{"alert_firing"});
+    REQUIRE(kinds(t) == Kinds{"alert_firing"});
     CHECK(notices(t) == 0);
     CHECK(t[0].event.detail.ends_with("(held: line cn2-bj-1 is down)"));
     CHECK(m.state.held());
     CHECK(m.at(5h, 4000, true).empty());  // no repeat while held
     t = m.at(1s, 4000, false);
-    CHECK(kinds(t) == Kinds{"alert_released"});
+    REQUIRE(kinds(t) == Kinds{"alert_released"});
     REQUIRE(t[0].notice);
     CHECK(t[0].notice->id.ends_with("/firing"));
     CHECK(m.state.notified());
@@ -206,18 +206,18 @@ TEST_CASE("alert state: held alerts move but send nothing until released") {
     m.at(1s, 4000, true);
     m.at(30s, 4000, true);
     auto t = m.at(1s, 100, true);
-    CHECK(kinds(t) == Kinds{"alert_resolved"});
+    REQUIRE(kinds(t) == Kinds{"alert_resolved"});
     CHECK(notices(t) == 0);
   }
   SUBCASE("notified, then held, then resolved: the resolution is notified") {
     m.at(1s, 4000);
     CHECK(notices(m.at(30s, 4000)) == 1);
     auto t = m.at(1s, 4000, true);
-    CHECK(kinds(t) == Kinds{"alert_held"});
+    REQUIRE(kinds(t) == Kinds{"alert_held"});
     CHECK(t[0].event.reason == "line_down");
     CHECK(notices(t) == 0);
     t = m.at(1s, std::nullopt, false);
-    CHECK(kinds(t) == Kinds{"alert_resolved"});
+    REQUIRE(kinds(t) == Kinds{"alert_resolved"});
     REQUIRE(t[0].notice);
     CHECK(t[0].notice->resolved);
   }
@@ -239,7 +239,7 @@ TEST_CASE("alert state: for 0 fires at once and a below rule fires below") {
   m.key = AlertScopeKey{"cn2-bj-1", "", ""};
   CHECK(m.at(1s, 0.999).empty());  // at the threshold is not below it
   auto t = m.at(1s, 0.998);
-  CHECK(kinds(t) == Kinds{"alert_firing"});
+  REQUIRE(kinds(t) == Kinds{"alert_firing"});
   REQUIRE(t[0].notice);
   CHECK(t[0].notice->summary == "sla: line cn2-bj-1 availability 99.8% below 99.9%");
   CHECK(t[0].notice->value_text == "99.8%");
@@ -247,7 +247,7 @@ TEST_CASE("alert state: for 0 fires at once and a below rule fires below") {
   CHECK(t[0].notice->labels == std::map<std::string, std::string>{{"line", "cn2-bj-1"},
                                                                   {"rule", "sla"},
                                                                   {"severity", "critical"}});
-  CHECK(kinds(m.at(1s, 0.999)) == Kinds{"alert_resolved"});
+  REQUIRE(kinds(m.at(1s, 0.999)) == Kinds{"alert_resolved"});
 }
 
 TEST_CASE("alert state: a rule with no receivers records events but makes no notices") {
@@ -256,7 +256,7 @@ TEST_CASE("alert state: a rule with no receivers records events but makes no not
   Machine m(r);
   m.at(1s, 4000);
   auto t = m.at(30s, 4000);
-  CHECK(kinds(t) == Kinds{"alert_firing"});
+  REQUIRE(kinds(t) == Kinds{"alert_firing"});
   CHECK(notices(t) == 0);
 }
 
