@@ -181,6 +181,12 @@ void parse_routes(Ctx& ctx, const Deferred& section, const std::vector<LineSpec>
 void parse_apply(Ctx& ctx, const Deferred& section, std::optional<ApplyOptions>& out);
 void parse_gateways(Ctx& ctx, const Deferred& section, std::vector<GatewaySpec>& out);
 
+// The alerts: and notify: sections (agent/config_alerts.cc): receivers,
+// then rules, whose match globs must match a configured line, target or kind
+// and whose notify ids must be receivers. Absent sections keep the defaults.
+void parse_alerts(Ctx& ctx, const std::optional<Deferred>& alerts,
+                  const std::optional<Deferred>& notify, Config& c);
+
 // Decimal number readers for the failover keys. get_number takes a plain
 // (unquoted) decimal scalar in [lo, hi]; get_percent a percentage such as
 // "2%" or "0.5%" in [lo, hi] percent and returns it as a fraction (0.02).

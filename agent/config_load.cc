@@ -183,7 +183,7 @@ Result<Config> parse_root(Ctx& ctx, const YAML::Node& root) {
   walk_map(ctx, root, "",
            {keep("agent"), keep("storage"), keep("probes"), keep("lines"), keep("targets"),
             keep("liveness"), keep("health"), keep("scoring"), keep("routes"), keep("apply"),
-            keep("gateways")});
+            keep("gateways"), keep("alerts"), keep("notify")});
   auto section = [&](const char* name) {
     auto it = sections.find(name);
     return it == sections.end() ? std::pair{root, YAML::Node()} : it->second;
@@ -207,6 +207,7 @@ Result<Config> parse_root(Ctx& ctx, const YAML::Node& root) {
               failover.line_liveness);
   parse_targets(ctx, section("targets").first, section("targets").second, defaults, c.targets);
   parse_failover(ctx, failover, c);
+  parse_alerts(ctx, deferred("alerts"), deferred("notify"), c);
   if (const std::size_t jobs = job_count(c); jobs > kMaxProbeJobs)
     ctx.error(section("targets").first, "targets",
               std::to_string(c.lines.size()) + " lines × " + std::to_string(jobs / c.lines.size()) +

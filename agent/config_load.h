@@ -55,6 +55,8 @@ inline constexpr std::size_t kMaxTargets = 10000;
 inline constexpr std::size_t kMaxProbeJobs = 100000;  // lines × probes
 inline constexpr std::size_t kMaxRoutes = 1000;
 inline constexpr std::size_t kMaxGateways = 64;
+inline constexpr std::size_t kMaxAlertRules = 1000;  // alerts.rules
+inline constexpr std::size_t kMaxReceivers = 64;     // notify
 // Reflectors one line echoes (each costs one echo per liveness interval).
 inline constexpr std::size_t kMaxReflectors = 16;
 inline constexpr std::size_t kMaxReportedErrors = 50;

@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "core/alert_options.h"
 #include "core/health_options.h"
 #include "core/llm_options.h"
+#include "core/notify_options.h"
 #include "core/probe_result.h"
 #include "core/route_options.h"
 #include "core/time.h"
@@ -135,6 +137,10 @@ struct Config {
   std::vector<RouteSpec> routes;
   std::optional<ApplyOptions> apply;
   std::vector<GatewaySpec> gateways;
+
+  // Alerts (docs/alerts.md): the rules, and the receivers they notify.
+  AlertOptions alerts;               // alerts
+  std::vector<NotifierSpec> notify;  // notify
 };
 
 }  // namespace linewatch

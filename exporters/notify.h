@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/notify_options.h"
 #include "core/time.h"
 
 namespace linewatch {
@@ -65,24 +66,10 @@ struct Notification {
   std::string link;                 // a page about the alert (generator URL); "" = none
 };
 
-enum class NotifierKind : std::uint8_t { webhook, alertmanager, wecom, dingtalk, feishu };
+// NotifierKind and NotifierSpec (notify[]: one receiver) are in
+// core/notify_options.h, so that Config can hold them.
 std::string_view to_string(NotifierKind k);  // the config spelling: "webhook", "wecom", ...
 std::optional<NotifierKind> notifier_kind_from_string(std::string_view s);
-
-// notify[]: one receiver. Exactly one of url and url_env is set, at most one
-// of secret_file and secret_env. The config loader fills this; it holds where
-// secrets are, never their values, so it may be printed and logged.
-struct NotifierSpec {
-  std::string id;                             // notify[].id, names it in events and metrics
-  NotifierKind kind = NotifierKind::webhook;  // notify[].kind
-  std::string url;                            // notify[].url
-  std::string url_env;      // notify[].url_env: a variable holding the URL (chat URLs hold a token)
-  std::string secret_file;  // notify[].secret_file: the signing key (blanks around it ignored)
-  std::string secret_env;   // notify[].secret_env: a variable holding the signing key
-  // notify[].timeout: one attempt (connect, request, answer) takes at most
-  // this long. Default: 5s.
-  Duration timeout = std::chrono::seconds(5);
-};
 
 // A receiver's secrets, once read. Never log or print these.
 struct Secrets {
