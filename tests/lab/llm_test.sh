@@ -115,10 +115,11 @@ import datetime, json, sys
 status, since, reasons, targets, lines = sys.argv[1:6]
 retry = float(sys.argv[6]) if len(sys.argv) > 6 and sys.argv[6] else None
 verbose = sys.argv[-1] == "-v"
-network = {"timeout", "refused", "unreachable", "dns", "tls", "stream_stall"}
 want = set(reasons.split(","))
-if "network" in want:
-    want |= network
+# A network reason counts against the line: stream_stall only when no body
+# byte came (core/probe_result.h, is_network_failure).
+network = lambda r: r["reason"] in {"timeout", "refused", "unreachable", "dns", "tls"} or (
+    r["reason"] == "stream_stall" and r.get("stream_bytes", 0) == 0)
 t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000
 series = {(s["line"], s["target"]): s["latest"]
           for s in json.load(open(status))["series"] if s["kind"] == "llm"}
@@ -126,7 +127,8 @@ ok = True
 for target in targets.split(","):
     for line in lines.split(","):
         r = series.get((line, target))
-        good = (r is not None and t(r["time"]) >= float(since) and r["reason"] in want
+        good = (r is not None and t(r["time"]) >= float(since)
+                and (r["reason"] in want or ("network" in want and network(r)))
                 and (retry is None or r.get("retry_after_ms") == retry))
         ok = ok and good
         if verbose and r:
