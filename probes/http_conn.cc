@@ -1,6 +1,8 @@
 #include "probes/http_conn.h"
 
 #include <Poco/URI.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -220,6 +222,13 @@ Outcome<HttpConnection> HttpConnection::open(const HttpEndpoint& endpoint,
   Outcome<Fd> fd = connect_any(addresses.value(), binding, deadline, &handshake);
   if (!fd.ok()) return fd.failure();
   add_phase(info.phases->connect, handshake);
+  // Without it, Nagle holds the request written right after the client's TLS
+  // Finished (still unacknowledged) for one round trip, and every time to
+  // first byte or token over TLS reads one RTT high.
+  const int on = 1;
+  if (::setsockopt(fd.value().get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
+    return ProbeFailure{Reason::internal,
+                        std::string("setsockopt TCP_NODELAY: ") + std::strerror(errno)};
   if (!endpoint.tls) return HttpConnection(std::move(fd.value()), nullptr);
 
   start = Steady::now();

@@ -6,7 +6,8 @@
 # A short script cuts line 1 (the route fails over to a backup), restores it
 # (the route returns only after the hold-down), then gives it 20 % loss (out
 # of its SLA: the route leaves it again), printing `linewatch status`, the
-# kernel's route and the failover state as it goes. The lab is torn down on
+# kernel's route, the failover state and each line's time to first token of
+# a chat completion (mockllm at the far end) as it goes. The lab is torn down on
 # exit or Ctrl-C.
 # Needs root (namespaces, raw ICMP). Sends traffic only inside the lab.
 #
@@ -58,6 +59,45 @@ hops = ", ".join(f"{h['"'"'line'"'"']} via {h['"'"'via'"'"']}" for r in p["route
 print(f"  plan v{p['"'"'version'"'"']}{'"'"' (panic)'"'"' if p['"'"'panic'"'"'] else '"'"''"'"'}: 198.19.255.0/24 -> {hops or '"'"'none yet'"'"'}")
 ' || true
 }
+# Time to first token of the chat completion on each line, from the status
+# API: the latest round, and the window's median and p95 (an llm series'
+# RTT is its TTFT), beside the line's echo RTT to the same far end.
+read -r -d '' ttft_py <<'PY' || true
+import json, sys
+d = json.load(sys.stdin)
+icmp = {s["line"]: s["window"].get("rtt_median_ms") for s in d["series"]
+        if s["target"] == "provider-edge" and s["kind"] == "icmp"}
+ms = lambda v: f"{v:.0f} ms" if v is not None else "-"
+print(f"  {'LINE':10s} {'TTFT NOW':14s} {'MEDIAN':8s} {'P95':8s} {'ROUNDS':7s} LINE RTT (ICMP)")
+for s in d["series"]:
+    if s["kind"] != "llm":
+        continue
+    l, w = s["latest"], s["window"]
+    now = ms(l.get("ttft_ms")) if l["ok"] else f"DOWN {l['reason']}"
+    print(f"  {s['line']:10s} {now:14s} {ms(w.get('rtt_median_ms')):8s} {ms(w.get('rtt_p95_ms')):8s} "
+          f"{w['rounds']:<7d} {ms(icmp.get(s['line']))}")
+PY
+ttft() { lab exec "$bin" status -c "$config" --json 2>/dev/null | python3 -c "$ttft_py" || true; }
+# rounds_since MS: line 1's chat rounds that started since MS (Unix ms), each
+# its TTFT or why it failed, read from the agent's SQLite file (the rounds
+# the status API sums up into its window).
+read -r -d '' rounds_py <<'PY' || true
+import json, sys
+text = sys.stdin.read()
+reasons = ("ok timeout refused unreachable dns tls http_status body_mismatch bind internal protocol "
+           "auth rate_limited server_error bad_response model_missing stream_stall").split()
+rounds = []
+for r in json.loads(text) if text.strip() else []:  # sqlite3 prints nothing for no rows
+    rounds.append(f"{r['ttft_us'] / 1000:.0f} ms" if r["ok"] else reasons[r["reason"]])
+print("  " + (", ".join(rounds) or "none yet"))
+PY
+rounds_since() {
+  sqlite3 -json "$root/examples/lab-data/linewatch.db" "
+    SELECT s.ok, s.reason, m.ttft_us FROM samples s JOIN llm_samples m ON m.sample_id = s.id
+    JOIN lines l ON l.id = s.line_id JOIN targets t ON t.id = s.target_id
+    WHERE l.name = 'cn2-gia-1' AND t.name = 'chat' AND s.ts_ms >= $1 ORDER BY s.ts_ms" |
+    python3 -c "$rounds_py" || true
+}
 # wait_route CHANGE WANT MAX_S: poll every 10 ms until the route's next hop is
 # (CHANGE=to) or is no longer (CHANGE=off) WANT; prints how long it took.
 wait_route() {
@@ -89,6 +129,9 @@ pause 8; show
 route "before the cut"
 failover
 
+say "time to first token per line: a streamed chat completion (the provider answers its first token after 200 ms)"
+ttft
+
 say "line 1 (cn2-gia-1) is cut entirely: the route fails over"
 lab set 1 --down >/dev/null
 wait_route off 198.18.1.2 3
@@ -107,10 +150,14 @@ failover
 
 say "line 1 loses 20 % of packets: alive, but out of its SLA (degraded), so the route leaves it again"
 lab set 1 --loss 20% >/dev/null
+t_loss=$(date +%s%3N)
 wait_route off 198.18.1.2 10
 pause 6; show
 route "with 20 % loss on line 1"
 failover
+pause 6
+echo "  line 1's chat rounds since the loss began (probes stay on their line), from the agent's database:"
+rounds_since "$t_loss"
 lab set 1 --loss 0% >/dev/null
 
 say "what the agent logged (state changes and failover events, never every round)"

@@ -58,6 +58,17 @@ expect 1 "line must set at least one of" "$bin" run -c "$bad_cfg"
 expect 2 "^$work: is a directory\$" "$bin" check-config "$work"
 expect 2 "^$work: is a directory\$" "$bin" run -c "$work"
 
+# examples/llm-vendors.yaml: valid with its three keys in the environment
+# (placeholders: check-config only reads them), also with its opt-in
+# completion target uncommented; without the keys, exit 2 naming the key path
+# and the variable.
+keys=(env OPENAI_API_KEY=sk-placeholder ANTHROPIC_API_KEY=sk-placeholder GEMINI_API_KEY=placeholder)
+expect 0 "llm-vendors.yaml: ok \(3 lines, 3 targets" "${keys[@]}" "$bin" check-config "$src/examples/llm-vendors.yaml"
+sed -e 's/^  # - id/  - id/' -e 's/^  #   /    /' "$src/examples/llm-vendors.yaml" >"$work/vendors-optin.yaml"
+expect 0 "ok \(3 lines, 4 targets" "${keys[@]}" "$bin" check-config "$work/vendors-optin.yaml"
+expect 2 "targets\[2\]\.llm\.api_key_env: environment variable GEMINI_API_KEY is not set" \
+  env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u GEMINI_API_KEY "$bin" check-config "$src/examples/llm-vendors.yaml"
+
 # probe: a good round exits 0 and shows every echo; a failed one exits 1 with its reason.
 expect 0 "lo → me icmp: ok" "$bin" probe -c "$work/ok.yaml" --line lo --target me
 expect 0 "echoes +3/3 answered" "$bin" probe -c "$work/ok.yaml" --line lo --target me
