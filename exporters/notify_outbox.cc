@@ -62,6 +62,7 @@ Result<std::int64_t> OutboxSender::retry_parked(const std::optional<std::string>
 }
 
 MonoTime OutboxSender::send_due(std::stop_token stop) {
+  if (started_) return MonoTime::max();  // the threads own the stepping
   MonoTime earliest = MonoTime::max();
   for (auto& r : receivers_) {
     MonoTime next = r->step(stop);

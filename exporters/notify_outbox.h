@@ -132,10 +132,11 @@ class OutboxSender {
   // the head of their queues and wakes the senders. Success: how many.
   Result<std::int64_t> retry_parked(const std::optional<std::string>& receiver = std::nullopt);
 
-  // Before start() only (tests, a one-shot command): on the calling thread,
-  // sends every row that is due on the clock, receiver by receiver, each until
-  // its next row is not due. Returns the earliest time, on Clock::now, at which
-  // a receiver has something due again (or will look again).
+  // Before start() (tests, a one-shot command): on the calling thread, sends
+  // every row that is due on the clock, receiver by receiver, each until its
+  // next row is not due. Returns the earliest time, on Clock::now, at which a
+  // receiver has something due again (or will look again). After start() it
+  // does nothing and returns MonoTime::max().
   MonoTime send_due(std::stop_token stop = {});
 
   // A snapshot per receiver, in the order given to create().
