@@ -320,6 +320,35 @@ TEST_CASE("outbox sender back-off grows and caps on the injected clock, Retry-Af
   CHECK(hook.requests() == before + 1);
 }
 
+TEST_CASE(
+    "outbox sender: a receiver down for 10 minutes gets everything within 5 minutes of return") {
+  TempDir dir;
+  auto outbox = open_outbox(dir);  // 1 s doubling to 5 min
+  RecordingSink sink;
+  FakeClock clock;
+  ScriptedHook hook(always(503));
+  auto sender = make_sender(*outbox, {hook_spec("ops", hook.url())}, sink, clock);
+  const MonoTime down_at = clock.now();
+  MonoTime next = clock.now();
+  int raised = 0;
+  // Down for 10 minutes; a notification is raised at every attempt.
+  while (clock.now() - down_at < 10min) {
+    clock.advance(next - clock.now());
+    enqueue_numbered(*sender, "n", raised, raised + 1, {"ops"});
+    ++raised;
+    next = sender->send_due();
+  }
+  const MonoTime back_at = clock.now();
+  hook.set_script(always(200));
+  CHECK(hook.taken().empty());
+  CHECK(next - back_at <= 5min);  // the next look is within the cap
+  clock.advance(next - clock.now());
+  sender->send_due();
+  CHECK(joined(hook.taken()) == ids("n", 0, raised));
+  CHECK(pending(*outbox, "ops") == 0);
+  CHECK(kinds_at(sink) == "notify_failed:http_5xx@ops notify_delivered:recovered@ops");
+}
+
 TEST_CASE("outbox sender reads secrets per attempt: a missing key is retried, then sent") {
   TempDir dir;
   auto outbox = open_outbox(dir);
