@@ -4,6 +4,7 @@
 #include <limits>
 #include <tuple>
 
+#include "storage/rollup.h"
 #include "storage/sample_row.h"
 #include "storage/tables.h"
 
@@ -134,6 +135,11 @@ Result<std::vector<BandwidthSample>> SampleReader::bandwidth(const BandwidthQuer
 Result<std::optional<std::string>> SampleReader::load_state(const std::string& key) const {
   std::lock_guard lk(mu_);
   return select_state(db_, key);
+}
+
+Result<Availability> SampleReader::availability(const AvailabilityQuery& q) const {
+  std::lock_guard lk(mu_);
+  return select_availability(db_, q);
 }
 
 }  // namespace linewatch

@@ -29,6 +29,8 @@ class SampleReader {
   Result<std::vector<Event>> events(const EventQuery& q) const;
   Result<std::vector<BandwidthSample>> bandwidth(const BandwidthQuery& q) const;
   Result<std::optional<std::string>> load_state(const std::string& key) const;
+  // The v5 rollups (rollup.h).
+  Result<Availability> availability(const AvailabilityQuery& q) const;
 
  private:
   Result<std::vector<ProbeResult>> select(const std::string& line, const std::string& target,

@@ -95,6 +95,56 @@ CREATE TRIGGER samples_drop_llm AFTER DELETE ON samples BEGIN
   DELETE FROM llm_samples WHERE sample_id = OLD.id;
 END;
 )sql",
+    // v5: availability rollups and the notification outbox. The rollups are
+    // filled from the samples already stored, so windows reaching back before
+    // the upgrade are whole at once; the network_failed sum is the SQL twin of
+    // is_network_failure() (reasons timeout, refused, unreachable, dns, tls,
+    // and stream_stall with no body byte).
+    R"sql(
+CREATE TABLE availability_minutes(
+  line_id INTEGER NOT NULL REFERENCES lines(id),
+  target_id INTEGER NOT NULL REFERENCES targets(id),
+  bucket_ms INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  rounds INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  network_failed INTEGER NOT NULL,
+  PRIMARY KEY(line_id, target_id, bucket_ms, kind)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX availability_minutes_ts ON availability_minutes(bucket_ms);
+CREATE TABLE availability_hours(
+  line_id INTEGER NOT NULL REFERENCES lines(id),
+  target_id INTEGER NOT NULL REFERENCES targets(id),
+  bucket_ms INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  rounds INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  network_failed INTEGER NOT NULL,
+  PRIMARY KEY(line_id, target_id, bucket_ms, kind)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX availability_hours_ts ON availability_hours(bucket_ms);
+INSERT INTO availability_minutes(line_id, target_id, bucket_ms, kind, rounds, ok, network_failed)
+SELECT line_id, target_id, ts_ms - ((ts_ms % 60000) + 60000) % 60000 AS bucket, kind,
+  count(*), sum(ok),
+  sum(ok = 0 AND (reason IN (1, 2, 3, 4, 5) OR (reason = 16 AND
+    coalesce((SELECT stream_bytes FROM llm_samples WHERE sample_id = samples.id), 0) = 0)))
+FROM samples GROUP BY line_id, target_id, bucket, kind;
+INSERT INTO availability_hours(line_id, target_id, bucket_ms, kind, rounds, ok, network_failed)
+SELECT line_id, target_id, bucket_ms - ((bucket_ms % 3600000) + 3600000) % 3600000 AS hour, kind,
+  sum(rounds), sum(ok), sum(network_failed)
+FROM availability_minutes GROUP BY line_id, target_id, hour, kind;
+CREATE TABLE outbox(
+  id INTEGER PRIMARY KEY,
+  receiver TEXT NOT NULL,
+  notification TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  parked INTEGER NOT NULL
+) STRICT;
+CREATE INDEX outbox_queue ON outbox(receiver, parked, id);
+)sql",
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one migration step per version");
 
@@ -128,6 +178,23 @@ Status check_not_newer(Db& db) {
                    " is newer than this linewatch supports (" + std::to_string(kSchemaVersion) +
                    "); upgrade linewatch or point agent.data_dir elsewhere");
   return ok_status();
+}
+
+Result<Db> open_migrated(const std::string& path, Duration busy_timeout) {
+  auto db = Db::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, busy_timeout);
+  if (!db) return db.error();
+  // The version check comes first: switching to WAL already rewrites the
+  // file header, and a newer database must stay untouched.
+  if (auto s = check_not_newer(*db); !s) return s.error();
+  auto mode = db->query_text("PRAGMA journal_mode = WAL", "enable WAL");
+  if (!mode) return mode.error();
+  if (*mode != "wal")
+    return io_error(path + ": enable WAL: journal mode stayed '" + *mode +
+                    "' (is the file on a filesystem without shared memory support?)");
+  if (auto s = db->exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "set pragmas"); !s)
+    return s.error();
+  if (auto s = migrate(*db); !s) return s.error();
+  return db;
 }
 
 Status migrate(Db& db, int up_to) {

@@ -5,7 +5,7 @@
 // it at a whole version. A database newer than kSchemaVersion is refused
 // before anything is written to it.
 //
-// Schema, version 4 (durations in whole microseconds, times in unix ms):
+// Schema, version 5 (durations in whole microseconds, times in unix ms):
 //   lines(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)     -- line names, interned
 //   targets(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)   -- target names, interned
 //   samples STRICT: one ProbeResult per row
@@ -37,19 +37,40 @@
 //     ttft_us, total_us, tokens, stream_complete (0/1), retry_after_us,
 //     model_listed (0/1, NULL when not asked), stream_bytes;
 //     trigger samples_drop_llm deletes the row with its sample.
+//   v5 availability_minutes, availability_hours STRICT, WITHOUT ROWID: how
+//     many rounds of a line x target x kind started in each minute (hour) and
+//     how many of them were ok (storage/rollup.h)
+//     line_id -> lines, target_id -> targets, bucket_ms (start of the minute
+//     or hour), kind (ProbeKind), rounds, ok (ProbeResult::ok), network_failed
+//     (is_network_failure); PRIMARY KEY(line_id, target_id, bucket_ms, kind);
+//     indexes availability_minutes_ts(bucket_ms), availability_hours_ts(bucket_ms)
+//     for retention. The writer adds each batch's rounds in the batch's
+//     transaction; the migration fills them from the samples already stored.
+//   v5 outbox STRICT: notifications waiting for a receiver (storage/outbox.h)
+//     id INTEGER PRIMARY KEY (the order of sending per receiver), receiver
+//     (notify[].id), notification (JSON of its fields, never a secret),
+//     created_ms, attempts (failed so far), next_attempt_ms, last_error ("" until
+//     one failed), parked (0/1: refused for good, kept until retried or dropped);
+//     index outbox_queue(receiver, parked, id).
 //   samples, events and line_bandwidth rows older than storage.retention are
-//   deleted (llm_samples rows with their samples); agent_state rows are kept
-//   until overwritten.
+//   deleted (llm_samples rows with their samples); availability_minutes rows
+//   are kept for max(storage.retention, 2 days) and availability_hours rows for
+//   max(storage.retention, 32 days), so 1 h, 24 h and 30 d windows stay whole
+//   under a short retention; agent_state rows are kept until overwritten;
+//   outbox rows until delivered (or dropped while parked).
 //
 // Thread-safety: the functions use the given connection only; callers serialise.
 #pragma once
 
+#include <string>
+
 #include "core/error.h"
+#include "core/time.h"
 #include "storage/sqlite.h"
 
 namespace linewatch {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // The database's current schema version (0 for a new, empty file).
 Result<int> schema_version(Db& db);
@@ -57,6 +78,13 @@ Result<int> schema_version(Db& db);
 // Fails with an Error naming the file and both versions when the database was
 // written by a newer linewatch. Reads only.
 Status check_not_newer(Db& db);
+
+// Opens (creating it if missing) the database at `path` for writing: refuses
+// a newer version before touching the file, then WAL, synchronous=NORMAL,
+// foreign keys on, and every pending migration. Each connection that writes
+// (the store's writer, the outbox) opens this way, so whichever comes first
+// migrates and the other finds the work done. Failure: an Error naming the file.
+Result<Db> open_migrated(const std::string& path, Duration busy_timeout);
 
 // Applies every step above the current version up to `up_to` (tests pass 1 to
 // build an old database). Success: the database is at `up_to` or was already

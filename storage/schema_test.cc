@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/fake_clock.h"
+#include "storage/statements.h"
 #include "storage/store.h"
 #include "storage/test_util.h"
 
@@ -58,17 +59,19 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
   }
   Db db = open_raw(dir.path() + "/sub/dir/linewatch.db");
   CHECK(*schema_version(db) == kSchemaVersion);
-  CHECK(kSchemaVersion == 4);
+  CHECK(kSchemaVersion == 5);
   CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples", "events",
                                                       "agent_state", "line_bandwidth",
-                                                      "llm_samples"});
+                                                      "llm_samples", "availability_minutes",
+                                                      "availability_hours", "outbox"});
   CHECK(objects(db, "trigger") == std::set<std::string>{"samples_drop_llm"});
   CHECK(columns(db, "llm_samples") ==
         std::set<std::string>{"sample_id", "mode", "ttft_us", "total_us", "tokens",
                               "stream_complete", "retry_after_us", "model_listed", "stream_bytes"});
   const auto idx = objects(db, "index");
-  for (const char* name : {"samples_series", "samples_ts", "events_ts", "events_line",
-                           "line_bandwidth_series", "line_bandwidth_ts"}) {
+  for (const char* name :
+       {"samples_series", "samples_ts", "events_ts", "events_line", "line_bandwidth_series",
+        "line_bandwidth_ts", "availability_minutes_ts", "availability_hours_ts", "outbox_queue"}) {
     CAPTURE(name);
     CHECK(idx.count(name) == 1);
   }
@@ -221,12 +224,98 @@ TEST_CASE("a v3 database is migrated to v4: rows kept, llm figures stored beside
   store->stop();
 
   Db db = open_raw(dir.db());
-  CHECK(*schema_version(db) == 4);
+  CHECK(*schema_version(db) == kSchemaVersion);
   CHECK(*db.query_int("SELECT count(*) FROM samples", "samples") == 2);
   CHECK(*db.query_int("SELECT count(*) FROM llm_samples", "llm rows") == 1);
   // The figures belong to the new llm sample, not the migrated http one.
   CHECK(*db.query_int("SELECT kind FROM samples WHERE id = (SELECT sample_id FROM llm_samples)",
                       "kind") == static_cast<int>(ProbeKind::llm));
+  CHECK(*db.query_text("PRAGMA integrity_check", "integrity") == "ok");
+}
+
+// One round per reason and kind, stream stalls with and without body bytes,
+// spread over two hours and crossing minute edges.
+std::vector<ProbeResult> one_of_each(const std::string& line, WallTime t0) {
+  std::vector<ProbeResult> v;
+  int n = 0;
+  for (int reason = 0; reason <= static_cast<int>(kLastReason); ++reason) {
+    for (ProbeKind kind : kAllProbeKinds) {
+      const WallTime t = t0 + std::chrono::seconds(53 * n++);
+      ProbeResult r = kind == ProbeKind::llm
+                          ? test::llm_result(line, "openai", t, LlmMode::completion)
+                          : test::icmp_result(line, "openai", t, {700});
+      r.kind = kind;
+      r.reason = static_cast<Reason>(reason);
+      r.ok = r.reason == Reason::ok;
+      v.push_back(r);
+      if (r.reason == Reason::stream_stall && r.llm) {  // nothing came back: the path's
+        r.llm->stream_bytes = 0;
+        v.push_back(r);
+      }
+    }
+  }
+  return v;
+}
+
+TEST_CASE("a v4 database is migrated to v5: rollups filled from its samples as the writer would") {
+  TempDir dir;
+  const WallTime t0(std::chrono::seconds(1'800'000'000));
+  const std::vector<ProbeResult> old_rounds = one_of_each("cn2", t0);
+  {
+    // As the previous release left it, its rows written by the same mapping.
+    Db db = open_raw(dir.db());
+    REQUIRE(*db.query_text("PRAGMA journal_mode = WAL", "wal") == "wal");
+    REQUIRE(migrate(db, 4));
+    CHECK(objects(db, "table").count("availability_minutes") == 0);
+    WriteStatements w(db, false);
+    auto tx = Transaction::begin(db);
+    REQUIRE(tx);
+    for (const ProbeResult& r : old_rounds) REQUIRE(w.insert(r));
+    REQUIRE(tx->commit());
+  }
+  FakeClock clock(t0 + 3h);
+  auto store = test::open_store(dir, clock);
+  CHECK(*store->count() == static_cast<std::int64_t>(old_rounds.size()));
+  CHECK(store->events({})->empty());
+
+  // The same rounds through the v5 writer, on another line.
+  for (ProbeResult r : one_of_each("cu-vip", t0)) REQUIRE(store->submit(std::move(r)));
+  REQUIRE(store->flush(10s));
+  std::int64_t failed_in_network = 0, ok = 0;
+  for (const ProbeResult& r : old_rounds) {
+    failed_in_network += is_network_failure(r);
+    ok += r.ok;
+  }
+  // timeout, refused, unreachable, dns, tls for each of 4 kinds; stream_stall
+  // for the 3 kinds without llm figures and the llm round with no body byte.
+  REQUIRE(failed_in_network == 5 * 4 + 3 + 1);
+  // 150 min reads hour rows and minute rows, 30 min minute rows only.
+  const WallTime now = t0 + 1h + 5min;
+  for (const auto& window : {std::chrono::minutes(150), std::chrono::minutes(30)}) {
+    for (std::optional<ProbeKind> kind : {std::optional<ProbeKind>(), std::optional(ProbeKind::llm),
+                                          std::optional(ProbeKind::tcp)}) {
+      CAPTURE(window.count());
+      CAPTURE(kind ? to_string(*kind) : "all");
+      auto migrated = store->availability({"cn2", "openai", kind, window, now});
+      auto written = store->availability({"cu-vip", "openai", kind, window, now});
+      REQUIRE(migrated);
+      REQUIRE(written);
+      CHECK(*migrated == *written);
+      CHECK(migrated->total > 0);
+    }
+  }
+  auto all = store->availability({"cn2", "openai", std::nullopt, 150min, now});
+  REQUIRE(all);
+  CHECK(all->total == static_cast<std::int64_t>(old_rounds.size()));
+  CHECK(all->ok == ok);
+  CHECK(all->network_failed == failed_in_network);
+  store->stop();
+
+  Db db = open_raw(dir.db());
+  CHECK(*schema_version(db) == 5);
+  CHECK(*db.query_int("SELECT count(*) FROM outbox", "outbox rows") == 0);
+  CHECK(*db.query_int("SELECT sum(rounds) FROM availability_hours", "hours") ==
+        2 * static_cast<std::int64_t>(old_rounds.size()));
   CHECK(*db.query_text("PRAGMA integrity_check", "integrity") == "ok");
 }
 

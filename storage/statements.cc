@@ -78,9 +78,10 @@ Result<std::int64_t> WriteStatements::intern(Stmt& upsert,
   return id;
 }
 
-void WriteStatements::forget_ids() {
+void WriteStatements::rolled_back() {
   line_ids_.clear();
   target_ids_.clear();
+  rollups_.clear();
 }
 
 Status WriteStatements::insert(const ProbeResult& r) {
@@ -94,7 +95,9 @@ Status WriteStatements::insert(const ProbeResult& r) {
   sample_->bind(1, *line);
   sample_->bind(2, *target);
   bind_sample(*sample_, 3, r);
-  if (auto s = sample_->run(); !s || !r.llm) return s;
+  if (auto s = sample_->run(); !s) return s;
+  if (rollups_on_) rollups_.add(*line, *target, r);
+  if (!r.llm) return ok_status();
   // In the caller's transaction: the sample and its figures commit together.
   bind_llm(*llm_, 1, sqlite3_last_insert_rowid(db_->handle()), *r.llm);
   return llm_->run();
@@ -126,19 +129,19 @@ Status WriteStatements::put_state(const std::string& key, const StateValue& v) {
   return state_->run();
 }
 
-Status WriteStatements::prune(WallTime cutoff, std::size_t chunk, Pruned& out) {
+Status WriteStatements::prune(WallTime now, Duration retention, std::size_t chunk, Pruned& out) {
   if (prune_.empty()) {
     if (auto s = prepare(); !s) return s;
   }
   for (Stmt& del : prune_) {
-    del.bind(1, static_cast<std::int64_t>(unix_ms(cutoff)));
+    del.bind(1, static_cast<std::int64_t>(unix_ms(now - retention)));
     del.bind(2, sql_limit(chunk));
     if (auto s = del.run(); !s) return s;
     const auto n = static_cast<std::uint64_t>(sqlite3_changes64(db_->handle()));
     out.deleted += n;
     out.more = out.more || n >= chunk;
   }
-  return ok_status();
+  return rollups_.prune(now, retention, chunk, out.deleted, out.more);
 }
 
 }  // namespace linewatch

@@ -11,8 +11,6 @@
 namespace linewatch {
 namespace {
 
-constexpr const char* kFileName = "linewatch.db";
-
 // journal_size_limit makes SQLite itself truncate the WAL when it resets it;
 // the writer adds a TRUNCATE checkpoint past the same bound (store.h).
 Status limit_size(Db& db, const StoreTuning& tuning) {
@@ -25,20 +23,9 @@ Status limit_size(Db& db, const StoreTuning& tuning) {
   return db.exec("PRAGMA max_page_count = " + std::to_string(pages), "set max_page_count");
 }
 
-// The writer's connection: version check first, because switching to WAL
-// already rewrites the file header and a newer database must stay untouched.
 Result<Db> open_for_writing(const std::string& path, const StoreTuning& tuning) {
-  auto db = Db::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, tuning.busy_timeout);
+  auto db = open_migrated(path, tuning.busy_timeout);
   if (!db) return db.error();
-  if (auto s = check_not_newer(*db); !s) return s.error();
-  auto mode = db->query_text("PRAGMA journal_mode = WAL", "enable WAL");
-  if (!mode) return mode.error();
-  if (*mode != "wal")
-    return io_error(path + ": enable WAL: journal mode stayed '" + *mode +
-                    "' (is the file on a filesystem without shared memory support?)");
-  if (auto s = db->exec("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "set pragmas"); !s)
-    return s.error();
-  if (auto s = migrate(*db); !s) return s.error();
   if (auto s = limit_size(*db, tuning); !s) return s.error();
   return db;
 }
@@ -53,13 +40,17 @@ Result<Db> open_for_reading(const std::string& path, const StoreTuning& tuning) 
 
 }  // namespace
 
+std::string database_path(const std::string& data_dir) {
+  return (std::filesystem::path(data_dir) / "linewatch.db").string();
+}
+
 Result<std::unique_ptr<Store>> Store::open(const std::string& data_dir,
                                            const StorageOptions& options, const Clock& clock,
                                            const StoreTuning& tuning) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return io_error(data_dir + ": create data directory (agent.data_dir): " + ec.message());
-  const std::string path = (std::filesystem::path(data_dir) / kFileName).string();
+  const std::string path = database_path(data_dir);
   auto wdb = open_for_writing(path, tuning);
   if (!wdb) return wdb.error();
   auto rdb = open_for_reading(path, tuning);
@@ -98,6 +89,9 @@ Result<std::vector<BandwidthSample>> Store::bandwidth(const BandwidthQuery& q) c
 }
 Result<std::optional<std::string>> Store::load_state(const std::string& key) const {
   return reader_->load_state(key);
+}
+Result<Availability> Store::availability(const AvailabilityQuery& q) const {
+  return reader_->availability(q);
 }
 Result<std::optional<ProbeResult>> Store::latest(const std::string& line, const std::string& target,
                                                  ProbeKind kind) const {

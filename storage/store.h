@@ -5,8 +5,9 @@
 // synchronous=NORMAL, foreign keys on; schema and migrations in schema.h).
 //
 // Writes go through a bounded queue to one writer thread, which commits them
-// in batches (one transaction per batch) and periodically deletes samples,
-// events and bandwidth rows older than storage.retention. submit(),
+// in batches (one transaction per batch, the availability rollups of its
+// samples included) and periodically deletes samples, events and bandwidth
+// rows older than storage.retention (rollups: see schema.h). submit(),
 // submit_event() and submit_bandwidth() never wait for the disk: they share
 // one queue, and when it is full the row is refused and counted per kind
 // (`dropped`, `events_dropped`, `bandwidth_dropped`), so a slow or full disk
@@ -122,6 +123,10 @@ struct StoreTuning {
   // Caps the database file (PRAGMA max_page_count), so SQLite itself reports
   // "database or disk is full" past it. 0: no cap. Default: 0.
   std::uint64_t max_db_bytes = 0;
+  // Whether the writer keeps the availability rollups. Off, availability()
+  // finds nothing new; only the benchmark turns it off, to measure its cost.
+  // Default: true.
+  bool rollups = true;
   // Called on the writer thread, with no lock held, after each change of
   // StoreState, in order. Keep it short (it delays writes); it may call
   // Store::stats() but not Store::stop(). Default: none.
@@ -154,7 +159,8 @@ struct WriterStats {
   std::uint64_t batches = 0;            // committed transactions
   std::uint64_t write_errors = 0;       // failed attempts (batch or retention); each retried
   std::uint64_t retention_runs = 0;     // completed retention passes
-  std::uint64_t retention_deleted = 0;  // rows deleted by retention (samples, events, bandwidth)
+  std::uint64_t retention_deleted = 0;  // rows deleted by retention (samples, events, bandwidth,
+                                        // rollups)
   std::uint64_t wal_checkpoints = 0;    // completed wal_checkpoint(TRUNCATE) runs
   std::size_t pending = 0;              // queued rows of every kind accepted, not yet committed
   std::size_t state_pending = 0;        // saved values not yet committed (one per key)
@@ -209,6 +215,41 @@ struct BandwidthQuery {
   std::size_t limit = 100000;     // at most this many rows
   bool newest = false;            // when limited: keep the newest rows rather than the oldest
 };
+
+// Availability of one line x target over a window ending at `now`, from the
+// rollups (storage/rollup.h).
+struct AvailabilityQuery {
+  std::string line;
+  std::string target;
+  std::optional<ProbeKind> kind;  // nullopt: every kind together, each round weighing the same
+  // Rounded up to whole minutes, at least one. The window is that many minute
+  // buckets ending with the one that holds `now`, so its first edge is on the
+  // minute: 1 h at 10:30:20 counts the rounds started from 09:31:00 on. A
+  // window reaching back past the minute rows (kept max(storage.retention,
+  // 2 days)) starts on its first whole hour instead, at most 59 minutes
+  // short; past the hour rows (max(storage.retention, 32 days)) there is
+  // nothing left to count.
+  Duration window = std::chrono::hours(1);
+  WallTime now{};
+};
+
+struct Availability {
+  std::int64_t total = 0;           // rounds started in the window
+  std::int64_t ok = 0;              // ... that succeeded (ProbeResult::ok)
+  std::int64_t network_failed = 0;  // ... that failed in the network (is_network_failure)
+  // ok / total: every failed round is down, the endpoint's own answers (5xx,
+  // 429, a status outside the expected set) too, as a user of the endpoint
+  // over this line would see it. nullopt when total is 0: no rounds is not 100 %.
+  std::optional<double> ratio;
+  // 1 - network_failed / total: the line's share, the endpoint's answers
+  // counted as up. nullopt when total is 0.
+  std::optional<double> line_ratio;
+
+  bool operator==(const Availability&) const = default;
+};
+
+// `<data_dir>/linewatch.db`: the one database of a data directory.
+std::string database_path(const std::string& data_dir);
 
 // Store is an EventSink: emit() is submit_event() without its result, so
 // decisions can send events straight here and drops are still counted.
@@ -276,6 +317,12 @@ class Store final : public EventSink {
   // synchronous read meant for start-up: values still queued are not seen
   // (flush() first to read one's own saves).
   Result<std::optional<std::string>> load_state(const std::string& key) const;
+
+  // Availability from the rollups: at most 2 x 59 minute rows and one hour
+  // row per hour of the window, per kind. Counts committed rounds only (a
+  // queued one is at most storage.flush_interval old). Failure: an Error
+  // naming the database file.
+  Result<Availability> availability(const AvailabilityQuery& q) const;
 
   const std::string& path() const { return path_; }
 

@@ -40,7 +40,7 @@ SampleWriter::SampleWriter(Db db, const StorageOptions& options, const StoreTuni
       tuning_(tuning),
       clock_(clock),
       db_(std::move(db)),
-      statements_(db_),
+      statements_(db_, tuning.rollups),
       health_(clock.wall_now()) {
   next_retention_ = clock_.now();  // a pass at start catches up after downtime
   thread_ = std::thread([this] { run(); });
@@ -320,7 +320,7 @@ bool SampleWriter::retention_due() const {
 void SampleWriter::retention_step() {
   WriteStatements::Pruned pruned;
   const Status s =
-      statements_.prune(clock_.wall_now() - options_.retention, tuning_.retention_chunk, pruned);
+      statements_.prune(clock_.wall_now(), options_.retention, tuning_.retention_chunk, pruned);
   // A full chunk means more may be left: continue soon, between batches.
   retention_more_ = s && pruned.more;
   if (!retention_more_) next_retention_ = clock_.now() + tuning_.retention_every;
@@ -338,7 +338,7 @@ void SampleWriter::retention_step() {
 
 Status SampleWriter::write_batch(const Batch& batch) {
   auto fail = [this](const Error& e) -> Status {
-    statements_.forget_ids();
+    statements_.rolled_back();
     return e;
   };
   auto tx = Transaction::begin(db_);
@@ -347,6 +347,7 @@ Status SampleWriter::write_batch(const Batch& batch) {
     auto s = std::visit([this](const auto& r) { return statements_.insert(r); }, row);
     if (!s) return fail(s.error());
   }
+  if (auto s = statements_.write_rollups(); !s) return fail(s.error());
   for (const auto& [key, value] : batch.state) {
     if (auto s = statements_.put_state(key, value); !s) return fail(s.error());
   }
