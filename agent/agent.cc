@@ -5,6 +5,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "agent/alerting.h"
+#include "agent/alerting_api.h"
 #include "agent/api_server.h"
 #include "agent/bandwidth_sampler.h"
 #include "agent/failover.h"
@@ -62,6 +64,7 @@ struct Agent::Impl {
   Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk), board(clk, 5min) {}
 
   void on_round(std::size_t job_index, const ProbeJob& job);
+  Status open_alerting();
   Status open_failover();
   std::string routes_json() const;
 
@@ -75,6 +78,13 @@ struct Agent::Impl {
   std::unique_ptr<Store> store;
   // Every round goes out once, here; consumers subscribe in open().
   ResultFanout results;
+  // Alerts: notices go to the log until the notifier outbox takes them; no
+  // availability source until the storage rollups provide one (null: the
+  // availability rules have no value).
+  LogNoticeSink notice_log;
+  NoticeSink* notices = &notice_log;
+  AvailabilitySource* availability = nullptr;
+  std::unique_ptr<Alerting> alerting;  // fed by results, failover events and bandwidth
   // Failover, only when routes are configured (apply only with apply.table).
   std::unique_ptr<PlanPusher> pusher;  // gateways[]: each plan signed and pushed
   std::unique_ptr<PlanSink> push_sink;
@@ -110,12 +120,22 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
   }
 }
 
+// Before the failover: the alerts hear its line events from the first one.
+Status Agent::Impl::open_alerting() {
+  auto a = Alerting::create(config, clock, events, *notices, availability);
+  if (!a) return a.error();
+  alerting = std::move(*a);
+  events.add(alerting->line_events());
+  Alerting* raw = alerting.get();
+  results.subscribe([raw](const ProbeResult& r) { raw->on_result(r); });
+  alerting->start();
+  return ok_status();
+}
+
 // The failover runs from open(), not start(): its echo sockets are checked
 // at open like the listen socket, and the decision path does not wait for
 // the probe scheduler.
 Status Agent::Impl::open_failover() {
-  events.add(event_log);
-  events.add(*store);
   // The last run's plan and version (the failover and the local apply both
   // take it); what cannot be read is a fresh start, not a failed one.
   LoadedPlanState loaded = load_plan_state(*store);
@@ -179,11 +199,20 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   impl->results.subscribe([raw](const ProbeResult& r) { raw->board.record(r); });
   // Never blocks; a full queue counts a drop.
   impl->results.subscribe([raw](const ProbeResult& r) { raw->store->submit(r); });
+  // Every event (failover decisions, alert transitions) to the log and the store.
+  impl->events.add(impl->event_log);
+  impl->events.add(*impl->store);
+  if (Status s = impl->open_alerting(); !s) return s.error();
   if (!impl->config.routes.empty()) {
     if (Status s = impl->open_failover(); !s) return s.error();
   }
   impl->bandwidth = std::make_unique<BandwidthSampler>(
-      impl->config.lines, clock, bandwidth_to(*impl->store, impl->failover.get(), impl->config));
+      impl->config.lines, clock,
+      [to_store = bandwidth_to(*impl->store, impl->failover.get(), impl->config), raw](
+          const std::string& line, const BandwidthReading& r) {
+        to_store(line, r);
+        raw->alerting->on_bandwidth(line, r);
+      });
 
   auto jobs = make_jobs(impl->config);
   impl->last_ok.assign(jobs.size(), -1);
@@ -197,6 +226,9 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   sources.status = [self] { return self->status_json(); };
   sources.routes = [raw] { return raw->routes_json(); };
   sources.events = [raw](const EventQuery& q) { return raw->store->events(q); };
+  sources.alerts = [raw] {
+    return alerts_document(raw->alerting->view(), raw->config.agent.id, raw->clock.wall_now());
+  };
   auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);
@@ -212,6 +244,7 @@ bool Agent::stop(Duration grace) {
   if (impl_->liveness) impl_->liveness->stop();
   impl_->bandwidth->stop();
   if (impl_->failover) impl_->failover->stop();
+  impl_->alerting->stop();                   // before the store: its last events are flushed there
   if (impl_->apply) impl_->apply->stop();    // routes stay: a restart adopts them
   if (impl_->pusher) impl_->pusher->stop();  // an attempt cut short is no outcome
   impl_->api.reset();

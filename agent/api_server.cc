@@ -7,6 +7,7 @@
 #include <charconv>
 #include <sstream>
 
+#include "agent/alerting_api.h"
 #include "agent/failover_json.h"
 #include "agent/json.h"
 
@@ -48,6 +49,31 @@ HttpResponse events_answer(const ApiSources& sources, const HttpRequest& req) {
     return json_error(400, bad->message, bad->parameter);
   const EventQuery& q = std::get<EventQuery>(parsed);
   auto events = sources.events(q);
+  if (!events) return json_error(503, "storage: " + events.error().message);
+  return {200, "application/json", events_document(*events, q.limit)};
+}
+
+// The query takes no parameter: refuse one, so a filter is never ignored.
+HttpResponse alerts_answer(const ApiSources& sources, const HttpRequest& req) {
+  if (!req.query.empty()) {
+    const std::string name = req.query.substr(0, req.query.find_first_of("=&"));
+    return json_error(400, "unknown parameter \"" + name + "\" (none are taken)", name);
+  }
+  return {200, "application/json", sources.alerts()};
+}
+
+HttpResponse alert_history_answer(const ApiSources& sources, const HttpRequest& req) {
+  auto parsed = parse_event_query(req.query);
+  if (auto* bad = std::get_if<BadParameter>(&parsed))
+    return json_error(400, bad->message, bad->parameter);
+  const EventQuery& q = std::get<EventQuery>(parsed);
+  if (q.kind && !is_alert_event_kind(*q.kind))
+    return json_error(400,
+                      "kind: not an alert event (alert_pending, alert_firing, alert_resolved, "
+                      "...), got \"" +
+                          *q.kind + "\"",
+                      "kind");
+  auto events = alert_history(q, sources.events);
   if (!events) return json_error(503, "storage: " + events.error().message);
   return {200, "application/json", events_document(*events, q.limit)};
 }
@@ -210,6 +236,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& listen, A
     if (req.path == "/api/v1/routes" && sources.routes)
       return {200, "application/json", sources.routes()};
     if (req.path == "/api/v1/events" && sources.events) return events_answer(sources, req);
+    if (req.path == "/api/v1/alerts" && sources.alerts) return alerts_answer(sources, req);
+    if (req.path == "/api/v1/alerts/history" && sources.events)
+      return alert_history_answer(sources, req);
     if (req.path == "/-/healthy") return {200, "text/plain", "OK\n"};
     return error_response(404);
   };

@@ -3,6 +3,8 @@
 //   GET /api/v1/status   every series: latest round and window figures
 //   GET /api/v1/routes   the route plan in force, its gateways and local apply
 //   GET /api/v1/events   stored failover events, newest first (?since=&line=&kind=&limit=)
+//   GET /api/v1/alerts   alerts pending or firing (agent/alerting_api.h)
+//   GET /api/v1/alerts/history  stored alert_* events, newest first (?since=&line=&kind=&limit=)
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
 //
 // Other paths answer 404 {"error":"not found"}; everything about the protocol
@@ -50,6 +52,9 @@ struct ApiSources {
   std::function<std::string()> routes;  // the /api/v1/routes document (routes_document())
   // Stored events matching the query, newest first; failure: a storage read error.
   std::function<Result<std::vector<Event>>(const EventQuery&)> events;
+  // The /api/v1/alerts document (alerts_document()). /api/v1/alerts/history
+  // reads `events`.
+  std::function<std::string()> alerts;
 };
 
 class ApiServer {

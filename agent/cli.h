@@ -60,6 +60,22 @@ struct RoutesArgs {
 // The route plan in force, its lines, gateways and local apply.
 int cmd_routes(const RoutesArgs& args, std::ostream& out, std::ostream& err);
 
+struct AlertsArgs {
+  std::string config_path;  // as StatusArgs
+  std::string agent_url;
+  bool json = false;
+  bool history = false;  // the stored alert_* events instead of the alerts now
+  // history only:
+  std::string since;  // "" = every stored event; a duration ("1h") back from now, or RFC 3339
+  std::string line;   // "" = any
+  int limit = 100;    // 1..1000
+  Duration timeout = std::chrono::seconds(3);
+};
+// The alerts pending or firing now: exit 0 when none fires, 1 when one
+// does, 2 when no agent answers. With history: the stored alert events,
+// newest first (0, or 2).
+int cmd_alerts(const AlertsArgs& args, std::ostream& out, std::ostream& err);
+
 // An agent's answer to a GET: its status and body, whatever the status.
 struct AgentAnswer {
   int status = 0;
@@ -68,6 +84,12 @@ struct AgentAnswer {
 // GETs base + target (path and query). Failure: unavailable, with the
 // transport's message (refused, timed out, not HTTP).
 Result<AgentAnswer> agent_get(const std::string& base, const std::string& target, Duration timeout);
+
+// The `since` parameter the API takes: `since` as a duration ("1h") back
+// from now, or as written (an RFC 3339 time, checked by the agent).
+std::string since_param(const std::string& since);
+// Appends name=value (percent-encoded) to the query of `target`; nothing when value is "".
+void add_param(std::string& target, const char* name, const std::string& value);
 
 // The URL the query commands use: --agent, else http://<agent.listen of the
 // config>, else the default listen address. Wildcard listen addresses map to

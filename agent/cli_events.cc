@@ -11,9 +11,6 @@
 #include "core/units.h"
 
 namespace linewatch {
-namespace {
-
-// The API's `since`: a duration back from now, or a time passed on as written.
 std::string since_param(const std::string& since) {
   if (auto d = parse_duration(since)) return format_time(SystemClock().wall_now() - *d);
   return since;
@@ -25,6 +22,8 @@ void add_param(std::string& target, const char* name, const std::string& value) 
   Poco::URI::encode(value, "&=+#?% ", encoded);
   target += (target.find('?') == std::string::npos ? "?" : "&") + std::string(name) + "=" + encoded;
 }
+
+namespace {
 
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 

@@ -72,6 +72,26 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   ev->add_flag("--json", events.json, "Print the API's JSON instead of a table");
 
+  AlertsArgs alerts;
+  auto* al = app.add_subcommand("alerts", "Show the alerts pending or firing, or their history");
+  al->footer(
+      "Exit codes: 0 no alert firing, 1 an alert is firing, 2 no agent answering or bad\n"
+      "arguments. With --history: 0, or 2. See docs/alerts.md and docs/api.md.");
+  al->add_option("-c,--config", alerts.config_path, "Find the agent at this config's agent.listen");
+  al->add_option("--agent", alerts.agent_url, "Agent URL (default http://127.0.0.1:9464)");
+  al->add_flag("--json", alerts.json, "Print the API's JSON instead of a table");
+  auto* history =
+      al->add_flag("--history", alerts.history,
+                   "The stored alert events (pending, firing, resolved, ...), newest first");
+  al->add_option("--since", alerts.since, "History since: a duration back (1h) or RFC 3339")
+      ->type_name("WHEN")
+      ->needs(history);
+  al->add_option("--line", alerts.line, "History about this line only")->needs(history);
+  al->add_option("--limit", alerts.limit, "At most this many events (1 to 1000)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000))
+      ->needs(history);
+
   RoutesArgs routes;
   auto* ro = app.add_subcommand("routes", "Show the route plan in force and where it is applied");
   ro->add_option("-c,--config", routes.config_path, "Find the agent at this config's agent.listen");
@@ -111,6 +131,7 @@ int main(int argc, char** argv) {
   }
   if (*ev) return cmd_events(events, std::cout, std::cerr);
   if (*ro) return cmd_routes(routes, std::cout, std::cerr);
+  if (*al) return cmd_alerts(alerts, std::cout, std::cerr);
   if (*pr) return cmd_probe(probe, std::cout, std::cerr);
   if (*gw) return cmd_gateway(gateway_path, std::cout, std::cerr);
   return 2;

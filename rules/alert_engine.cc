@@ -181,8 +181,11 @@ ActiveAlert AlertEngine::describe(const CompiledAlertRule& c, const AlertScopeKe
   if (c.show_value) {
     a.value = s.value();
     a.value_text = s.value() ? format_value(c.rule.metric, *s.value()) : "no data";
+    a.threshold = c.rule.threshold;
     a.threshold_text = format_value(c.rule.metric, c.rule.threshold);
   }
+  a.summary = c.summary.render(SummaryValues{key.line, key.target, key.kind, a.value_text,
+                                             a.threshold_text, a.rule, a.severity});
   return a;
 }
 

@@ -79,9 +79,11 @@ struct ActiveAlert {
   bool held = false;  // its line is down: no notice goes out
   MonoTime since{};   // when the threshold began to be broken
   WallTime since_wall{};
-  std::optional<double> value;  // base unit, as of the last evaluate()
-  std::string value_text;       // "3412 ms"; "" for line-down
-  std::string threshold_text;   // "3000 ms"; "" for line-down
+  std::optional<double> value;      // base unit, as of the last evaluate()
+  std::string value_text;           // "3412 ms"; "" for line-down
+  std::optional<double> threshold;  // base unit; nullopt for line-down
+  std::string threshold_text;       // "3000 ms"; "" for line-down
+  std::string summary;              // the rule's summary, rendered as a notice would be
 };
 
 class AlertEngine {

@@ -131,6 +131,9 @@ TEST_CASE("alert engine: a series alert fires after for and lists as active") {
   CHECK(pending[0].since == run.clock.now());
   CHECK(pending[0].value_text == "3412 ms");
   CHECK(pending[0].threshold_text == "3000 ms");
+  CHECK(pending[0].threshold == 3000);
+  // The API shows the summary a notice would carry, before any notice exists.
+  CHECK(pending[0].summary == "api-slow: cn2-bj-1 → openai (http) rtt_p95 3412 ms above 3000 ms");
   t = run.at(30s);
   REQUIRE(kinds(t, "api-slow") == Strings{"alert_firing"});
   REQUIRE(t[0].notice);

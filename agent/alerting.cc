@@ -1,0 +1,170 @@
+#include "agent/alerting.h"
+
+#include <algorithm>
+
+#include "agent/log.h"
+#include "rules/alert_rules.h"
+
+namespace linewatch {
+
+std::string notice_log_line(const AlertNotice& n, const std::vector<std::string>& receivers) {
+  std::string to;
+  for (const std::string& r : receivers) to += (to.empty() ? "" : ",") + r;
+  const std::string status = n.resolved     ? "resolved"
+                             : n.repeat > 0 ? "repeat-" + std::to_string(n.repeat)
+                                            : "firing";
+  return "msg=\"alert notice\" notice=" + log_quote(n.id) + " rule=" + log_quote(n.rule) +
+         " status=" + status + " severity=" + n.severity + " receivers=" + log_quote(to) +
+         " summary=" + log_quote(n.summary);
+}
+
+void LogNoticeSink::enqueue(const AlertNotice& notice, const std::vector<std::string>& receivers) {
+  log(notice.resolved ? LogLevel::info : LogLevel::warn, notice_log_line(notice, receivers));
+}
+
+Result<std::unique_ptr<Alerting>> Alerting::create(const Config& config, const Clock& clock,
+                                                   EventSink& events, NoticeSink& notices,
+                                                   AvailabilitySource* availability,
+                                                   AlertingOptions options) {
+  AlertEngineOptions engine_options;
+  engine_options.agent = config.agent.id;
+  for (const NotifierSpec& n : config.notify) engine_options.receivers.push_back(n.id);
+  auto engine =
+      AlertEngine::create(effective_rules(config.alerts), std::move(engine_options), availability);
+  if (!engine) return Error{engine.error().code, "alerts: " + engine.error().message};
+  return std::unique_ptr<Alerting>(
+      new Alerting(std::move(*engine), clock, events, notices, options));
+}
+
+Alerting::Alerting(AlertEngine engine, const Clock& clock, EventSink& events, NoticeSink& notices,
+                   AlertingOptions options)
+    : clock_(clock),
+      events_(events),
+      notices_(notices),
+      options_(options),
+      engine_(std::move(engine)),
+      next_evaluation_(clock.now() + options.evaluate_every) {}
+
+Alerting::~Alerting() { stop(); }
+
+void Alerting::start() {
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Alerting::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    inbox_.clear();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Alerting::on_result(const ProbeResult& result) { push(Round{result, MonoTime{}}); }
+
+void Alerting::on_bandwidth(const std::string& line, const BandwidthReading& reading) {
+  // The engine samples only rates with a utilisation; the rest need no copy.
+  if (reading.state != CounterState::measuring || !reading.utilisation) return;
+  push(Bandwidth{line, reading});
+}
+
+void Alerting::LineEventTap::emit(const Event& event) {
+  if (event.kind == "line_down")
+    owner_.push(LineDown{event.line, true});
+  else if (event.kind == "line_up" || event.kind == "line_recovered" ||
+           event.kind == "line_degraded")
+    owner_.push(LineDown{event.line, false});
+}
+
+void Alerting::push(Input input) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  if (inbox_.size() >= options_.inbox_capacity) {
+    ++stats_.dropped;
+    return;
+  }
+  // Stamped under the lock: arrival times never go back in inbox order, as
+  // the engine's windows require.
+  if (auto* round = std::get_if<Round>(&input)) round->at = clock_.now();
+  inbox_.push_back(std::move(input));
+}
+
+void Alerting::apply(Input& input) {
+  if (auto* round = std::get_if<Round>(&input)) {
+    const ProbeResult& r = round->result;
+    engine_.observe(r, round->at);
+    if (r.llm && r.llm->ttft) engine_.observe_ttft(r.line, r.target, *r.llm->ttft, round->at);
+  } else if (auto* bw = std::get_if<Bandwidth>(&input)) {
+    engine_.observe_bandwidth(bw->line, bw->reading);
+  } else if (auto* line = std::get_if<LineDown>(&input)) {
+    engine_.set_line_down(line->line, line->down);
+  }
+}
+
+void Alerting::step() {
+  std::vector<Input> inputs;
+  {
+    std::lock_guard lock(mu_);
+    inputs.swap(inbox_);
+    stats_.inputs += inputs.size();
+  }
+  for (Input& input : inputs) apply(input);
+  const MonoTime now = clock_.now();
+  if (now < next_evaluation_) return;
+  // Evaluations run at their scheduled ticks, exactly a period apart, so a
+  // rule's `for` is met after the same number of evaluations however late
+  // the thread wakes; inputs taken after the tick count in it. A step late
+  // by a period or more evaluates once, at `now`, and the ticks start again
+  // from there.
+  MonoTime tick = next_evaluation_;
+  next_evaluation_ += options_.evaluate_every;
+  if (next_evaluation_ <= now) {
+    tick = now;
+    next_evaluation_ = now + options_.evaluate_every;
+  }
+  evaluate(tick);
+}
+
+void Alerting::evaluate(MonoTime now) {
+  const WallTime wall = clock_.wall_now();
+  const std::vector<AlertTransition> transitions = engine_.evaluate(now, wall);
+  std::uint64_t notices = 0;
+  for (const AlertTransition& t : transitions) {
+    events_.emit(t.event);
+    if (t.notice && !t.notice->receivers.empty()) {
+      notices_.enqueue(*t.notice, t.notice->receivers);
+      ++notices;
+    }
+  }
+  AlertsView view{engine_.active(), wall};
+  std::lock_guard lock(mu_);
+  view_ = std::move(view);
+  ++stats_.evaluations;
+  stats_.events += transitions.size();
+  stats_.notices += notices;
+}
+
+void Alerting::run() {
+  for (;;) {
+    step();
+    const Duration wait = std::clamp<Duration>(
+        next_evaluation_ - clock_.now(), std::chrono::milliseconds(1), options_.evaluate_every);
+    std::unique_lock lock(mu_);
+    if (wake_.wait_for(lock, wait, [this] { return stopping_; })) return;
+  }
+}
+
+AlertsView Alerting::view() const {
+  std::lock_guard lock(mu_);
+  return view_;
+}
+
+AlertingStats Alerting::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace linewatch
