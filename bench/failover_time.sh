@@ -40,7 +40,7 @@
 # a temporary directory; no system FRR is used or touched.
 #
 # Needs root; all traffic stays inside the lab's namespaces (198.18.0.0/15).
-# About 13 minutes for N=20 (of which about 1.5 for bfdd).
+# About 12 minutes for N=20 (of which about 1.5 for bfdd).
 #
 #   bash bench/failover_time.sh BUILD_DIR [N]     (N >= 1, default 20)
 #   FAILOVER_PATHS="local push" (the default) picks paths;
