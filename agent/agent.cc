@@ -20,6 +20,7 @@
 #include "agent/plan_state.h"
 #include "agent/result_fanout.h"
 #include "agent/scheduler.h"
+#include "agent/store_availability.h"
 #include "core/units.h"
 #include "exporters/notify.h"
 #include "exporters/notify_outbox.h"
@@ -68,6 +69,7 @@ struct Agent::Impl {
   Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk), board(clk, 5min) {}
 
   void on_round(std::size_t job_index, const ProbeJob& job);
+  void open_availability();
   Status open_notify();
   Status open_alerting();
   Status open_failover();
@@ -86,13 +88,14 @@ struct Agent::Impl {
   // Alerts: with receivers (notify:), notices go to the notifier outbox,
   // whose sender delivers them and reports to `events`; without, to the log.
   // The outbox outlives the alerting that feeds it, and stops after it and
-  // before the store its events go to. No availability source until the
-  // storage rollups provide one (null: the availability rules have no value).
+  // before the store its events go to. The availability rules read the
+  // store's rollups through a cache refreshed off the alerting thread.
   LogNoticeSink notice_log;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<OutboxSender> sender;          // one thread per receiver
   std::unique_ptr<OutboxNotices> notice_outbox;  // notices into the outbox, off the alerting thread
   NoticeSink* notices = &notice_log;
+  std::unique_ptr<StoreAvailability> store_availability;
   AvailabilitySource* availability = nullptr;
   std::unique_ptr<Alerting> alerting;  // fed by results, failover events and bandwidth
   // Failover, only when routes are configured (apply only with apply.table).
@@ -128,6 +131,19 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
       msg += " reason=" + std::string(to_string(r.reason)) + " detail=" + log_quote(r.detail);
     log(r.ok ? LogLevel::info : LogLevel::warn, msg);
   }
+}
+
+// Every line and target of the config: a line's availability sums its targets'.
+void Agent::Impl::open_availability() {
+  std::vector<std::string> lines, targets;
+  for (const LineSpec& l : config.lines) lines.push_back(l.id);
+  for (const TargetSpec& t : config.targets) targets.push_back(t.id);
+  const Store* s = store.get();
+  store_availability = std::make_unique<StoreAvailability>(
+      [s](const AvailabilityQuery& q) { return s->availability(q); }, std::move(lines),
+      std::move(targets), clock);
+  store_availability->start();
+  availability = store_availability.get();
 }
 
 // The receivers' secrets are read now, so that a variable or file that is
@@ -236,6 +252,7 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   // Every event (failover decisions, alert transitions) to the log and the store.
   impl->events.add(impl->event_log);
   impl->events.add(*impl->store);
+  impl->open_availability();
   if (!impl->config.notify.empty()) {
     if (Status s = impl->open_notify(); !s) return s.error();
   }
@@ -286,6 +303,7 @@ bool Agent::stop(Duration grace) {
   impl_->bandwidth->stop();
   if (impl_->failover) impl_->failover->stop();
   impl_->alerting->stop();  // before the store: its last events are flushed there
+  impl_->store_availability->stop();
   // Then the notices it raised go into the outbox, and the sender's last
   // events into the store; an attempt cut short is sent by the next start.
   if (impl_->notice_outbox) impl_->notice_outbox->stop();
