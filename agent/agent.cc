@@ -284,8 +284,12 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   sources.status = [self] { return self->status_json(); };
   sources.routes = [raw] { return raw->routes_json(); };
   sources.events = [raw](const EventQuery& q) { return raw->store->events(q); };
+  // The outbox's queues are one short read of its table (its own connection).
   sources.alerts = [raw] {
-    return alerts_document(raw->alerting->view(), raw->config.agent.id, raw->clock.wall_now());
+    std::optional<OutboxView> outbox;
+    if (raw->sender) outbox = outbox_view(raw->sender->status(), raw->outbox->summary());
+    return alerts_document(raw->alerting->view(), raw->config.agent.id, raw->clock.wall_now(),
+                           outbox);
   };
   auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();
