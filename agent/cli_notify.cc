@@ -5,7 +5,6 @@
 
 #include "agent/cli.h"
 #include "agent/config_load.h"
-#include "core/units.h"
 #include "exporters/notify.h"
 
 namespace linewatch {
@@ -67,7 +66,7 @@ int cmd_notify_test(const NotifyTestArgs& args, std::ostream& out, std::ostream&
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(d.took);
   out << spec.id << " (" << to_string(spec.kind) << "): " << to_string(d.kind) << " " << d.reason;
   if (d.status != 0) out << " HTTP " << d.status;
-  out << " in " << format_duration(took) << ": " << d.detail << "\n";
+  out << " in " << took.count() << " ms: " << d.detail << "\n";
   out << "notification " << n.id << "\n";
   return d.kind == Delivery::Kind::ok ? 0 : 1;
 }
