@@ -86,7 +86,8 @@ struct Agent::Impl {
   // Every round goes out once, here; consumers subscribe in open().
   ResultFanout results;
   // Alerts: with receivers (notify:), notices go to the notifier outbox,
-  // whose sender delivers them and reports to `events`; without, to the log.
+  // whose sender delivers them and reports to `events`; without receivers
+  // no notice is raised, and `notice_log` stands in.
   // The outbox outlives the alerting that feeds it, and stops after it and
   // before the store its events go to. The availability rules read the
   // store's rollups through a cache refreshed off the alerting thread.
