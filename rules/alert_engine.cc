@@ -17,8 +17,10 @@ CompiledAlertRule make_line_down_rule(const AlertEngineOptions& options) {
   r.threshold = 0;
   r.severity = "critical";
   auto summary = SummaryTemplate::compile("{{rule}}: line {{line}} is down", AlertScope::line);
-  return CompiledAlertRule{std::move(r),  std::move(*summary), options.receivers,
-                           options.agent, "line_down",         false};
+  auto back = SummaryTemplate::compile("{{rule}}: line {{line}} is up again", AlertScope::line);
+  return CompiledAlertRule{std::move(r),    std::move(*summary), options.receivers,
+                           options.agent,   "line_down",         false,
+                           std::move(*back)};
 }
 
 }  // namespace

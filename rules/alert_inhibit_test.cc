@@ -122,6 +122,7 @@ TEST_CASE("alert inhibit: a down line raises one alert and holds its latency and
   REQUIRE(what(t) == Strings{"line-down:alert_resolved+notice", "slow:alert_resolved",
                              "lossy:alert_resolved", "jittery:alert_resolved"});
   CHECK(t[0].notice->resolved);
+  CHECK(t[0].notice->summary == "line-down: line cn2-bj-1 is up again");
   CHECK(t[1].event.reason == "no_data");
   CHECK(run.e->active().empty());
   CHECK(run.at(1s).empty());

@@ -262,6 +262,8 @@ TEST_CASE("alert text: the default summary names the scope, metric and direction
   r.above = false;
   r.metric = AlertMetric::availability;
   CHECK(default_summary(r) == "{{rule}}: line {{line}} availability {{value}} below {{threshold}}");
+  CHECK(default_summary(r, true) ==
+        "{{rule}}: line {{line}} availability {{value}}, back over {{threshold}}");
   r.scope = AlertScope::target;
   CHECK(SummaryTemplate::compile(default_summary(r), r.scope).ok());
 }

@@ -30,8 +30,15 @@ Result<CompiledAlertRule> CompiledAlertRule::compile(AlertRule rule,
     if (std::find(receivers.begin(), receivers.end(), id) == receivers.end())
       return invalid("rule \"" + rule.name + "\": notify: unknown receiver \"" + id + "\"");
   }
+  std::optional<SummaryTemplate> resolved;
+  if (rule.summary.empty()) {
+    auto r = SummaryTemplate::compile(default_summary(rule, true), rule.scope);
+    if (!r) return invalid("rule \"" + rule.name + "\": summary: " + r.error().message);
+    resolved = std::move(*r);
+  }
   CompiledAlertRule out{
-      std::move(rule), std::move(*summary), std::move(to), std::move(agent), "", true};
+      std::move(rule),    std::move(*summary), std::move(to), std::move(agent), "", true,
+      std::move(resolved)};
   return out;
 }
 
@@ -80,8 +87,9 @@ AlertNotice AlertState::notice(const CompiledAlertRule& c, const AlertScopeKey& 
     n.threshold_text = format_value(r.metric, r.threshold);
     n.threshold = display_number(r.metric, r.threshold);
   }
-  n.summary = c.summary.render(SummaryValues{key.line, key.target, key.kind, n.value_text,
-                                             n.threshold_text, r.name, r.severity});
+  const SummaryTemplate& text = resolved && c.resolved_summary ? *c.resolved_summary : c.summary;
+  n.summary = text.render(SummaryValues{key.line, key.target, key.kind, n.value_text,
+                                        n.threshold_text, r.name, r.severity});
   n.starts_at = since_wall_;
   if (resolved) n.ends_at = wall;
   n.receivers = c.receivers;

@@ -59,6 +59,9 @@ struct CompiledAlertRule {
   std::string breach_reason;
   // Whether notices show the value and threshold (the line-down alert has none).
   bool show_value = true;
+  // Resolved notices' summary when the rule gives none (default_summary's
+  // resolved wording); absent: `summary` serves both.
+  std::optional<SummaryTemplate> resolved_summary;
 
   // Checks `rule` (rules/alert_rules.h validate) and resolves its notify ids
   // against `receivers` (nullopt notify = all of them). Failure:

@@ -247,7 +247,21 @@ TEST_CASE("alert state: for 0 fires at once and a below rule fires below") {
   CHECK(t[0].notice->labels == std::map<std::string, std::string>{{"line", "cn2-bj-1"},
                                                                   {"rule", "sla"},
                                                                   {"severity", "critical"}});
-  REQUIRE(kinds(m.at(1s, 0.999)) == Kinds{"alert_resolved"});
+  auto over = m.at(1s, 0.9995);
+  REQUIRE(kinds(over) == Kinds{"alert_resolved"});
+  REQUIRE(over[0].notice);
+  // The resolved notice says it is over; it does not claim "below" any more.
+  CHECK(over[0].notice->summary == "sla: line cn2-bj-1 availability 99.95%, back over 99.9%");
+}
+
+TEST_CASE("alert state: a rule's own summary serves its resolved notice too") {
+  Machine m(slow_rule());
+  m.at(0s, 3600);
+  m.at(30s, 3600);
+  auto t = m.at(1s, 100);
+  REQUIRE(kinds(t) == Kinds{"alert_resolved"});
+  REQUIRE(t[0].notice);
+  CHECK(t[0].notice->summary == "cn2-bj-1 → openai p95 100 ms over 3000 ms");
 }
 
 TEST_CASE("alert state: a rule with no receivers records events but makes no notices") {

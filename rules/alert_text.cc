@@ -198,7 +198,7 @@ std::string SummaryTemplate::render(const SummaryValues& v) const {
   return out;
 }
 
-std::string default_summary(const AlertRule& rule) {
+std::string default_summary(const AlertRule& rule, bool resolved) {
   std::string about;
   switch (rule.scope) {
     case AlertScope::line:
@@ -211,8 +211,10 @@ std::string default_summary(const AlertRule& rule) {
       about = "{{line}} → {{target}} ({{kind}})";
       break;
   }
-  return "{{rule}}: " + about + " " + std::string(to_string(rule.metric)) + " {{value}} " +
-         (rule.above ? "above" : "below") + " {{threshold}}";
+  const std::string metric = "{{rule}}: " + about + " " + std::string(to_string(rule.metric));
+  if (resolved)
+    return metric + " {{value}}, back " + (rule.above ? "under" : "over") + " {{threshold}}";
+  return metric + " {{value}} " + (rule.above ? "above" : "below") + " {{threshold}}";
 }
 
 }  // namespace linewatch

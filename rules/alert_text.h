@@ -62,7 +62,10 @@ class SummaryTemplate {
 };
 
 // The summary used when a rule gives none, e.g.
-// "{{rule}}: {{line}} → {{target}} ({{kind}}) rtt_p95 {{value}} above {{threshold}}".
-std::string default_summary(const AlertRule& rule);
+// "{{rule}}: {{line}} → {{target}} ({{kind}}) rtt_p95 {{value}} above {{threshold}}";
+// with `resolved`, the wording of the notice that says it is over:
+// "... rtt_p95 {{value}}, back under {{threshold}}" (a resolved notice must not
+// claim the threshold is still broken).
+std::string default_summary(const AlertRule& rule, bool resolved = false);
 
 }  // namespace linewatch
