@@ -16,15 +16,20 @@
 #include "agent/failover_liveness.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/outbox_notices.h"
 #include "agent/plan_state.h"
 #include "agent/result_fanout.h"
 #include "agent/scheduler.h"
+#include "agent/store_availability.h"
 #include "core/units.h"
+#include "exporters/notify.h"
+#include "exporters/notify_outbox.h"
 #include "exporters/plan_pusher.h"
 #include "exporters/route_apply.h"
 #include "probes/liveness_engine.h"
 #include "probes/probe.h"
 #include "rules/status_board.h"
+#include "storage/outbox.h"
 #include "storage/store.h"
 
 namespace linewatch {
@@ -64,6 +69,8 @@ struct Agent::Impl {
   Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk), board(clk, 5min) {}
 
   void on_round(std::size_t job_index, const ProbeJob& job);
+  void open_availability();
+  Status open_notify();
   Status open_alerting();
   Status open_failover();
   std::string routes_json() const;
@@ -78,11 +85,17 @@ struct Agent::Impl {
   std::unique_ptr<Store> store;
   // Every round goes out once, here; consumers subscribe in open().
   ResultFanout results;
-  // Alerts: notices go to the log until the notifier outbox takes them; no
-  // availability source until the storage rollups provide one (null: the
-  // availability rules have no value).
+  // Alerts: with receivers (notify:), notices go to the notifier outbox,
+  // whose sender delivers them and reports to `events`; without, to the log.
+  // The outbox outlives the alerting that feeds it, and stops after it and
+  // before the store its events go to. The availability rules read the
+  // store's rollups through a cache refreshed off the alerting thread.
   LogNoticeSink notice_log;
+  std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<OutboxSender> sender;          // one thread per receiver
+  std::unique_ptr<OutboxNotices> notice_outbox;  // notices into the outbox, off the alerting thread
   NoticeSink* notices = &notice_log;
+  std::unique_ptr<StoreAvailability> store_availability;
   AvailabilitySource* availability = nullptr;
   std::unique_ptr<Alerting> alerting;  // fed by results, failover events and bandwidth
   // Failover, only when routes are configured (apply only with apply.table).
@@ -118,6 +131,43 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
       msg += " reason=" + std::string(to_string(r.reason)) + " detail=" + log_quote(r.detail);
     log(r.ok ? LogLevel::info : LogLevel::warn, msg);
   }
+}
+
+// Every line and target of the config: a line's availability sums its targets'.
+void Agent::Impl::open_availability() {
+  std::vector<std::string> lines, targets;
+  for (const LineSpec& l : config.lines) lines.push_back(l.id);
+  for (const TargetSpec& t : config.targets) targets.push_back(t.id);
+  const Store* s = store.get();
+  store_availability = std::make_unique<StoreAvailability>(
+      [s](const AvailabilityQuery& q) { return s->availability(q); }, std::move(lines),
+      std::move(targets), clock);
+  store_availability->start();
+  availability = store_availability.get();
+}
+
+// The receivers' secrets are read now, so that a variable or file that is
+// missing stops the start with its key named (check-config reads no
+// variables, and the sender reads them again at each attempt, so a rotated
+// key applies). The sender starts after open_alerting(): the event fan-out
+// takes no new sink once something emits.
+Status Agent::Impl::open_notify() {
+  for (std::size_t i = 0; i < config.notify.size(); ++i) {
+    auto secrets = resolve_secrets(config.notify[i], "notify[" + std::to_string(i) + "]");
+    if (!secrets) {
+      const std::string where = config.source_path.empty() ? "" : config.source_path + ": ";
+      return Error{secrets.error().code, where + secrets.error().message};
+    }
+  }
+  auto o = Outbox::open(config.agent.data_dir);
+  if (!o) return o.error();
+  outbox = std::move(*o);
+  auto s = OutboxSender::create(*outbox, config.notify, events, clock);
+  if (!s) return s.error();
+  sender = std::move(*s);
+  notice_outbox = std::make_unique<OutboxNotices>(*sender, config.agent.id, config.notify, clock);
+  notices = notice_outbox.get();
+  return ok_status();
 }
 
 // Before the failover: the alerts hear its line events from the first one.
@@ -202,7 +252,15 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   // Every event (failover decisions, alert transitions) to the log and the store.
   impl->events.add(impl->event_log);
   impl->events.add(*impl->store);
+  impl->open_availability();
+  if (!impl->config.notify.empty()) {
+    if (Status s = impl->open_notify(); !s) return s.error();
+  }
   if (Status s = impl->open_alerting(); !s) return s.error();
+  if (impl->sender) {
+    impl->sender->start();
+    impl->notice_outbox->start();
+  }
   if (!impl->config.routes.empty()) {
     if (Status s = impl->open_failover(); !s) return s.error();
   }
@@ -244,7 +302,12 @@ bool Agent::stop(Duration grace) {
   if (impl_->liveness) impl_->liveness->stop();
   impl_->bandwidth->stop();
   if (impl_->failover) impl_->failover->stop();
-  impl_->alerting->stop();                   // before the store: its last events are flushed there
+  impl_->alerting->stop();  // before the store: its last events are flushed there
+  impl_->store_availability->stop();
+  // Then the notices it raised go into the outbox, and the sender's last
+  // events into the store; an attempt cut short is sent by the next start.
+  if (impl_->notice_outbox) impl_->notice_outbox->stop();
+  if (impl_->sender) impl_->sender->stop();
   if (impl_->apply) impl_->apply->stop();    // routes stay: a restart adopts them
   if (impl_->pusher) impl_->pusher->stop();  // an attempt cut short is no outcome
   impl_->api.reset();

@@ -2,17 +2,20 @@
 //
 //   scheduler ──> probes ──> results fan-out ──┬──> status board ──> HTTP API
 //                                              ├──> storage writer (SQLite, never blocks a probe)
-//                                              ├──> alerting ──> notices ──> NoticeSink (log)
+//                                              ├──> alerting ──> notices ──> outbox ──> receivers
 //                                              └──> failover (only with routes)
 //   liveness engine ──> failover ──> plans ──> local apply (apply.table)
 //                                └─> events ──> log, storage, alerting (line states)
 //   alerting ──> alert_* events ──> log, storage; active alerts ──> HTTP API
+//   outbox sender ──> notify_* events ──> log, storage
 //   bandwidth sampler ──> storage, failover, alerting, HTTP API
 //
 // open() does everything that can fail (storage, listen socket, with routes
 // the liveness sockets and apply.table) before any probe runs, so a bad
-// data_dir or a busy port is reported at start, not later. open() starts the
-// alerting thread (agent/alerting.h). With routes,
+// data_dir or a busy port is reported at start, not later; so is a receiver
+// whose URL or key variable or file cannot be read (notify:). open() starts
+// the alerting thread (agent/alerting.h) and, with receivers, the notifier
+// outbox's threads (agent/outbox_notices.h). With routes,
 // open() also starts the liveness echoes and the failover decision thread:
 // failover does not wait for start(). Without routes nothing of it exists.
 // Thread-safe after start(); start() and stop() from the owner only.

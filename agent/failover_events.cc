@@ -9,8 +9,8 @@ namespace {
 
 bool is_warning(const std::string& kind) {
   static const std::set<std::string> kWarn = {
-      "line_down", "line_degraded", "destination_down", "plan_panic",
-      "tilt",      "apply_failed",  "push_failed",
+      "line_down",    "line_degraded", "destination_down", "plan_panic",    "tilt",
+      "apply_failed", "push_failed",   "notify_failed",    "notify_parked",
   };
   return kWarn.count(kind) > 0;
 }

@@ -149,7 +149,9 @@ Delivery judge_notify_answer(NotifierKind kind, int status, std::string_view bod
                              std::optional<std::string_view> retry_after, WallTime now);
 
 // A Retry-After value: delta-seconds ("120") or an HTTP date, as a wait from
-// `now`, never negative and at most a day. nullopt when it is neither.
-std::optional<Duration> parse_retry_after(std::string_view value, WallTime now);
+// `now`, never negative and at most a day. nullopt when it is neither. (Named
+// apart from probes/http_wire.h parse_retry_after, which returns whole
+// seconds: one program links both.)
+std::optional<Duration> parse_notify_retry_after(std::string_view value, WallTime now);
 
 }  // namespace linewatch

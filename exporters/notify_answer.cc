@@ -146,11 +146,11 @@ Delivery judge_notify_answer(NotifierKind kind, int status, std::string_view bod
     d = status_verdict(status, body);
   }
   d.status = status;
-  if (retry_after) d.retry_after = parse_retry_after(*retry_after, now);
+  if (retry_after) d.retry_after = parse_notify_retry_after(*retry_after, now);
   return d;
 }
 
-std::optional<Duration> parse_retry_after(std::string_view value, WallTime now) {
+std::optional<Duration> parse_notify_retry_after(std::string_view value, WallTime now) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
   if (value.empty()) return std::nullopt;

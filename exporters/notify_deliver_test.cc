@@ -284,15 +284,16 @@ TEST_CASE("notifier answers are judged by status and by the robots' own codes") 
 
 TEST_CASE("notifier Retry-After is read as seconds or an HTTP date") {
   const WallTime now = sample_now();  // 2027-01-15T08:00:30.123Z
-  CHECK(parse_retry_after("120", now) == std::optional<Duration>(120s));
-  CHECK(parse_retry_after(" 0 ", now) == std::optional<Duration>(0s));
-  CHECK(parse_retry_after("Fri, 15 Jan 2027 08:01:00 GMT", now) ==
+  CHECK(parse_notify_retry_after("120", now) == std::optional<Duration>(120s));
+  CHECK(parse_notify_retry_after(" 0 ", now) == std::optional<Duration>(0s));
+  CHECK(parse_notify_retry_after("Fri, 15 Jan 2027 08:01:00 GMT", now) ==
         std::optional<Duration>(29877ms));
-  CHECK(parse_retry_after("Fri, 15 Jan 2027 07:00:00 GMT", now) == std::optional<Duration>(0s));
-  CHECK(parse_retry_after("99999999999999999999", now) == std::optional<Duration>(24h));
-  CHECK_FALSE(parse_retry_after("soon", now).has_value());
-  CHECK_FALSE(parse_retry_after("12s", now).has_value());
-  CHECK_FALSE(parse_retry_after("", now).has_value());
+  CHECK(parse_notify_retry_after("Fri, 15 Jan 2027 07:00:00 GMT", now) ==
+        std::optional<Duration>(0s));
+  CHECK(parse_notify_retry_after("99999999999999999999", now) == std::optional<Duration>(24h));
+  CHECK_FALSE(parse_notify_retry_after("soon", now).has_value());
+  CHECK_FALSE(parse_notify_retry_after("12s", now).has_value());
+  CHECK_FALSE(parse_notify_retry_after("", now).has_value());
   const Delivery d = judge_notify_answer(NotifierKind::webhook, 429, "", "30", now);
   CHECK(d.retry_after == std::optional<Duration>(30s));
 }
