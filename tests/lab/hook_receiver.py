@@ -8,7 +8,8 @@ JSON line: received_ms (unix ms), path, headers (lower-case names) and
 body_b64 (the exact bytes, so a checker can verify the signature itself).
 Each is also printed as one line for people, e.g.
 
-    12:00:05 hook: FIRING loss cn2-gia-1: 2.1% (threshold 1%), signature ok
+    12:00:05.123 hook: FIRING loss cn2-gia-1: 2.1% (threshold 1%), signature ok
+    12:00:07.456 hook: FIRING line-down cn2-gia-1 (critical), signature ok
 
 With KEY_FILE the signature (docs/alerts.md, "webhook") is checked for that
 line: "signature ok" or "signature BAD". The answer does not depend on it.
@@ -45,20 +46,25 @@ def main():
             return f"{len(body)} bytes, not JSON"
         labels = n.get("labels", {})
         scope = ":".join(labels[k] for k in ("line", "target", "kind") if k in labels)
-        figure = lambda f: (f or {}).get("text") or "-"
-        return (f"{str(n.get('status', '?')).upper()} {n.get('rule', '?')} {scope}: "
-                f"{figure(n.get('value'))} (threshold {figure(n.get('threshold'))})")
+        head = f"{str(n.get('status', '?')).upper()} {n.get('rule', '?')} {scope}"
+        value = (n.get("value") or {}).get("text")
+        threshold = (n.get("threshold") or {}).get("text")
+        if not value:  # an alert without a figure (line-down)
+            return f"{head} ({n.get('severity', '?')})"
+        return f"{head}: {value} (threshold {threshold or '-'})"
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            record = {"received_ms": int(time.time() * 1000), "path": self.path,
+            now = time.time()
+            record = {"received_ms": int(now * 1000), "path": self.path,
                       "headers": headers, "body_b64": base64.b64encode(body).decode()}
             with open(records, "a") as f:
                 f.write(json.dumps(record) + "\n")
-            print(f"{time.strftime('%H:%M:%S')} hook: {describe(body)}"
+            stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
+            print(f"{stamp} hook: {describe(body)}"
                   f"{signature_note(headers, body)}", flush=True)
             answer = b"{}"
             self.send_response(200)
