@@ -86,7 +86,8 @@ struct Agent::Impl {
   // Every round goes out once, here; consumers subscribe in open().
   ResultFanout results;
   // Alerts: with receivers (notify:), notices go to the notifier outbox,
-  // whose sender delivers them and reports to `events`; without, to the log.
+  // whose sender delivers them and reports to `events`; without receivers
+  // no notice is raised, and `notice_log` stands in.
   // The outbox outlives the alerting that feeds it, and stops after it and
   // before the store its events go to. The availability rules read the
   // store's rollups through a cache refreshed off the alerting thread.
@@ -284,8 +285,12 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   sources.status = [self] { return self->status_json(); };
   sources.routes = [raw] { return raw->routes_json(); };
   sources.events = [raw](const EventQuery& q) { return raw->store->events(q); };
+  // The outbox's queues are one short read of its table (its own connection).
   sources.alerts = [raw] {
-    return alerts_document(raw->alerting->view(), raw->config.agent.id, raw->clock.wall_now());
+    std::optional<OutboxView> outbox;
+    if (raw->sender) outbox = outbox_view(raw->sender->status(), raw->outbox->summary());
+    return alerts_document(raw->alerting->view(), raw->config.agent.id, raw->clock.wall_now(),
+                           outbox);
   };
   auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();

@@ -56,8 +56,11 @@ class NoticeSink {
   virtual void enqueue(const AlertNotice& notice, const std::vector<std::string>& receivers) = 0;
 };
 
-// Until notices are delivered: one log line per notice ("notice" id, rule,
-// status, receivers, summary), warn when firing. Receivers are named by
+// One log line per notice ("notice" id, rule, status, receivers, summary),
+// warn when firing: the sink of an agent without receivers (which raises no
+// notice: rules then have no one to notify) and of tests. With receivers the
+// agent's sink is OutboxNotices (agent/outbox_notices.h), which logs the same
+// line as it writes each notice to the outbox. Receivers are named by
 // notify[].id only, never by URL, so no secret reaches the log.
 // Thread-safe.
 class LogNoticeSink final : public NoticeSink {

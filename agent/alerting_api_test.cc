@@ -84,9 +84,82 @@ TEST_CASE("alerts document: scope labels, figures in the metric's unit, null for
       R"("summary":"api-slow: l1 → api (http) loss 2.5% above 1%"},)"
       R"({"rule":"line-down","state":"pending","held":false,"scope":{"line":"l2"},"key":"l2",)"
       R"("since":"2027-01-15T08:00:00.000Z","value":null,"threshold":null,)"
-      R"("severity":"critical","summary":"line-down: line l2 is down"}]})");
+      R"("severity":"critical","summary":"line-down: line l2 is down"}],"outbox":null})");
   CHECK(alerts_document(AlertsView{}, "x", kT0).find(R"("evaluated":null,"alerts":[])") !=
         std::string::npos);
+}
+
+TEST_CASE("outbox view: the senders in config order, their queues, then unconfigured queues") {
+  ReceiverStatus ops;
+  ops.id = "ops";
+  ops.kind = NotifierKind::webhook;
+  ops.failing = true;
+  ops.delivered = 4;
+  ops.last_attempt = kT0 + 3s;
+  ops.last_reason = "http_5xx";
+  ops.last_error = "127.0.0.1:9400 answered HTTP 503: busy";
+  ReceiverStatus wx;
+  wx.id = "wx";
+  wx.kind = NotifierKind::wecom;
+  OutboxReceiverSummary ops_q;
+  ops_q.receiver = "ops";
+  ops_q.pending = 3;
+  ops_q.parked = 1;
+  ops_q.oldest = kT0;
+  ops_q.last_error = "an older error";
+  OutboxReceiverSummary wx_q;
+  wx_q.receiver = "wx";
+  wx_q.parked = 2;
+  // Stored before a restart: the sender has no error of its own for it yet.
+  wx_q.last_error = "qyapi.weixin.qq.com:443 answered HTTP 200 errcode 93000";
+  OutboxReceiverSummary gone;
+  gone.receiver = "old";
+  gone.pending = 5;
+
+  const OutboxView v = outbox_view({ops, wx}, std::vector{gone, ops_q, wx_q});
+  CHECK(v.error.empty());
+  REQUIRE(v.receivers.size() == 3);
+  CHECK(v.receivers[0].id == "ops");
+  CHECK(v.receivers[0].pending == 3);
+  CHECK(v.receivers[0].parked == 1);
+  CHECK(v.receivers[0].last_error == "127.0.0.1:9400 answered HTTP 503: busy");
+  CHECK(v.receivers[1].id == "wx");
+  CHECK(v.receivers[1].last_error == "qyapi.weixin.qq.com:443 answered HTTP 200 errcode 93000");
+  CHECK(v.receivers[2].id == "old");
+  CHECK_FALSE(v.receivers[2].kind.has_value());
+  CHECK(v.receivers[2].pending == 5);
+
+  AlertsView empty;
+  empty.evaluated = kT0;
+  CHECK(alerts_document(empty, "a", kT0, outbox_view({ops}, std::vector{ops_q})) ==
+        R"({"agent":"a","now":"2027-01-15T08:00:00.000Z","evaluated":"2027-01-15T08:00:00.000Z",)"
+        R"("alerts":[],"outbox":{"error":null,"receivers":[{"id":"ops","kind":"webhook",)"
+        R"("pending":3,"parked":1,"failing":true,"delivered":4,)"
+        R"("oldest":"2027-01-15T08:00:00.000Z","last_attempt":"2027-01-15T08:00:03.000Z",)"
+        R"("last_reason":"http_5xx","last_error":"127.0.0.1:9400 answered HTTP 503: busy"}]}})");
+
+  // The outbox cannot be read: the senders' counters, and why.
+  const OutboxView broken =
+      outbox_view({ops}, Error{ErrorCode::io, "linewatch.db: read outbox: database is locked"});
+  CHECK(broken.error == "linewatch.db: read outbox: database is locked");
+  CHECK(broken.receivers.size() == 1);
+  CHECK(broken.receivers[0].pending == 0);
+}
+
+TEST_CASE("outbox view: no URL path or query reaches the API") {
+  CHECK(without_url_paths("connect https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRET "
+                          "failed") == "connect https://qyapi.weixin.qq.com failed");
+  CHECK(without_url_paths("\"http://127.0.0.1:9400/hook?token=abc\", then http://h:1?x=1") ==
+        "\"http://127.0.0.1:9400\", then http://h:1");
+  CHECK(without_url_paths("127.0.0.1:9400 answered HTTP 503: busy") ==
+        "127.0.0.1:9400 answered HTTP 503: busy");
+  CHECK(without_url_paths("ends with https://open.feishu.cn/open-apis/bot/v2/hook/TOKEN") ==
+        "ends with https://open.feishu.cn");
+  ReceiverStatus s;
+  s.id = "fs";
+  s.last_error = "bad https://open.feishu.cn/open-apis/bot/v2/hook/TOKEN";
+  CHECK(outbox_view({s}, std::vector<OutboxReceiverSummary>{}).receivers[0].last_error ==
+        "bad https://open.feishu.cn");
 }
 
 TEST_CASE("alert history: one read per alert kind, merged newest first and cut to the limit") {

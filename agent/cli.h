@@ -76,6 +76,20 @@ struct AlertsArgs {
 // newest first (0, or 2).
 int cmd_alerts(const AlertsArgs& args, std::ostream& out, std::ostream& err);
 
+struct NotifyTestArgs {
+  std::string config_path;
+  std::string receiver;  // notify[].id
+};
+// Sends one test notification (status test) straight to the receiver, as
+// the agent's outbox would (its URL and key read now, formatted, delivered
+// once within its timeout), and prints the outcome: ok, transient or
+// permanent, the reason, the HTTP status and the detail, which names the
+// receiver by host and port only. Exit 0 when the receiver took it, 1 when
+// it did not, 2 when it cannot be tried: the config cannot be loaded (unlike
+// the other commands, an invalid config is 2 too, as 1 means the receiver
+// failed), the receiver is not in notify:, or its URL or key cannot be read.
+int cmd_notify_test(const NotifyTestArgs& args, std::ostream& out, std::ostream& err);
+
 // An agent's answer to a GET: its status and body, whatever the status.
 struct AgentAnswer {
   int status = 0;

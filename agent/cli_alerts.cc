@@ -1,4 +1,5 @@
-// `linewatch alerts`: the running agent's alerts pending or firing, and with
+// `linewatch alerts`: the running agent's alerts pending or firing (and a
+// line about the notifier outbox when notifications wait), and with
 // --history the stored alert events, as aligned tables.
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
@@ -49,6 +50,38 @@ std::string figure_text(const Object& alert, const char* name) {
   return alert.getObject(name)->getValue<std::string>("text");
 }
 
+// A receiver's last error, cut for one line.
+std::string short_error(const std::string& e) {
+  constexpr std::size_t kMax = 160;
+  return e.size() <= kMax ? e : e.substr(0, kMax) + "...";
+}
+
+// "outbox: ops 3 pending, failing (http_5xx: 127.0.0.1:9400 answered HTTP
+// 503); am 1 parked" when a receiver has notifications waiting or parked;
+// "" when none has (or the agent has no receivers).
+std::string outbox_line(const Object& doc) {
+  if (!doc.has("outbox") || doc.isNull("outbox")) return "";
+  auto outbox = doc.getObject("outbox");
+  if (!outbox->isNull("error"))
+    return "outbox: cannot be read: " + short_error(outbox->getValue<std::string>("error"));
+  auto receivers = outbox->getArray("receivers");
+  std::string parts;
+  for (std::size_t i = 0; i < receivers->size(); ++i) {
+    auto r = receivers->getObject(static_cast<unsigned>(i));
+    const auto pending = r->getValue<std::int64_t>("pending");
+    const auto parked = r->getValue<std::int64_t>("parked");
+    if (pending == 0 && parked == 0) continue;
+    std::string part = r->getValue<std::string>("id");
+    if (pending > 0) part += " " + std::to_string(pending) + " pending";
+    if (parked > 0) part += (pending > 0 ? ", " : " ") + std::to_string(parked) + " parked";
+    if (r->getValue<bool>("failing")) part += ", failing";
+    if (const auto e = r->getValue<std::string>("last_error"); !e.empty())
+      part += " (" + r->getValue<std::string>("last_reason") + ": " + short_error(e) + ")";
+    parts += (parts.empty() ? "" : "; ") + part;
+  }
+  return parts.empty() ? "" : "outbox: " + parts;
+}
+
 // Prints the table; returns how many alerts fire.
 std::size_t print_alerts(const Object& doc, std::ostream& out) {
   auto alerts = doc.getArray("alerts");
@@ -72,6 +105,7 @@ std::size_t print_alerts(const Object& doc, std::ostream& out) {
     out << "  evaluated " << doc.getValue<std::string>("evaluated");
   out << "\n";
   if (alerts->size() > 0) print_aligned(rows, out);
+  if (const std::string line = outbox_line(doc); !line.empty()) out << line << "\n";
   return firing;
 }
 

@@ -107,6 +107,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"icmp", "tcp", "http", "llm"}));
   pr->add_flag("--json", probe.json, "Print JSON");
 
+  NotifyTestArgs notify_test;
+  auto* nt = app.add_subcommand("notify-test", "Send a test notification to one receiver now");
+  nt->footer(
+      "Sends one notification with status \"test\" straight to the receiver RECEIVER of\n"
+      "notify: (no agent needed): its URL and key are read as the agent reads them, the\n"
+      "request is signed where the kind signs, and it is delivered once within the\n"
+      "receiver's timeout. Prints ok, transient or permanent, the reason, the HTTP status\n"
+      "and the receiver's answer, naming it by host and port only (never a URL or key).\n"
+      "Exit codes: 0 the receiver took it, 1 it did not, 2 the config cannot be loaded,\n"
+      "RECEIVER is not in notify:, or its URL or key cannot be read. See docs/alerts.md.");
+  nt->add_option("RECEIVER", notify_test.receiver, "A receiver's id (notify[].id)")->required();
+  nt->add_option("-c,--config", notify_test.config_path, "Configuration file")->required();
+
   std::string gateway_path = "/etc/linewatch/gateway.yaml";
   auto* gw = app.add_subcommand(
       "gateway", "Receive signed route plans from agents and apply them (Ctrl-C stops it)");
@@ -133,6 +146,7 @@ int main(int argc, char** argv) {
   if (*ro) return cmd_routes(routes, std::cout, std::cerr);
   if (*al) return cmd_alerts(alerts, std::cout, std::cerr);
   if (*pr) return cmd_probe(probe, std::cout, std::cerr);
+  if (*nt) return cmd_notify_test(notify_test, std::cout, std::cerr);
   if (*gw) return cmd_gateway(gateway_path, std::cout, std::cerr);
   return 2;
 }
