@@ -3,7 +3,7 @@
 # over three 150 ms lines with two receivers on the namespace's loopback, a
 # webhook (tests/lab/hook_receiver.py, recording every POST) and a real
 # Alertmanager (Debian's prometheus-alertmanager, its own config and storage
-# in a temp dir). Short windows and `for` so it all fits in about 90 s:
+# in a temp dir). Short windows and `for` so it all fits in about 65 s:
 #   (a) 2 % loss on line 1: one `loss` alert reaches the webhook, at most
 #       `for` + one interval after its condition began (`starts_at`), with
 #       the line, value and threshold in the body and a valid HMAC signature
@@ -18,6 +18,8 @@
 #       show the line full (capacity 4Mbps), the flow's goodput stays at the
 #       cap, and a `bandwidth` alert fires for line 2 with utilisation over
 #       80 %; it resolves once the flow stops.
+# At the end the agent's outbox has delivered everything to both receivers
+# (nothing pending or parked) and no other rule notified anything.
 # All traffic stays on loopback and inside the lab's namespaces; every
 # process the test starts is ended by its PID. Needs root (exit 77 =
 # skipped otherwise) and prometheus-alertmanager (77 without it).
@@ -308,6 +310,25 @@ lab exec "$bin" alerts -c "$work/alerts.yaml" --history >"$work/history.txt" ||
 for e in firing resolved; do
   grep -Eq "^[^ ]+ +$e +loss +cn2-gia-1 " "$work/history.txt" || fail "no $e loss event in the history"
 done
+# The agent's view: every notification taken by both receivers, none
+# waiting or parked (Alertmanager refuses an alert it cannot take with a
+# 400, which would park it), and the webhook's count the receiver's.
+for ((i = 0; i < 20; i++)); do
+  lab exec "$bin" alerts -c "$work/alerts.yaml" --json >"$work/alerts.json" 2>/dev/null || true
+  python3 - "$work/alerts.json" "$(wc -l <"$records")" <<'PY' && break
+import json, sys
+doc, posts = json.load(open(sys.argv[1])), int(sys.argv[2])
+r = {x["id"]: x for x in doc["outbox"]["receivers"]}
+ok = (set(r) == {"hook", "am"} and r["hook"]["delivered"] == posts and r["am"]["delivered"] >= 4
+      and all(x["pending"] == 0 and x["parked"] == 0 and not x["failing"] for x in r.values()))
+if ok:
+    print("  outbox: " + "; ".join(f"{k} delivered {v['delivered']}, pending {v['pending']}, "
+                                   f"parked {v['parked']}" for k, v in r.items()))
+sys.exit(0 if ok else 1)
+PY
+  sleep 0.25
+done
+[ "$i" -lt 20 ] || fail "the outbox did not deliver everything: $(cat "$work/alerts.json")"
 key=$(cat "$work/hook.key")
 if grep -qF -- "$key" "$log" "$work/history.txt" "$work/am.json"; then fail "the webhook key shows outside its file"; fi
 echo "alerts: all checks passed ($((SECONDS - started)) s)"
