@@ -5,10 +5,13 @@
 # steers the provider's prefix 198.19.255.0/24 in the gateway's routing table.
 # A short script cuts line 1 (the route fails over to a backup), restores it
 # (the route returns only after the hold-down), then gives it 20 % loss (out
-# of its SLA: the route leaves it again), printing `linewatch status`, the
-# kernel's route, the failover state and each line's time to first token of
-# a chat completion (mockllm at the far end) as it goes. The lab is torn down on
-# exit or Ctrl-C.
+# of its SLA: the route leaves it again, and the loss alert fires, then
+# resolves once the loss is gone), printing `linewatch status`, the
+# kernel's route, the failover state, each line's time to first token of a
+# chat completion (mockllm at the far end), `linewatch alerts` and what a
+# small webhook receiver (tests/lab/hook_receiver.py, on the gateway
+# namespace's loopback) was told, as it goes. The lab is torn down on exit or
+# Ctrl-C.
 # Needs root (namespaces, raw ICMP). Sends traffic only inside the lab.
 #
 #   DEMO_PACE=1 (default)   seconds are multiplied by this; 0.5 runs twice as fast
@@ -23,13 +26,18 @@ bin=$root/build/agent/linewatch
 lab() { bash "$root/tests/lab/lab.sh" --name lwdemo --build "$root/build" "$@"; }
 config=$root/examples/lab.yaml
 log=$(mktemp /tmp/linewatch-demo.XXXXXX.log)
+hook_dir=$(mktemp -d /tmp/linewatch-demo-hook.XXXXXX)
+hook_log=$hook_dir/receiver.log
 agent_pid=""
+hook_pid=""
+stop() { if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then kill "$1"; wait "$1" 2>/dev/null || true; fi; }
 cleanup() {
   trap - EXIT INT TERM
-  if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; fi
+  stop "$agent_pid"
+  stop "$hook_pid"
   echo; echo "── tearing the lab down"
   lab down >/dev/null 2>&1 || true
-  rm -f "$log"
+  rm -rf "$log" "$hook_dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -42,6 +50,27 @@ route() { printf '  %-28s %s\n' "$1:" "$(lab exec ip route get 198.19.255.1 | he
 # via: the next hop of the provider's prefix now (polled, so no lab.sh round trip).
 via() { ip netns exec lwdemo-gw ip route show 198.19.255.0/24 | grep -o 'via [0-9.]*' | head -1; }
 # The failover part of the status: each line's health and the plan's next hop.
+# The webhook receiver's lines (one per notification) after line $1 of its log.
+hook_since() { tail -n +"$(($1 + 1))" "$hook_log" | sed 's/^/  /'; }
+hook_mark() { wc -l <"$hook_log"; }
+# wait_hook PATTERN SINCE MAX_S FROM_MS WHAT: poll the receiver's log until a
+# line after line SINCE matches PATTERN, then say when that notification
+# arrived, counted from FROM_MS (Unix ms) and WHAT. Line N of the log and of
+# its records file are the same request.
+wait_hook() {
+  local i n at
+  for ((i = 0; i < $3 * 10; i++)); do
+    n=$(tail -n +"$(($2 + 1))" "$hook_log" | grep -n "$1" | head -1 | cut -d: -f1 || true)
+    if [ -n "$n" ]; then
+      at=$(sed -n "$(($2 + n))p" "$hook_dir/records.jsonl" | python3 -c 'import json, sys; print(json.load(sys.stdin)["received_ms"])')
+      echo "  at the webhook $(python3 -c "print(f'{($at - $4) / 1000:.1f}')") s after $5"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "  nothing matching '$1' at the webhook after $3 s"
+}
+alerts() { lab exec "$bin" alerts -c "$config" | sed 's/^/  /' || true; }
 failover() {
   lab exec "$bin" status -c "$config" --json 2>/dev/null | python3 -c '
 import datetime, json, sys
@@ -118,7 +147,18 @@ wait_route() {
 say "bringing up the lab: gateway, 3 lines through their ISPs, the provider's far end"
 lab up --lines 3
 for k in 1 2 3; do lab set "$k" --delay 150ms --jitter 2ms --loss 0% >/dev/null; done
+# The webhook's signing key (examples/lab.yaml reads it from the lab's state
+# dir, which `lab down` removes) and its receiver on the gateway's loopback.
+(umask 077 && head -c 24 /dev/urandom | base64 >/run/lwdemo/hook.key)
+py=$(python3 -c 'import sys; print(sys.executable)')  # the interpreter, so $! is the receiver
+ip netns exec lwdemo-gw "$py" "$root/tests/lab/hook_receiver.py" 127.0.0.1 9400 "$hook_dir/records.jsonl" \
+  /run/lwdemo/hook.key >"$hook_log" 2>&1 &
+hook_pid=$!
 lab exec "$bin" check-config "$config"
+# A fresh database each run (examples/lab.yaml's data_dir; left after the demo
+# to look into): a day's availability then covers this run only, and nothing
+# queued by an earlier run is sent.
+rm -rf "$root/examples/lab-data"
 # lab.sh exec execs, so $! is the agent itself (a function would put a
 # subshell in between, and ending that would orphan the agent).
 bash "$root/tests/lab/lab.sh" --name lwdemo --build "$root/build" exec "$bin" run -c "$config" 2>"$log" &
@@ -133,12 +173,16 @@ say "time to first token per line: a streamed chat completion (the provider answ
 ttft
 
 say "line 1 (cn2-gia-1) is cut entirely: the route fails over"
+h=$(hook_mark)
 lab set 1 --down >/dev/null
 wait_route off 198.18.1.2 3
 route "after the cut"
 pause 4; show; failover
+echo "  the webhook was told (one line-down alert; the line's other alerts wait behind it):"
+hook_since "$h"
 
 say "line 1 recovers: the route stays on the backup through the hold-down"
+h=$(hook_mark)
 lab set 1 --up >/dev/null
 pause 1
 route "right after the restore"
@@ -147,8 +191,10 @@ echo "  waiting for the hold-down (the SLA window clears, then 10 s held down) .
 wait_route to 198.18.1.2 40
 route "after the hold-down"
 failover
+hook_since "$h"
 
 say "line 1 loses 20 % of packets: alive, but out of its SLA (degraded), so the route leaves it again"
+h=$(hook_mark)
 lab set 1 --loss 20% >/dev/null
 t_loss=$(date +%s%3N)
 wait_route off 198.18.1.2 10
@@ -158,7 +204,22 @@ failover
 pause 6
 echo "  line 1's chat rounds since the loss began (probes stay on their line), from the agent's database:"
 rounds_since "$t_loss"
+echo "  the loss alert (over 5 % of line 1's echoes in 10 s, for 2 s):"
+wait_hook "FIRING loss" "$h" 15 "$t_loss" "the loss began"
+alerts
+echo "  what the webhook was told (each notification signed; the receiver checks it):"
+hook_since "$h"
+
+say "line 1's loss is gone: once its 10 s window is clean, the alert resolves"
+h=$(hook_mark)
 lab set 1 --loss 0% >/dev/null
+t_clean=$(date +%s%3N)
+wait_hook "RESOLVED loss" "$h" 30 "$t_clean" "the loss ended"
+alerts
+hook_since "$h"
+echo "  (availability, a default rule, is line 1's share of rounds without a network failure over 24 h,"
+echo "  here since the agent started, read from the minute rollups every 30 s: the cut and the loss took"
+echo "  it below 99.9 %, and it fires until the day's figure is back)"
 
 say "what the agent logged (state changes and failover events, never every round)"
 cat "$log"
