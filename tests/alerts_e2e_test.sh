@@ -10,24 +10,10 @@ bin=$(realpath "${1:?usage: alerts_e2e_test.sh PATH/TO/linewatch}")
 work=$(mktemp -d /tmp/linewatch-alerts.XXXXXX)
 agent_pid=""
 web_pid=""
-stop_pid() {  # stop_pid PID: TERM, then KILL after 5 s
-  local pid=$1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid"
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  wait "$pid" 2>/dev/null || true
-}
 trap 'stop_pid "$web_pid"; stop_pid "$agent_pid"; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$work/agent.log" ] && sed 's/^/  agent: /' "$work/agent.log" >&2; exit 1; }
-expect() {  # expect CODE PATTERN CMD...: exit code and a match in stdout+stderr
-  local want=$1 pattern=$2; shift 2
-  local out code
-  set +e; out=$("$@" 2>&1); code=$?; set -e
-  [ "$code" -eq "$want" ] || fail "$* exited $code, want $want; output: $out"
-  echo "$out" | grep -Eq -- "$pattern" || fail "$* output lacks /$pattern/: $out"
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=support/e2e_lib.sh
+source "$(dirname "$0")/support/e2e_lib.sh"
 api=$(free_port)
 web=$(free_port)
 url="http://127.0.0.1:$api"

@@ -20,14 +20,8 @@ stop_agent() {
 }
 trap 'stop_agent; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$work"/*.log; do [ -f "$f" ] && { echo "== $f"; cat "$f"; } >&2; done; exit 1; }
-expect() {  # expect CODE PATTERN CMD...: exit code and a match in stdout+stderr
-  local want=$1 pattern=$2; shift 2
-  local out code
-  set +e; out=$("$@" 2>&1); code=$?; set -e
-  [ "$code" -eq "$want" ] || fail "$* exited $code, want $want; output: $out"
-  echo "$out" | grep -Eq -- "$pattern" || fail "$* output lacks /$pattern/: $out"
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=support/e2e_lib.sh
+source "$(dirname "$0")/support/e2e_lib.sh"
 api=$(free_port)
 closed=$(free_port)
 url="http://127.0.0.1:$api"
