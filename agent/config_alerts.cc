@@ -96,14 +96,7 @@ std::vector<Field> receiver_fields(Ctx& ctx, NotifierSpec& s, std::map<std::stri
   };
   return {{"id",
            [&](auto& k, auto& v, auto& p) {
-             auto id = get_id(ctx, k, v, p);
-             if (!id) return;
-             auto [it, fresh] = ids.emplace(*id, v.Mark().line + 1);
-             if (!fresh)
-               ctx.error(v, p,
-                         "duplicate receiver id \"" + *id + "\" (first at line " +
-                             std::to_string(it->second) + ")");
-             s.id = *id;
+             if (auto id = get_unique_id(ctx, k, v, p, ids, "receiver")) s.id = *id;
            }},
           {"kind",
            [&](auto& k, auto& v, auto& p) {

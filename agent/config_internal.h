@@ -98,6 +98,12 @@ std::optional<std::uint64_t> get_bytes(Ctx&, const YAML::Node& key, const YAML::
                                        const std::string& path);
 std::optional<std::string> get_id(Ctx&, const YAML::Node& key, const YAML::Node& v,
                                   const std::string& path);
+// get_id, and unique among `seen` (id -> the line it was first given on):
+// a repeat is reported as "duplicate WHAT id "X" (first at line N)" and still
+// returned, so the rest of its item is checked too.
+std::optional<std::string> get_unique_id(Ctx&, const YAML::Node& key, const YAML::Node& v,
+                                         const std::string& path, std::map<std::string, int>& seen,
+                                         std::string_view what);
 
 // Text checks; each returns "" when fine or the message to report.
 std::string check_host(const std::string& host);

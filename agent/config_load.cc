@@ -94,14 +94,7 @@ std::vector<Field> line_fields(Ctx& ctx, LineSpec& l, std::map<std::string, int>
   };
   return {{"id",
            [&](auto& k, auto& v, auto& p) {
-             if (auto id = get_id(ctx, k, v, p)) {
-               auto [it, fresh] = ids.emplace(*id, v.Mark().line + 1);
-               if (!fresh)
-                 ctx.error(v, p,
-                           "duplicate line id \"" + *id + "\" (first at line " +
-                               std::to_string(it->second) + ")");
-               l.id = *id;
-             }
+             if (auto id = get_unique_id(ctx, k, v, p, ids, "line")) l.id = *id;
            }},
           {"interface",
            [&](auto& k, auto& v, auto& p) {

@@ -299,6 +299,19 @@ std::optional<std::string> get_id(Ctx& ctx, const YAML::Node& key, const YAML::N
   return text;
 }
 
+std::optional<std::string> get_unique_id(Ctx& ctx, const YAML::Node& key, const YAML::Node& v,
+                                         const std::string& path, std::map<std::string, int>& seen,
+                                         std::string_view what) {
+  auto id = get_id(ctx, key, v, path);
+  if (!id) return std::nullopt;
+  auto [it, fresh] = seen.emplace(*id, v.Mark().line + 1);
+  if (!fresh)
+    ctx.error(v, path,
+              "duplicate " + std::string(what) + " id \"" + *id + "\" (first at line " +
+                  std::to_string(it->second) + ")");
+  return id;
+}
+
 std::string check_ip(const std::string& ip) {
   unsigned char buf[16];
   if (inet_pton(AF_INET, ip.c_str(), buf) == 1 || inet_pton(AF_INET6, ip.c_str(), buf) == 1)

@@ -336,15 +336,8 @@ void parse_targets(Ctx& ctx, const YAML::Node& key, const YAML::Node& node,
     const std::string path = "targets[" + std::to_string(i) + "]";
     TargetSpec t;
     std::vector<Field> fields = {{"id", [&](auto& k, auto& v, auto& p) {
-                                    if (auto id = get_id(ctx, k, v, p)) {
-                                      auto [it, fresh] = ids.emplace(*id, v.Mark().line + 1);
-                                      if (!fresh)
-                                        ctx.error(v, p,
-                                                  "duplicate target id \"" + *id +
-                                                      "\" (first at line " +
-                                                      std::to_string(it->second) + ")");
+                                    if (auto id = get_unique_id(ctx, k, v, p, ids, "target"))
                                       t.id = *id;
-                                    }
                                   }}};
     bool any_kind = false;
     for (ProbeKind k : kAllProbeKinds) {

@@ -157,14 +157,7 @@ std::vector<Field> gateway_fields(Ctx& ctx, GatewaySpec& g, std::map<std::string
   };
   return {{"id",
            [&](auto& k, auto& v, auto& p) {
-             auto id = get_id(ctx, k, v, p);
-             if (!id) return;
-             auto [it, fresh] = ids.emplace(*id, v.Mark().line + 1);
-             if (!fresh)
-               ctx.error(v, p,
-                         "duplicate gateway id \"" + *id + "\" (first at line " +
-                             std::to_string(it->second) + ")");
-             g.id = *id;
+             if (auto id = get_unique_id(ctx, k, v, p, ids, "gateway")) g.id = *id;
            }},
           {"url", text(g.url, check_url)},
           {"exec", text(g.exec, check_exec)},
