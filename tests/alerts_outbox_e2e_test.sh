@@ -15,7 +15,7 @@
 #      1 when it is down, 2 for an unknown receiver;
 #   6. a receiver whose URL variable is unset stops `linewatch run` with its
 #      key named.
-# The key never shows in the log, the API or the CLI. Traffic goes to
+# The key never shows in the log, the API, the CLI or the database. Traffic goes to
 # 127.0.0.1 only; every process is stopped by its PID.
 set -euo pipefail
 bin=$(realpath "${1:?usage: alerts_outbox_e2e_test.sh PATH/TO/linewatch}")
@@ -209,6 +209,13 @@ for f in agent.log; do grep -q "$secret" "$work/$f" && fail "the key is in $f"; 
 
 stop_pid "$agent_pid"
 agent_pid=""
+# Nor in the database: the outbox keeps notifications, never the key (raw
+# bytes of the file and its WAL, whatever table a copy might have gone to).
+for f in "$work"/data/linewatch.db*; do
+  [ -f "$f" ] || continue
+  grep -aq -- "$secret" "$f" && fail "the key is in $(basename "$f")"
+done
+[ -f "$work/data/linewatch.db" ] || fail "no database under $work/data"
 stop_pid "$hook_pid"
 hook_pid=""
 expect 1 "^ops \(webhook\): transient refused in [0-9]+ ms: connection refused by 127.0.0.1:$hook" \
