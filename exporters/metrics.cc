@@ -1,11 +1,10 @@
 #include "exporters/metrics.h"
 
-#include <prometheus/text_serializer.h>
-
 #include <algorithm>
 #include <array>
-#include <sstream>
 #include <stdexcept>
+
+#include "exporters/metrics_text.h"
 
 namespace linewatch {
 namespace {
@@ -47,7 +46,7 @@ constexpr MetricSpec kCatalogue[] = {
      "Whether the route plan may use the line (up and not held down). Only with routes."},
     {"linewatch_line_alive", MT::gauge, "line", "1",
      "Liveness: a reflector answered the line's echoes within detect. Only with routes."},
-    {"linewatch_line_score", MT::gauge, "line", "ratio",
+    {"linewatch_line_score", MT::gauge, "line", "1",
      "The line's score, 0..1, higher is better (rules/score.h). Only with routes."},
     {"linewatch_line_flap_penalty", MT::gauge, "line", "1",
      "The line's flap penalty (RFC 2439 style). Only with routes."},
@@ -237,9 +236,9 @@ LinewatchMetrics::LinewatchMetrics()
 // clang-format on
 
 std::string LinewatchMetrics::render() const {
-  std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, registry_->Collect());
-  return out.str();
+  std::string out;
+  write_exposition(registry_->Collect(), out);
+  return out;
 }
 
 }  // namespace linewatch

@@ -1,7 +1,7 @@
 // The agent's Prometheus metrics: every family it exports, with its HELP
 // text, type, labels and unit, in one catalogue (metrics.cc), and the
 // prometheus-cpp registry that holds them, rendered in the text exposition
-// format (0.0.4) for GET /metrics.
+// format (0.0.4) for GET /metrics (exporters/metrics_text.h).
 //
 // Conventions: names start with linewatch_, values are in base units
 // (seconds, bytes per second, ratios 0..1; promtool refuses bits), counters
