@@ -1,5 +1,6 @@
 #include "exporters/metrics_text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string_view>
@@ -32,7 +33,10 @@ void put_count(std::string& out, std::uint64_t v) {
 }
 
 void put_escaped(std::string& out, std::string_view s, bool quote) {
-  if (s.find_first_of(quote ? "\\\n\"" : "\\\n") == std::string_view::npos) {
+  const bool plain = std::none_of(s.begin(), s.end(), [quote](char c) {
+    return c == '\\' || c == '\n' || (quote && c == '"');
+  });
+  if (plain) {
     out += s;  // the usual case: nothing to escape
     return;
   }
