@@ -58,6 +58,14 @@ mkdir "$work/www" && echo hello >"$work/www/index.html"
 python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$web" >"$work/web.log" 2>&1 &
 pids+=($!)
 
+# Both answer before the agent starts: a refused first round would count
+# against its line (a network reason) and could leave it degraded.
+for _ in $(seq 1 50); do
+  curl -sf -o /dev/null "http://127.0.0.1:$web/" && (exec 3<>"/dev/tcp/127.0.0.1/$tcp") 2>/dev/null && break
+  sleep 0.1
+done
+curl -sf -o /dev/null "http://127.0.0.1:$web/" || fail "the http target never answered"
+
 printf '#!/bin/sh\ncat >/dev/null\n' >"$work/on-plan.sh" && chmod +x "$work/on-plan.sh"
 echo "test-key" >"$work/hook.key"
 cat >"$work/linewatch.yaml" <<YAML
@@ -191,11 +199,13 @@ for name, rows in series.items():
             assert v in allowed[k], f"{name}: label {k}={v!r} is not from the config"
 
 one = lambda name: series[name][0][1]
-assert all(v == 1 for _, v in series["linewatch_probe_success"]), series["linewatch_probe_success"]
+assert all(v == 1 for _, v in series["linewatch_probe_success"]), (series["linewatch_probe_success"], results)
 assert one("linewatch_route_plan_version") >= 1
-assert series["linewatch_gateway_delivered_version"][0][1] == one("linewatch_route_plan_version")
+assert 1 <= series["linewatch_gateway_delivered_version"][0][1] <= one("linewatch_route_plan_version")
 assert one("linewatch_storage_batches_total") >= 1 and one("linewatch_storage_batch_seconds_total") > 0
-assert sum(v for l, v in series["linewatch_line_state"] if l["state"] == "up") == 2
+assert sum(v for l, v in series["linewatch_line_state"]) == 2, series["linewatch_line_state"]
+assert sum(v for l, v in series["linewatch_line_state"] if l["state"] == "up") == 2, \
+    (series["linewatch_line_state"], results)
 print(f"series: {sum(got.values()) + len(results)} samples, each family as the config implies")
 PY
 
