@@ -240,12 +240,12 @@ void Agent::Impl::open_metrics() {
   if (sender) {
     s.receivers = [this] {
       auto queues = outbox->summary();
-      return receiver_figures(sender->status(), queues ? std::optional(std::move(*queues))
-                                                       : std::nullopt);
+      return receiver_figures(sender->status(),
+                              queues ? std::optional(std::move(*queues)) : std::nullopt);
     };
   }
-  metrics = std::make_unique<MetricsCollector>(
-      config, std::move(s), MetricsOptions{LINEWATCH_VERSION, clock.wall_now()});
+  metrics = std::make_unique<MetricsCollector>(config, std::move(s),
+                                               MetricsOptions{LINEWATCH_VERSION, clock.wall_now()});
   MetricsCollector* m = metrics.get();
   results.subscribe([m](const ProbeResult& r) { m->on_result(r); });
 }
