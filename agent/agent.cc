@@ -16,6 +16,7 @@
 #include "agent/failover_liveness.h"
 #include "agent/json.h"
 #include "agent/log.h"
+#include "agent/metrics_collector.h"
 #include "agent/outbox_notices.h"
 #include "agent/plan_state.h"
 #include "agent/result_fanout.h"
@@ -70,6 +71,7 @@ struct Agent::Impl {
 
   void on_round(std::size_t job_index, const ProbeJob& job);
   void open_availability();
+  void open_metrics();
   Status open_notify();
   Status open_alerting();
   Status open_failover();
@@ -107,6 +109,9 @@ struct Agent::Impl {
   std::unique_ptr<Failover> failover;
   std::unique_ptr<LivenessEngine> liveness;
   std::unique_ptr<BandwidthSampler> bandwidth;  // feeds store and failover
+  // Fed by results; reads the members above (and the scheduler, when there
+  // is one) at each scrape of /metrics.
+  std::unique_ptr<MetricsCollector> metrics;
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<ApiServer> api;
   // Last outcome per job, to log only on change. A job never runs twice at
@@ -220,6 +225,31 @@ Status Agent::Impl::open_failover() {
   return ok_status();
 }
 
+// The scrape reads snapshots only, each copied under its owner's lock; the
+// outbox's queues are one short read of its own connection, as for the API.
+void Agent::Impl::open_metrics() {
+  MetricsSources s;
+  s.scheduler = [this] { return scheduler ? scheduler->stats() : SchedulerStats{}; };
+  s.storage = [this] { return store->stats(); };
+  if (failover) s.failover = [this] { return failover->snapshot(); };
+  if (apply) s.apply = [this] { return apply->stats(); };
+  if (pusher) s.gateways = [this] { return pusher->status(); };
+  s.bandwidth = [this] { return bandwidth->snapshot(); };
+  s.alerts = [this] { return alerting->view(); };
+  s.alerting_dropped = [this] { return alerting->stats().dropped; };
+  if (sender) {
+    s.receivers = [this] {
+      auto queues = outbox->summary();
+      return receiver_figures(sender->status(),
+                              queues ? std::optional(std::move(*queues)) : std::nullopt);
+    };
+  }
+  metrics = std::make_unique<MetricsCollector>(config, std::move(s),
+                                               MetricsOptions{LINEWATCH_VERSION, clock.wall_now()});
+  MetricsCollector* m = metrics.get();
+  results.subscribe([m](const ProbeResult& r) { m->on_result(r); });
+}
+
 // Snapshots only: Failover::snapshot() and LocalApplySink::stats() copy under their own locks.
 std::string Agent::Impl::routes_json() const {
   RoutesView view;
@@ -273,6 +303,8 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
         raw->alerting->on_bandwidth(line, r);
       });
 
+  impl->open_metrics();
+
   auto jobs = make_jobs(impl->config);
   impl->last_ok.assign(jobs.size(), -1);
   impl->scheduler = std::make_unique<Scheduler>(
@@ -292,6 +324,7 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
     return alerts_document(raw->alerting->view(), raw->config.agent.id, raw->clock.wall_now(),
                            outbox);
   };
+  sources.metrics = [raw] { return raw->metrics->scrape(); };
   auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);
@@ -328,7 +361,7 @@ std::uint16_t Agent::api_port() const { return impl_->api ? impl_->api->port() :
 std::string Agent::status_json() const {
   Poco::JSON::Object doc(Poco::JSON_PRESERVE_KEY_ORDER);
   doc.set("agent", impl_->config.agent.id);
-  doc.set("version", "0.1.0");
+  doc.set("version", LINEWATCH_VERSION);
   doc.set("now", format_time(impl_->clock.wall_now()));
   doc.set("window_s",
           std::chrono::duration_cast<std::chrono::seconds>(impl_->board.window()).count());

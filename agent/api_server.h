@@ -5,6 +5,7 @@
 //   GET /api/v1/events   stored failover events, newest first (?since=&line=&kind=&limit=)
 //   GET /api/v1/alerts   alerts pending or firing (agent/alerting_api.h)
 //   GET /api/v1/alerts/history  stored alert_* events, newest first (?since=&line=&kind=&limit=)
+//   GET /metrics         Prometheus text exposition (agent/metrics_collector.h, docs/metrics.md)
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
 //
 // Other paths answer 404 {"error":"not found"}; everything about the protocol
@@ -55,6 +56,9 @@ struct ApiSources {
   // The /api/v1/alerts document (alerts_document()). /api/v1/alerts/history
   // reads `events`.
   std::function<std::string()> alerts;
+  // The /metrics text (MetricsCollector::scrape()), served as the text
+  // exposition format 0.0.4.
+  std::function<std::string()> metrics;
 };
 
 class ApiServer {

@@ -20,8 +20,9 @@ packages=(
   dpkg-dev file
   # runtime tools used by tests, the demo and benchmarks
   iproute2 iputils-ping fping curl openssl ca-certificates procps sqlite3 python3 systemd
-  # peers the tests run on loopback, each its own instance (see below)
-  prometheus-alertmanager
+  # peers the tests run on loopback, each its own instance (see below);
+  # prometheus also brings promtool, which lints the agent's /metrics
+  prometheus-alertmanager prometheus
 )
 # --bench adds what only the benchmarks compare against: FRR's bfdd.
 if [ "${1:-}" = --bench ]; then packages+=(frr); fi
@@ -78,8 +79,8 @@ apt_update() {
 }
 
 export DEBIAN_FRONTEND=noninteractive
-# Alertmanager and FRR are daemons whose packages start their service on
-# install (Alertmanager listening on every address). The tests and
+# Prometheus, Alertmanager and FRR are daemons whose packages start their
+# service on install (Prometheus and Alertmanager listening on every address). The tests and
 # benchmarks start their own instances on loopback or in the lab's
 # namespaces, so the install is told not to start any service, through
 # Debian's policy-rc.d, unless the machine already has a policy of its own.

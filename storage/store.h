@@ -162,9 +162,13 @@ struct WriterStats {
   std::uint64_t retention_deleted = 0;  // rows deleted by retention (samples, events, bandwidth,
                                         // rollups)
   std::uint64_t wal_checkpoints = 0;    // completed wal_checkpoint(TRUNCATE) runs
-  std::size_t pending = 0;              // queued rows of every kind accepted, not yet committed
-  std::size_t state_pending = 0;        // saved values not yet committed (one per key)
-  std::size_t queue_limit = 0;  // the queue refuses at this many pending (lower while failing)
+  // Write latency of committed batches (begin to commit): the sum over
+  // `batches` and the longest. Failed attempts are not counted.
+  Duration batch_time_total{};
+  Duration batch_time_max{};
+  std::size_t pending = 0;        // queued rows of every kind accepted, not yet committed
+  std::size_t state_pending = 0;  // saved values not yet committed (one per key)
+  std::size_t queue_limit = 0;    // the queue refuses at this many pending (lower while failing)
   StoreState state = StoreState::ok;
   WallTime since{};        // when `state` was entered (the open for the first `ok`)
   std::string last_error;  // whole message of the latest failure, "" if none

@@ -252,13 +252,17 @@ void SampleWriter::write(Batch& backlog) {
     last_code = health_.last_code();
   }
   if (failures_ > 0 && checkpoint_may_help(last_code)) checkpoint();
+  const auto began = Steady::now();
   const Status s = write_batch(backlog);
+  const Duration took = Steady::now() - began;
   if (s && (failures_ > 0 || wal_needs_truncate()))
     checkpoint();  // give back what the episode took
   {
     std::lock_guard lk(mu_);
     if (s) {
       note_committed(backlog);
+      stats_.batch_time_total += took;
+      stats_.batch_time_max = std::max(stats_.batch_time_max, took);
       failures_ = 0;
       ev =
           health_.committed(Steady::now(), clock_.wall_now(), dropped_total(), stats_.write_errors);
