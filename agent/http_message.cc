@@ -173,12 +173,16 @@ std::string format_response(const HttpResponse& r, bool head_only, WallTime now)
   out += date;
   out += "\r\nContent-Type: " + r.content_type;
   out += "\r\nContent-Length: " + std::to_string(r.body.size());
-  out += "\r\nCache-Control: no-store\r\nConnection: close\r\n";
-  bool allow = false;
+  out += "\r\n";
+  bool allow = false, cache = false;
   for (const auto& [name, value] : r.headers) {
-    out += name + ": " + value + "\r\n";
     allow = allow || iequals(name, "allow");
+    cache = cache || iequals(name, "cache-control");
   }
+  // A response's own Cache-Control (the page's no-cache) replaces no-store.
+  if (!cache) out += "Cache-Control: no-store\r\n";
+  out += "Connection: close\r\n";
+  for (const auto& [name, value] : r.headers) out += name + ": " + value + "\r\n";
   if (r.status == 405 && !allow) out += "Allow: GET, HEAD\r\n";
   out += "\r\n";
   if (!head_only) out += r.body;

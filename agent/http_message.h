@@ -76,7 +76,8 @@ ParsedHead parse_head(std::string_view head, const RequestRules& rules = {});
 
 // The answer's bytes: "HTTP/1.1 <status> <reason>", then Date (from `now`),
 // Content-Type, Content-Length (of the body, also for HEAD), Cache-Control:
-// no-store, Connection: close, the response's own headers, and on a 405
+// no-store unless the response sets its own, Connection: close, the
+// response's own headers, and on a 405
 // without an Allow of its own, Allow: GET, HEAD; the body unless `head_only`.
 std::string format_response(const HttpResponse& response, bool head_only, WallTime now);
 

@@ -45,6 +45,14 @@ TEST_CASE("format_response writes the status line, the fixed headers and the bod
   CHECK(head.ends_with("\r\n\r\n"));
 }
 
+TEST_CASE("format_response lets a response set its own Cache-Control in place of no-store") {
+  const std::string a = format_response({200, "text/html", "<p>", {{"Cache-Control", "no-cache"}}},
+                                        false, std::chrono::system_clock::now());
+  CHECK(a.find("\r\nCache-Control: no-cache\r\n") != std::string::npos);
+  CHECK(a.find("no-store") == std::string::npos);
+  CHECK(a.ends_with("\r\n\r\n<p>"));
+}
+
 TEST_CASE("parse_head keeps the headers with lower-case names and trimmed values") {
   const ParsedHead p =
       parse_head("GET / HTTP/1.1\r\nHost:  t \r\nX-Linewatch-Timestamp:\t17\r\n\r\n");
