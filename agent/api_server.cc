@@ -10,6 +10,7 @@
 #include "agent/alerting_api.h"
 #include "agent/failover_json.h"
 #include "agent/json.h"
+#include "agent/page_assets.h"
 
 namespace linewatch {
 namespace {
@@ -242,6 +243,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& listen, A
     if (req.path == "/metrics" && sources.metrics)
       return {200, "text/plain; version=0.0.4; charset=utf-8", sources.metrics()};
     if (req.path == "/-/healthy") return {200, "text/plain", "OK\n"};
+    if (auto page = page_response(req.path)) return *std::move(page);
     return error_response(404);
   };
   auto server = HttpServer::start(listen, options, std::move(route));

@@ -7,6 +7,7 @@
 //   GET /api/v1/alerts/history  stored alert_* events, newest first (?since=&line=&kind=&limit=)
 //   GET /metrics         Prometheus text exposition (agent/metrics_collector.h, docs/metrics.md)
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
+//   GET /                the built-in page, and its /page.js, /page.css (agent/page_assets.h)
 //
 // Other paths answer 404 {"error":"not found"}; everything about the protocol
 // and the limits that keep hostile clients from locking the operator out
