@@ -23,6 +23,8 @@ packages=(
   # peers the tests run on loopback, each its own instance (see below);
   # prometheus also brings promtool, which lints the agent's /metrics
   prometheus-alertmanager prometheus
+  # the page tests load the agent's built-in page in headless Chromium
+  chromium
 )
 # --bench adds what only the benchmarks compare against: FRR's bfdd.
 if [ "${1:-}" = --bench ]; then packages+=(frr); fi
