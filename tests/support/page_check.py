@@ -3,10 +3,11 @@
 
   page_check.py png FILE
       FILE is a PNG of a drawn page, not a blank one.
-  page_check.py agent DOM --line L ... --chart LINE/TARGET/KIND ...
+  page_check.py agent DOM --line L ... --chart LINE/TARGET/KIND ... [--lost-chart ...]
       every line's row shows its state, every chart named is drawn with data
-      (data-points > 0, a median path with points, a tooltip per step), and
-      there is no other chart.
+      (data-points > 0, a tooltip with the loss per step, and a median path
+      with points, or for a --lost-chart every step in the 100 % loss
+      colour), and there is no other chart.
   page_check.py fixture DOM URL [--range R]
       the charts drawn from tests/support/page_fixture.py (at URL) match its
       series documents step by step: points, gaps, loss colours, columns
@@ -15,6 +16,7 @@
 import argparse
 import datetime
 import html.parser
+import re
 import json
 import struct
 import sys
@@ -151,21 +153,31 @@ def cmd_agent(args):
     common(root)
     states = lines_shown(root, args.line)
     drawn = charts(root)
-    want = {tuple(c.split("/")) for c in args.chart}
-    check(set(drawn) == want, f"charts drawn {sorted(drawn)}, want {sorted(want)}")
+    answering = {tuple(c.split("/")) for c in args.chart}
+    failing = {tuple(c.split("/")) for c in args.lost_chart or []}
+    check(set(drawn) == answering | failing,
+          f"charts drawn {sorted(drawn)}, want {sorted(answering | failing)}")
     for key, svg in sorted(drawn.items()):
+        name = "/".join(key)
         n = int(svg.attrs["data-points"])
-        check(n > 0, f"chart {'/'.join(key)} has no point")
+        check(n > 0, f"chart {name} has no point")
         medians = paths(svg, "median")
+        columns = paths(svg, "lost")
         steps = sum(int(p.attrs["data-steps"]) for p in medians)
-        lost = sum(int(p.attrs["data-steps"]) for p in paths(svg, "lost"))
-        check(steps > 0 and all(p.attrs["d"].startswith("M") for p in medians),
-              f"chart {'/'.join(key)} has no median path")
-        check(steps + lost == n, f"chart {'/'.join(key)}: {steps} + {lost} steps drawn of {n}")
+        lost = sum(int(p.attrs["data-steps"]) for p in columns)
+        check(steps + lost == n, f"chart {name}: {steps} + {lost} steps drawn of {n}")
         _, titles = hover_titles(svg)
         check(len(titles) == n and all("loss " in t for t in titles),
-              f"chart {'/'.join(key)}: {len(titles)} tooltips with loss for {n} points")
-        print(f"page_check: {'/'.join(key)}: {n} points, {steps} with a median")
+              f"chart {name}: {len(titles)} tooltips with loss for {n} points")
+        if key in answering:
+            check(steps > 0 and all(re.fullmatch(r"(M[0-9. ]+H[0-9.]+(V[0-9.]+)?)+", p.attrs["d"])
+                                    for p in medians), f"chart {name} has no median path")
+        else:
+            # Every step lost everything: drawn in SmokePing's red, 100 % in its tooltip.
+            colours = {p.attrs["stroke"] for p in medians} | {p.attrs["fill"] for p in columns}
+            check(colours == {LOSS_COLOURS[-1][1]}, f"chart {name}: colours {colours}")
+            check(all("loss 100 %" in t for t in titles), f"chart {name}: tooltips {titles[:2]}")
+        print(f"page_check: {name}: {n} points, {steps} with a median, {lost} with no answer")
     print(f"page_check: lines {states}")
 
 
@@ -255,7 +267,8 @@ def main():
     p = sub.add_parser("agent")
     p.add_argument("dom")
     p.add_argument("--line", action="append", required=True)
-    p.add_argument("--chart", action="append", required=True)
+    p.add_argument("--chart", action="append", required=True, help="LINE/TARGET/KIND answering")
+    p.add_argument("--lost-chart", action="append", help="LINE/TARGET/KIND never answering")
     p = sub.add_parser("fixture")
     p.add_argument("dom")
     p.add_argument("url")
