@@ -38,6 +38,7 @@ trap 'exit 130' INT TERM
 start_web
 "$bin" run -c "$config" &
 agent_pid=$!
+echo "demo: the agent's page is at http://127.0.0.1:9464/ (open it in a browser while the demo runs)"
 
 show() {
   echo

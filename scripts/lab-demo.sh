@@ -163,6 +163,7 @@ rm -rf "$root/examples/lab-data"
 # subshell in between, and ending that would orphan the agent).
 bash "$root/tests/lab/lab.sh" --name lwdemo --build "$root/build" exec "$bin" run -c "$config" 2>"$log" &
 agent_pid=$!
+echo "  the agent's page: http://127.0.0.1:9464/ in the gateway namespace (a browser there: ip netns exec lwdemo-gw chromium --no-sandbox http://127.0.0.1:9464/)"
 
 say "all three lines healthy: ~150 ms RTT each, no loss; the route goes via line 1 (the largest)"
 pause 8; show
