@@ -36,7 +36,7 @@ const BANDS = [
 
 // Chart geometry in SVG user units (the SVG scales to its box).
 const W = 600, H = 200;
-const PLOT = {left: 50, right: W - 10, top: 10, bottom: H - 24};
+const PLOT = {left: 58, right: W - 10, top: 10, bottom: H - 24};
 
 let generation = 0;  // bumps on every load; a slower, older load draws nothing
 let refreshTimer = null;
@@ -170,10 +170,8 @@ function axes(g, x, y, from, to, top) {
     const v = i * step;
     g.append(svg('line', {class: 'rule', x1: PLOT.left, x2: PLOT.right, y1: y(v), y2: y(v)}));
     g.append(svg('text', {class: 'ylabel', x: PLOT.left - 4, y: y(v) + 4, 'text-anchor': 'end'},
-        v.toFixed(decimals)));
+        v.toFixed(decimals) + (i === 4 ? ' ms' : '')));
   }
-  g.append(svg('text', {class: 'ylabel', x: PLOT.left - 4, y: PLOT.bottom + 16,
-    'text-anchor': 'end'}, 'ms'));
   const {ticks, withDate} = timeTicks(from, to);
   for (const t of ticks) {
     g.append(svg('line', {class: 'rule', x1: x(t), x2: x(t), y1: PLOT.top, y2: PLOT.bottom}));
