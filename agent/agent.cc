@@ -7,6 +7,7 @@
 
 #include "agent/alerting.h"
 #include "agent/alerting_api.h"
+#include "agent/api_series.h"
 #include "agent/api_server.h"
 #include "agent/bandwidth_sampler.h"
 #include "agent/failover.h"
@@ -325,6 +326,8 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
                            outbox);
   };
   sources.metrics = [raw] { return raw->metrics->scrape(); };
+  sources.series = [src = store_series_source(raw->config, *raw->store, raw->clock)](
+                       std::string_view query) { return series_answer(src, query); };
   auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);

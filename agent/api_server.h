@@ -5,6 +5,7 @@
 //   GET /api/v1/events   stored failover events, newest first (?since=&line=&kind=&limit=)
 //   GET /api/v1/alerts   alerts pending or firing (agent/alerting_api.h)
 //   GET /api/v1/alerts/history  stored alert_* events, newest first (?since=&line=&kind=&limit=)
+//   GET /api/v1/series   one line x target x kind per step (agent/api_series.h)
 //   GET /metrics         Prometheus text exposition (agent/metrics_collector.h, docs/metrics.md)
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
 //
@@ -59,6 +60,8 @@ struct ApiSources {
   // The /metrics text (MetricsCollector::scrape()), served as the text
   // exposition format 0.0.4.
   std::function<std::string()> metrics;
+  // The whole /api/v1/series answer to a query string (series_answer()).
+  std::function<HttpResponse(std::string_view query)> series;
 };
 
 class ApiServer {
