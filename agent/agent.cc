@@ -8,6 +8,7 @@
 #include "agent/alerting.h"
 #include "agent/alerting_api.h"
 #include "agent/api_lines.h"
+#include "agent/api_series.h"
 #include "agent/api_server.h"
 #include "agent/bandwidth_sampler.h"
 #include "agent/failover.h"
@@ -336,6 +337,8 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   sources.metrics = [raw] { return raw->metrics->scrape(); };
   sources.lines = [raw] { return raw->lines_json(); };
   sources.targets = [raw] { return targets_document(raw->config); };
+  sources.series = [src = store_series_source(raw->config, *raw->store, raw->clock)](
+                       std::string_view query) { return series_answer(src, query); };
   auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);

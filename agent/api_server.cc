@@ -254,6 +254,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& listen, A
       return parameterless_answer(sources.lines, req);
     if (req.path == "/api/v1/targets" && sources.targets)
       return parameterless_answer(sources.targets, req);
+    if (req.path == "/api/v1/series" && sources.series) return sources.series(req.query);
     if (req.path == "/metrics" && sources.metrics)
       return {200, "text/plain; version=0.0.4; charset=utf-8", sources.metrics()};
     if (req.path == "/-/healthy") return {200, "text/plain", "OK\n"};

@@ -7,6 +7,7 @@
 //   GET /api/v1/alerts/history  stored alert_* events, newest first (?since=&line=&kind=&limit=)
 //   GET /api/v1/lines    per line: state, health, role, targets answering, traffic (api_lines.h)
 //   GET /api/v1/targets  per target: address (no secrets), kinds, lines (api_lines.h)
+//   GET /api/v1/series   one line x target x kind per step (agent/api_series.h)
 //   GET /metrics         Prometheus text exposition (agent/metrics_collector.h, docs/metrics.md)
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
 //   GET /                the built-in page, and its /page.js, /page.css (agent/page_assets.h)
@@ -66,6 +67,8 @@ struct ApiSources {
   // like /api/v1/alerts they take no query parameter.
   std::function<std::string()> lines;
   std::function<std::string()> targets;
+  // The whole /api/v1/series answer to a query string (series_answer()).
+  std::function<HttpResponse(std::string_view query)> series;
 };
 
 class ApiServer {

@@ -6,6 +6,7 @@
 
 #include "storage/rollup.h"
 #include "storage/sample_row.h"
+#include "storage/series_read.h"
 #include "storage/tables.h"
 
 namespace linewatch {
@@ -115,6 +116,11 @@ Result<std::string> SampleReader::name(const char* table, std::int64_t id) const
   return db_.query_text(
       std::string("SELECT name FROM ") + table + " WHERE id = " + std::to_string(id),
       std::string("name of ") + table + " id " + std::to_string(id));
+}
+
+Result<std::vector<SeriesPoint>> SampleReader::series_points(const SeriesQuery& q) const {
+  std::lock_guard lk(mu_);
+  return select_series_points(db_, q);
 }
 
 Result<std::int64_t> SampleReader::count() const {

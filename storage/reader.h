@@ -22,6 +22,7 @@ class SampleReader {
 
   Result<std::vector<ProbeResult>> samples(const SampleQuery& q) const;
   Result<std::vector<SeriesInfo>> series() const;
+  Result<std::vector<SeriesPoint>> series_points(const SeriesQuery& q) const;  // series_read.h
   Result<std::int64_t> count() const;
   Result<std::optional<ProbeResult>> latest(const std::string& line, const std::string& target,
                                             ProbeKind kind) const;

@@ -82,6 +82,9 @@ Result<std::vector<ProbeResult>> Store::samples(const SampleQuery& q) const {
   return reader_->samples(q);
 }
 Result<std::vector<SeriesInfo>> Store::series() const { return reader_->series(); }
+Result<std::vector<SeriesPoint>> Store::series_points(const SeriesQuery& q) const {
+  return reader_->series_points(q);
+}
 Result<std::int64_t> Store::count() const { return reader_->count(); }
 Result<std::vector<Event>> Store::events(const EventQuery& q) const { return reader_->events(q); }
 Result<std::vector<BandwidthSample>> Store::bandwidth(const BandwidthQuery& q) const {

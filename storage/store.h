@@ -192,6 +192,37 @@ struct SampleQuery {
   bool newest = false;            // when limited: keep the newest rows rather than the oldest
 };
 
+// One series aggregated per step (storage/series_read.h, GET /api/v1/series).
+struct SeriesQuery {
+  std::string line;
+  std::string target;
+  ProbeKind kind = ProbeKind::icmp;
+  WallTime from{};  // inclusive; the first step starts here (stored to the ms)
+  WallTime to{};    // exclusive
+  Duration step = std::chrono::minutes(1);  // at least 1 ms; whole milliseconds
+};
+
+// Nearest-rank percentiles of the rounds' RTTs (rtt_us) in one step; min and
+// max are the rounds' own rtt_min_us / rtt_max_us where stored.
+struct SeriesRtt {
+  Duration min{}, p10{}, p25{}, median{}, p75{}, p90{}, max{};
+  bool operator==(const SeriesRtt&) const = default;
+};
+
+// One step that holds at least one round.
+struct SeriesPoint {
+  WallTime t{};             // the step's start: from + i * step
+  std::int64_t rounds = 0;  // rounds started in the step
+  std::int64_t ok = 0;      // ... that succeeded
+  // Echoes for ICMP (sent, sent - received); for kinds without echoes each
+  // round counts as one, lost when not ok.
+  std::int64_t sent = 0;
+  std::int64_t lost = 0;
+  std::optional<double> loss;    // lost / sent; nullopt when sent is 0
+  std::optional<SeriesRtt> rtt;  // nullopt when no round of the step has an RTT
+  bool operator==(const SeriesPoint&) const = default;
+};
+
 // One bandwidth sample of a line, from its interface counters.
 struct BandwidthSample {
   std::string line;
@@ -306,6 +337,9 @@ class Store final : public EventSink {
   Result<std::vector<ProbeResult>> samples(const SampleQuery& q) const;
   // Every stored (line, target, kind) with its newest timestamp, ordered by names then kind.
   Result<std::vector<SeriesInfo>> series() const;
+  // One series per step, steps without a round left out, oldest first: one
+  // range read over the samples_series index, no per-echo data.
+  Result<std::vector<SeriesPoint>> series_points(const SeriesQuery& q) const;
   // Total rows stored.
   Result<std::int64_t> count() const;
   // The newest row of a series; nullopt when it has none.
