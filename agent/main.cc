@@ -88,10 +88,16 @@ int main(int argc, char** argv) {
   std::string config_path = "/etc/linewatch/linewatch.yaml";
   auto* run = app.add_subcommand("run", "Run the agent in the foreground (Ctrl-C stops it)");
   run->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  run->footer(
+      "Exit codes: 0 stopped by SIGINT or SIGTERM, 1 invalid config, 2 unreadable config or\n"
+      "environment (busy listen address, data_dir unusable, a key not set). See docs/cli.md.");
 
   std::string check_path;
   auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit");
   check->add_option("FILE", check_path, "Configuration file")->required();
+  check->footer(
+      "Exit codes: 0 valid, 1 invalid (FILE:LINE:COL: key: message), 2 unreadable or a key\n"
+      "the config names is not set. See docs/cli.md and docs/configuration.md.");
 
   StatusArgs status;
   auto* st = app.add_subcommand("status", "Show every line × target from the running agent");
@@ -187,6 +193,9 @@ int main(int argc, char** argv) {
   pr->add_option("--kind", probe.kind, "Probe kind (default: every kind of the target)")
       ->check(CLI::IsMember({"icmp", "tcp", "http", "llm"}));
   pr->add_flag("--json", probe.json, "Print JSON");
+  pr->footer(
+      "Exit codes: 0 the round succeeded, 1 it failed or the config is invalid, 2 unreadable\n"
+      "config, or a line, target or kind not in it. See docs/cli.md.");
 
   NotifyTestArgs notify_test;
   auto* nt = app.add_subcommand("notify-test", "Send a test notification to one receiver now");
