@@ -7,6 +7,7 @@
 
 #include "agent/alerting.h"
 #include "agent/alerting_api.h"
+#include "agent/api_lines.h"
 #include "agent/api_server.h"
 #include "agent/bandwidth_sampler.h"
 #include "agent/failover.h"
@@ -76,6 +77,7 @@ struct Agent::Impl {
   Status open_alerting();
   Status open_failover();
   std::string routes_json() const;
+  std::string lines_json() const;
 
   // Destroyed in reverse order: whatever calls into a member is declared after it.
   const Config config;
@@ -264,6 +266,13 @@ std::string Agent::Impl::routes_json() const {
   return routes_document(view);
 }
 
+// Snapshots only, each copied under its owner's lock.
+std::string Agent::Impl::lines_json() const {
+  LinesView view{&config, clock.wall_now(), board.snapshot(), bandwidth->snapshot(), std::nullopt};
+  if (failover) view.failover = failover->snapshot();
+  return lines_document(view);
+}
+
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() {
   if (impl_ && impl_->scheduler) stop(Duration::max());
@@ -325,6 +334,8 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
                            outbox);
   };
   sources.metrics = [raw] { return raw->metrics->scrape(); };
+  sources.lines = [raw] { return raw->lines_json(); };
+  sources.targets = [raw] { return targets_document(raw->config); };
   auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
   if (!api) return api.error();
   agent->impl_->api = std::move(*api);

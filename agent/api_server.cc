@@ -62,6 +62,16 @@ HttpResponse alerts_answer(const ApiSources& sources, const HttpRequest& req) {
   return {200, "application/json", sources.alerts()};
 }
 
+// A document that takes no parameter: one is refused, as for /api/v1/alerts.
+HttpResponse parameterless_answer(const std::function<std::string()>& document,
+                                  const HttpRequest& req) {
+  if (!req.query.empty()) {
+    const std::string name = req.query.substr(0, req.query.find_first_of("=&"));
+    return json_error(400, "unknown parameter \"" + name + "\" (none are taken)", name);
+  }
+  return {200, "application/json", document()};
+}
+
 HttpResponse alert_history_answer(const ApiSources& sources, const HttpRequest& req) {
   auto parsed = parse_event_query(req.query);
   if (auto* bad = std::get_if<BadParameter>(&parsed))
@@ -239,6 +249,10 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& listen, A
     if (req.path == "/api/v1/alerts" && sources.alerts) return alerts_answer(sources, req);
     if (req.path == "/api/v1/alerts/history" && sources.events)
       return alert_history_answer(sources, req);
+    if (req.path == "/api/v1/lines" && sources.lines)
+      return parameterless_answer(sources.lines, req);
+    if (req.path == "/api/v1/targets" && sources.targets)
+      return parameterless_answer(sources.targets, req);
     if (req.path == "/metrics" && sources.metrics)
       return {200, "text/plain; version=0.0.4; charset=utf-8", sources.metrics()};
     if (req.path == "/-/healthy") return {200, "text/plain", "OK\n"};

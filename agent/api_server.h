@@ -5,6 +5,8 @@
 //   GET /api/v1/events   stored failover events, newest first (?since=&line=&kind=&limit=)
 //   GET /api/v1/alerts   alerts pending or firing (agent/alerting_api.h)
 //   GET /api/v1/alerts/history  stored alert_* events, newest first (?since=&line=&kind=&limit=)
+//   GET /api/v1/lines    per line: state, health, role, targets answering, traffic (api_lines.h)
+//   GET /api/v1/targets  per target: address (no secrets), kinds, lines (api_lines.h)
 //   GET /metrics         Prometheus text exposition (agent/metrics_collector.h, docs/metrics.md)
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
 //
@@ -59,6 +61,10 @@ struct ApiSources {
   // The /metrics text (MetricsCollector::scrape()), served as the text
   // exposition format 0.0.4.
   std::function<std::string()> metrics;
+  // The /api/v1/lines and /api/v1/targets documents (agent/api_lines.h);
+  // like /api/v1/alerts they take no query parameter.
+  std::function<std::string()> lines;
+  std::function<std::string()> targets;
 };
 
 class ApiServer {
