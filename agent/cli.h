@@ -7,6 +7,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/time.h"
@@ -27,7 +28,22 @@ struct StatusArgs {
   bool json = false;
   Duration timeout = std::chrono::seconds(3);  // to connect and read the answer
 };
+// Every series as a table (or the API's JSON). Exit 0 when no line is down,
+// 1 when one is (per /api/v1/lines), 2 when no agent answers.
 int cmd_status(const StatusArgs& args, std::ostream& out, std::ostream& err);
+
+struct LinesArgs {
+  std::string config_path;  // as StatusArgs
+  std::string agent_url;
+  bool json = false;
+  Duration timeout = std::chrono::seconds(3);
+};
+// Each line's state, health, role and traffic. Exit codes as cmd_status.
+int cmd_lines(const LinesArgs& args, std::ostream& out, std::ostream& err);
+
+// The ids of the lines the agent at `url` reports down (/api/v1/lines).
+// Failure: unavailable, when it does not answer 200 with a readable document.
+Result<std::vector<std::string>> fetch_lines_down(const std::string& url, Duration timeout);
 
 struct ProbeArgs {
   std::string config_path;

@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "agent/cli.h"
+#include "agent/cli_tables.h"
 #include "agent/status_table.h"
 
 namespace linewatch {
@@ -82,8 +83,31 @@ std::string outbox_line(const Object& doc) {
   return parts.empty() ? "" : "outbox: " + parts;
 }
 
-// Prints the table; returns how many alerts fire.
-std::size_t print_alerts(const Object& doc, std::ostream& out) {
+// An alert event's detail is "RULE SCOPE: what happened" (rules/alert_state.h).
+struct DetailParts {
+  std::string rule, scope, rest;
+};
+DetailParts split_detail(const std::string& detail) {
+  const std::size_t space = detail.find(' ');
+  if (space == std::string::npos) return {detail, "", ""};
+  const std::size_t colon = detail.find(": ", space);
+  if (colon == std::string::npos) return {detail.substr(0, space), detail.substr(space + 1), ""};
+  return {detail.substr(0, space), detail.substr(space + 1, colon - space - 1),
+          detail.substr(colon + 2)};
+}
+
+}  // namespace
+
+std::size_t alerts_firing(const Object& doc) {
+  auto alerts = doc.getArray("alerts");
+  std::size_t firing = 0;
+  for (std::size_t i = 0; i < alerts->size(); ++i)
+    firing +=
+        alerts->getObject(static_cast<unsigned>(i))->getValue<std::string>("state") == "firing";
+  return firing;
+}
+
+std::size_t print_alerts_table(const Object& doc, std::ostream& out) {
   auto alerts = doc.getArray("alerts");
   std::vector<std::vector<std::string>> rows{
       {"STATE", "RULE", "SCOPE", "SINCE", "VALUE", "THRESHOLD"}};
@@ -109,20 +133,7 @@ std::size_t print_alerts(const Object& doc, std::ostream& out) {
   return firing;
 }
 
-// An alert event's detail is "RULE SCOPE: what happened" (rules/alert_state.h).
-struct DetailParts {
-  std::string rule, scope, rest;
-};
-DetailParts split_detail(const std::string& detail) {
-  const std::size_t space = detail.find(' ');
-  if (space == std::string::npos) return {detail, "", ""};
-  const std::size_t colon = detail.find(": ", space);
-  if (colon == std::string::npos) return {detail.substr(0, space), detail.substr(space + 1), ""};
-  return {detail.substr(0, space), detail.substr(space + 1, colon - space - 1),
-          detail.substr(colon + 2)};
-}
-
-void print_history(const Object& doc, std::ostream& out) {
+void print_alert_history_table(const Object& doc, std::ostream& out) {
   auto events = doc.getArray("events");
   std::vector<std::vector<std::string>> rows{
       {"TIME", "EVENT", "RULE", "SCOPE", "REASON", "DETAIL"}};
@@ -138,8 +149,6 @@ void print_history(const Object& doc, std::ostream& out) {
       << ")\n";
   print_aligned(rows, out);
 }
-
-}  // namespace
 
 int cmd_alerts(const AlertsArgs& args, std::ostream& out, std::ostream& err) {
   const auto url = agent_url(args.agent_url, args.config_path);
@@ -160,18 +169,15 @@ int cmd_alerts(const AlertsArgs& args, std::ostream& out, std::ostream& err) {
       if (args.json)
         out << fetched->body << "\n";
       else
-        print_history(*fetched->doc, out);
+        print_alert_history_table(*fetched->doc, out);
       return 0;
     }
     std::size_t firing = 0;
     if (args.json) {
       out << fetched->body << "\n";
-      auto alerts = fetched->doc->getArray("alerts");
-      for (std::size_t i = 0; i < alerts->size(); ++i)
-        firing +=
-            alerts->getObject(static_cast<unsigned>(i))->getValue<std::string>("state") == "firing";
+      firing = alerts_firing(*fetched->doc);
     } else {
-      firing = print_alerts(*fetched->doc, out);
+      firing = print_alerts_table(*fetched->doc, out);
     }
     return firing > 0 ? 1 : 0;
   } catch (const Poco::Exception& e) {

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "agent/cli.h"
+#include "agent/cli_tables.h"
 #include "agent/json.h"
 #include "agent/status_table.h"
 #include "core/units.h"
@@ -27,7 +28,9 @@ namespace {
 
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
-void print_events(const Poco::JSON::Object& doc, std::ostream& out) {
+}  // namespace
+
+void print_events_table(const Poco::JSON::Object& doc, std::ostream& out) {
   auto events = doc.getArray("events");
   std::vector<std::vector<std::string>> rows{
       {"TIME", "KIND", "LINE", "TARGET", "REASON", "DETAIL"}};
@@ -41,8 +44,6 @@ void print_events(const Poco::JSON::Object& doc, std::ostream& out) {
   out << events->size() << " events, newest first (at most " << doc.getValue<int>("limit") << ")\n";
   print_aligned(rows, out);
 }
-
-}  // namespace
 
 int cmd_events(const EventsArgs& args, std::ostream& out, std::ostream& err) {
   const auto url = agent_url(args.agent_url, args.config_path);
@@ -73,7 +74,7 @@ int cmd_events(const EventsArgs& args, std::ostream& out, std::ostream& err) {
     if (args.json)
       out << answer->body << "\n";
     else
-      print_events(*doc, out);
+      print_events_table(*doc, out);
   } catch (const Poco::Exception& e) {
     err << "linewatch: the agent at " << *url << " sent events this CLI cannot read (HTTP "
         << answer->status << "): " << e.displayText() << "\n";

@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "agent/cli.h"
+#include "agent/cli_tables.h"
 #include "agent/status_table.h"
 
 namespace linewatch {
@@ -94,6 +95,16 @@ void print_apply_and_gateways(const Object& doc, std::ostream& out) {
 
 }  // namespace
 
+void print_routes_table(const Object& doc, std::ostream& out) {
+  if (!doc.getValue<bool>("failover")) {
+    out << "agent " << doc.getValue<std::string>("agent")
+        << ": failover is off (no routes configured)\n";
+    return;
+  }
+  print_plan(doc, out);
+  print_apply_and_gateways(doc, out);
+}
+
 int cmd_routes(const RoutesArgs& args, std::ostream& out, std::ostream& err) {
   const auto url = agent_url(args.agent_url, args.config_path);
   if (!url) {
@@ -116,14 +127,7 @@ int cmd_routes(const RoutesArgs& args, std::ostream& out, std::ostream& err) {
     return 0;
   }
   try {
-    auto doc = Poco::JSON::Parser().parse(answer->body).extract<Object::Ptr>();
-    if (!doc->getValue<bool>("failover")) {
-      out << "agent " << doc->getValue<std::string>("agent")
-          << ": failover is off (no routes configured)\n";
-      return 0;
-    }
-    print_plan(*doc, out);
-    print_apply_and_gateways(*doc, out);
+    print_routes_table(*Poco::JSON::Parser().parse(answer->body).extract<Object::Ptr>(), out);
   } catch (const Poco::Exception& e) {
     err << "linewatch: the agent at " << *url
         << " sent routes this CLI cannot read: " << e.displayText() << "\n";

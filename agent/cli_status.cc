@@ -1,4 +1,5 @@
-// `linewatch status`: asks the running agent and prints an aligned table.
+// `linewatch status`: asks the running agent and prints an aligned table;
+// the exit code says whether a line is down (/api/v1/lines).
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 
@@ -46,20 +47,31 @@ int cmd_status(const StatusArgs& args, std::ostream& out, std::ostream& err) {
         << ").\nIs `linewatch run` running? Point at it with --agent URL or -c CONFIG.\n";
     return 2;
   }
-  if (args.json) {
-    out << *body << "\n";
-    return 0;
-  }
+  // Read after the status, so that a line the table shows down is counted.
+  const auto down = fetch_lines_down(*url, args.timeout);
   try {
-    Poco::JSON::Parser parser;
-    auto doc = parser.parse(*body).extract<Poco::JSON::Object::Ptr>();
-    print_status_table(*doc, out);
+    if (args.json) {
+      out << *body << "\n";
+    } else {
+      Poco::JSON::Parser parser;
+      auto doc = parser.parse(*body).extract<Poco::JSON::Object::Ptr>();
+      print_status_table(*doc, out);
+      if (down && !down->empty()) {
+        out << "\nlines down:";
+        for (const std::string& line : *down) out << " " << line;
+        out << "\n";
+      }
+    }
   } catch (const Poco::Exception& e) {
     err << "linewatch: the agent at " << *url
         << " sent a status this CLI cannot read: " << e.displayText() << "\n";
     return 2;
   }
-  return 0;
+  if (!down) {
+    err << "linewatch: cannot tell whether a line is down: " << down.error().message << "\n";
+    return 2;
+  }
+  return down->empty() ? 0 : 1;
 }
 
 }  // namespace linewatch

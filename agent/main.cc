@@ -1,10 +1,12 @@
 // linewatch: watches international lines and the endpoints behind them.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "agent/cli.h"
+#include "agent/cli_watch.h"
 #include "agent/gateway_cmd.h"
 #include "core/units.h"
 
@@ -27,6 +29,49 @@ CLI::Validator duration_in(linewatch::Duration lo, linewatch::Duration hi) {
       "DURATION");
 }
 
+// --watch [INTERVAL] and --count N of a query command.
+struct WatchFlags {
+  CLI::Option* watch = nullptr;
+  std::string interval;  // "" = the default
+  int count = 0;
+};
+
+void add_watch(CLI::App* command, WatchFlags& flags) {
+  flags.watch = command
+                    ->add_option("--watch", flags.interval,
+                                 "Refresh every INTERVAL (default 2s, 100ms to 1h) until Ctrl-C")
+                    ->expected(0, 1)
+                    ->type_name("[INTERVAL]")
+                    ->check(CLI::Validator(
+                        [](std::string& text) {
+                          return text.empty() ? std::string() : duration_in(100ms, 1h)(text);
+                        },
+                        ""));
+  command->add_option("--count", flags.count, "With --watch: stop after N refreshes")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000000).description(""))
+      ->needs(flags.watch);
+}
+
+// Runs `once` as it is, or under --watch.
+int watched(const WatchFlags& flags, const std::string& title, bool json,
+            const std::function<int(std::ostream&, std::ostream&)>& once) {
+  if (flags.watch->count() == 0) return once(std::cout, std::cerr);
+  linewatch::WatchOptions options;
+  if (!flags.interval.empty()) options.interval = *linewatch::parse_duration(flags.interval);
+  options.count = flags.count;
+  options.clear_screen = isatty(STDOUT_FILENO) == 1;
+  options.title = title;
+  options.header = !json;
+  return linewatch::watch(options, once, std::cout, std::cerr);
+}
+
+// The footer of a query command: its exit codes, and where to read more.
+constexpr const char* kQueryFooter =
+    "With --watch the screen is redrawn in place on a terminal (plain text otherwise), an\n"
+    "agent that does not answer is tried again at the next refresh, and Ctrl-C stops it;\n"
+    "the exit code is then that of the last refresh. See docs/cli.md.";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,10 +88,16 @@ int main(int argc, char** argv) {
   std::string config_path = "/etc/linewatch/linewatch.yaml";
   auto* run = app.add_subcommand("run", "Run the agent in the foreground (Ctrl-C stops it)");
   run->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
+  run->footer(
+      "Exit codes: 0 stopped by SIGINT or SIGTERM, 1 invalid config, 2 unreadable config or\n"
+      "environment (busy listen address, data_dir unusable, a key not set). See docs/cli.md.");
 
   std::string check_path;
   auto* check = app.add_subcommand("check-config", "Validate a configuration file and exit");
   check->add_option("FILE", check_path, "Configuration file")->required();
+  check->footer(
+      "Exit codes: 0 valid, 1 invalid (FILE:LINE:COL: key: message), 2 unreadable or a key\n"
+      "the config names is not set. See docs/cli.md and docs/configuration.md.");
 
   StatusArgs status;
   auto* st = app.add_subcommand("status", "Show every line × target from the running agent");
@@ -58,6 +109,28 @@ int main(int argc, char** argv) {
       ->type_name("DURATION")
       ->capture_default_str()
       ->check(duration_in(100ms, 60s));
+  WatchFlags status_watch;
+  add_watch(st, status_watch);
+  st->footer(
+      std::string("Exit codes: 0 no line is down, 1 a line is down (per /api/v1/lines), 2 no\n"
+                  "agent answering, bad arguments or an unreadable config (1 if invalid).\n") +
+      kQueryFooter);
+
+  LinesArgs lines;
+  auto* li = app.add_subcommand("lines", "Show each line's state, health, role and traffic");
+  li->add_option("-c,--config", lines.config_path, "Find the agent at this config's agent.listen");
+  li->add_option("--agent", lines.agent_url, "Agent URL (default http://127.0.0.1:9464)");
+  li->add_flag("--json", lines.json, "Print the API's JSON instead of a table");
+  std::string lines_timeout = "3s";
+  li->add_option("--timeout", lines_timeout, "How long to wait for the agent (100ms to 60s)")
+      ->type_name("DURATION")
+      ->capture_default_str()
+      ->check(duration_in(100ms, 60s));
+  WatchFlags lines_watch;
+  add_watch(li, lines_watch);
+  li->footer(std::string("Exit codes: 0 no line is down, 1 a line is down, 2 no agent answering,\n"
+                         "bad arguments or an unreadable config (1 if invalid).\n") +
+             kQueryFooter);
 
   EventsArgs events;
   auto* ev = app.add_subcommand("events", "Show the stored failover events, newest first");
@@ -71,12 +144,19 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   ev->add_flag("--json", events.json, "Print the API's JSON instead of a table");
+  WatchFlags events_watch;
+  add_watch(ev, events_watch);
+  ev->footer(std::string("Exit codes: 0 events shown, 2 no agent answering, the agent refused the\n"
+                         "query, bad arguments or an unreadable config (1 if invalid).\n") +
+             kQueryFooter);
 
   AlertsArgs alerts;
   auto* al = app.add_subcommand("alerts", "Show the alerts pending or firing, or their history");
   al->footer(
-      "Exit codes: 0 no alert firing, 1 an alert is firing, 2 no agent answering or bad\n"
-      "arguments. With --history: 0, or 2. See docs/alerts.md and docs/api.md.");
+      std::string(
+          "Exit codes: 0 no alert firing, 1 an alert is firing, 2 no agent answering or bad\n"
+          "arguments. With --history: 0, or 2. See docs/alerts.md and docs/api.md.\n") +
+      kQueryFooter);
   al->add_option("-c,--config", alerts.config_path, "Find the agent at this config's agent.listen");
   al->add_option("--agent", alerts.agent_url, "Agent URL (default http://127.0.0.1:9464)");
   al->add_flag("--json", alerts.json, "Print the API's JSON instead of a table");
@@ -91,12 +171,19 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000))
       ->needs(history);
+  WatchFlags alerts_watch;
+  add_watch(al, alerts_watch);
 
   RoutesArgs routes;
   auto* ro = app.add_subcommand("routes", "Show the route plan in force and where it is applied");
   ro->add_option("-c,--config", routes.config_path, "Find the agent at this config's agent.listen");
   ro->add_option("--agent", routes.agent_url, "Agent URL (default http://127.0.0.1:9464)");
   ro->add_flag("--json", routes.json, "Print the API's JSON instead of a table");
+  WatchFlags routes_watch;
+  add_watch(ro, routes_watch);
+  ro->footer(std::string("Exit codes: 0 shown (failover on or off), 2 no agent answering, bad\n"
+                         "arguments or an unreadable config (1 if invalid).\n") +
+             kQueryFooter);
 
   ProbeArgs probe;
   auto* pr = app.add_subcommand("probe", "Run one probe round now and print the result");
@@ -106,6 +193,9 @@ int main(int argc, char** argv) {
   pr->add_option("--kind", probe.kind, "Probe kind (default: every kind of the target)")
       ->check(CLI::IsMember({"icmp", "tcp", "http", "llm"}));
   pr->add_flag("--json", probe.json, "Print JSON");
+  pr->footer(
+      "Exit codes: 0 the round succeeded, 1 it failed or the config is invalid, 2 unreadable\n"
+      "config, or a line, target or kind not in it. See docs/cli.md.");
 
   NotifyTestArgs notify_test;
   auto* nt = app.add_subcommand("notify-test", "Send a test notification to one receiver now");
@@ -140,11 +230,28 @@ int main(int argc, char** argv) {
   if (*check) return cmd_check_config(check_path, std::cout, std::cerr);
   if (*st) {
     status.timeout = *parse_duration(status_timeout);  // checked by duration_in
-    return cmd_status(status, std::cout, std::cerr);
+    return watched(
+        status_watch, "linewatch status", status.json,
+        [&](std::ostream& out, std::ostream& err) { return cmd_status(status, out, err); });
   }
-  if (*ev) return cmd_events(events, std::cout, std::cerr);
-  if (*ro) return cmd_routes(routes, std::cout, std::cerr);
-  if (*al) return cmd_alerts(alerts, std::cout, std::cerr);
+  if (*li) {
+    lines.timeout = *parse_duration(lines_timeout);
+    return watched(
+        lines_watch, "linewatch lines", lines.json,
+        [&](std::ostream& out, std::ostream& err) { return cmd_lines(lines, out, err); });
+  }
+  if (*ev)
+    return watched(
+        events_watch, "linewatch events", events.json,
+        [&](std::ostream& out, std::ostream& err) { return cmd_events(events, out, err); });
+  if (*ro)
+    return watched(
+        routes_watch, "linewatch routes", routes.json,
+        [&](std::ostream& out, std::ostream& err) { return cmd_routes(routes, out, err); });
+  if (*al)
+    return watched(
+        alerts_watch, "linewatch alerts", alerts.json,
+        [&](std::ostream& out, std::ostream& err) { return cmd_alerts(alerts, out, err); });
   if (*pr) return cmd_probe(probe, std::cout, std::cerr);
   if (*nt) return cmd_notify_test(notify_test, std::cout, std::cerr);
   if (*gw) return cmd_gateway(gateway_path, std::cout, std::cerr);

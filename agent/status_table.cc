@@ -45,10 +45,7 @@ void print_aligned(const std::vector<std::vector<std::string>>& rows, std::ostre
   }
 }
 
-namespace {
-
-// Bits/s with an SI prefix and three significant digits: "950bps", "12.3Mbps".
-std::string bps(double v) {
+std::string format_bps(double v) {
   static const char* const prefix[] = {"", "k", "M", "G", "T"};
   std::size_t i = 0;
   while (v >= 999.5 && i + 1 < std::size(prefix)) {
@@ -64,8 +61,10 @@ std::string bps(double v) {
   return buf;
 }
 
+namespace {
+
 std::string rate(const Poco::JSON::Object& o, const char* key) {
-  return o.has(key) && !o.isNull(key) ? bps(o.getValue<double>(key)) : "-";
+  return o.has(key) && !o.isNull(key) ? format_bps(o.getValue<double>(key)) : "-";
 }
 
 // Why a line shows no rate, for the rows that have none.

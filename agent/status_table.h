@@ -15,6 +15,9 @@ namespace linewatch {
 // Missing figures print as "-". Throws Poco::Exception on a malformed document.
 void print_status_table(const Poco::JSON::Object& status, std::ostream& out);
 
+// Bits/s with an SI prefix and three significant digits: "950bps", "12.3Mbps".
+std::string format_bps(double bits_per_second);
+
 // Prints rows as columns two spaces apart, each as wide as its widest cell
 // (the first row is usually the header). The last column is not padded.
 void print_aligned(const std::vector<std::vector<std::string>>& rows, std::ostream& out);

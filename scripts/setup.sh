@@ -20,6 +20,8 @@ packages=(
   dpkg-dev file
   # runtime tools used by tests, the demo and benchmarks
   iproute2 iputils-ping fping curl openssl ca-certificates procps sqlite3 python3 systemd
+  # python3-yaml: the Grafana dashboards test reads the provisioning files
+  python3-yaml
   # peers the tests run on loopback, each its own instance (see below);
   # prometheus also brings promtool, which lints the agent's /metrics
   prometheus-alertmanager prometheus
