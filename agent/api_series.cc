@@ -248,13 +248,18 @@ std::string series_document(const SeriesQuery& q, const std::vector<SeriesPoint>
   return out.str();
 }
 
-SeriesSource store_series_source(const Config& config, const Store& store, const Clock& clock) {
+SeriesSource config_series_source(const Config& config) {
   SeriesSource s;
   for (const LineSpec& l : config.lines) s.lines.push_back(l.id);
   for (const TargetSpec& t : config.targets) {
     auto& kinds = s.targets[t.id];
     for (const ProbeSpec& p : t.probes) kinds.push_back(p.kind);
   }
+  return s;
+}
+
+SeriesSource store_series_source(const Config& config, const Store& store, const Clock& clock) {
+  SeriesSource s = config_series_source(config);
   s.stored = [&store] { return store.series(); };
   s.points = [&store](const SeriesQuery& q) { return store.series_points(q); };
   s.now = [&clock] { return clock.wall_now(); };

@@ -60,8 +60,11 @@ struct SeriesSource {
   std::function<WallTime()> now;
 };
 
-// The config's lines and targets (every target is probed on every line) read
-// from `store`, "now" from `clock`. store and clock must outlive the source.
+// The config's lines and targets (every target is probed on every line), no
+// callbacks yet.
+SeriesSource config_series_source(const Config& config);
+// config_series_source() reading `store`, "now" from `clock`. store and clock
+// must outlive the source.
 SeriesSource store_series_source(const Config& config, const Store& store, const Clock& clock);
 
 // The whole answer to GET /api/v1/series?<query>: 200 with the document;

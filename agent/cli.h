@@ -106,6 +106,25 @@ struct NotifyTestArgs {
 // failed), the receiver is not in notify:, or its URL or key cannot be read.
 int cmd_notify_test(const NotifyTestArgs& args, std::ostream& out, std::ostream& err);
 
+struct HistoryArgs {
+  std::string config_path;  // "" = none; else agent.listen, agent.data_dir and the targets
+  std::string agent_url;    // as StatusArgs
+  std::string data_dir;     // "" = the config's agent.data_dir, else the default
+  std::string line;
+  std::string target;  // "" = every target of the line (the config's, else those stored)
+  std::string kind;    // "" = the one the target has (every kind when target is "")
+  std::string since;   // "" = 3h; a duration ("1h") back from now, or RFC 3339
+  std::string until;   // "" = now; RFC 3339, or a duration back from now
+  std::string step;    // "" = the range / 300
+  bool json = false;   // the /api/v1/series documents, one a line
+  Duration timeout = std::chrono::seconds(3);
+};
+// One line x target per step (GET /api/v1/series), from the running agent,
+// or when none answers from <data_dir>/linewatch.db opened read-only; the
+// same output either way, the source named on `err`. Exit 0, or 2 (bad
+// query, no agent and no database).
+int cmd_history(const HistoryArgs& args, std::ostream& out, std::ostream& err);
+
 // An agent's answer to a GET: its status and body, whatever the status.
 struct AgentAnswer {
   int status = 0;

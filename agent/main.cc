@@ -185,6 +185,27 @@ int main(int argc, char** argv) {
                          "arguments or an unreadable config (1 if invalid).\n") +
              kQueryFooter);
 
+  HistoryArgs hist;
+  auto* hi = app.add_subcommand("history", "Show one line's targets per step over a time range");
+  hi->footer(
+      "Asks the running agent (GET /api/v1/series); when none answers, reads\n"
+      "<data_dir>/linewatch.db read-only and prints the same. Exit codes: 0, 2 bad query or\n"
+      "no agent and no database. See docs/api.md.");
+  hi->add_option("LINE", hist.line, "Line id")->required();
+  hi->add_option("TARGET", hist.target, "Target id (default: every target of the line)");
+  hi->add_option("--kind", hist.kind, "Probe kind")
+      ->check(CLI::IsMember({"icmp", "tcp", "http", "llm"}));
+  hi->add_option("--since", hist.since, "From: a duration back (1h) or RFC 3339 (default 3h)")
+      ->type_name("WHEN");
+  hi->add_option("--until", hist.until, "To: RFC 3339 or a duration back (default now)")
+      ->type_name("WHEN");
+  hi->add_option("--step", hist.step, "Step, whole seconds (default: the range / 300)")
+      ->type_name("DURATION");
+  hi->add_flag("--json", hist.json, "Print the API's JSON documents, one a line");
+  hi->add_option("-c,--config", hist.config_path, "Config: agent.listen, data_dir and targets");
+  hi->add_option("--agent", hist.agent_url, "Agent URL (default http://127.0.0.1:9464)");
+  hi->add_option("--data-dir", hist.data_dir, "Read DIR/linewatch.db when no agent answers");
+
   ProbeArgs probe;
   auto* pr = app.add_subcommand("probe", "Run one probe round now and print the result");
   pr->add_option("-c,--config", probe.config_path, "Configuration file")->required();
@@ -252,6 +273,7 @@ int main(int argc, char** argv) {
     return watched(
         alerts_watch, "linewatch alerts", alerts.json,
         [&](std::ostream& out, std::ostream& err) { return cmd_alerts(alerts, out, err); });
+  if (*hi) return cmd_history(hist, std::cout, std::cerr);
   if (*pr) return cmd_probe(probe, std::cout, std::cerr);
   if (*nt) return cmd_notify_test(notify_test, std::cout, std::cerr);
   if (*gw) return cmd_gateway(gateway_path, std::cout, std::cerr);
