@@ -108,6 +108,24 @@ Result<std::vector<SeriesPoint>> select_series_points(Db& db, const SeriesQuery&
   return out;
 }
 
+namespace {
+
+// Without a -wal file no agent has the database open (an agent stopping
+// cleanly removes it), so the file is opened as immutable: SQLite then needs
+// no -shm either and creates nothing beside it. Otherwise a read-only
+// connection would create the -wal and -shm side files, owned by whoever runs
+// the CLI (root, say), which the agent's own user could then not open. With a
+// -wal present an agent may be writing: a plain read-only open shares its
+// -shm and sees only committed rows.
+Result<Db> open_for_reading(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path + "-wal", ec))
+    return Db::open(path, SQLITE_OPEN_READONLY, std::chrono::seconds(5));
+  return Db::open_immutable(path, std::chrono::seconds(5));
+}
+
+}  // namespace
+
 ReadOnlyDatabase::ReadOnlyDatabase(std::string path, std::unique_ptr<SampleReader> reader)
     : path_(std::move(path)), reader_(std::move(reader)) {}
 
@@ -124,7 +142,7 @@ Result<std::unique_ptr<ReadOnlyDatabase>> ReadOnlyDatabase::open(const std::stri
                                     " is agent.data_dir right?)"};
   if (!std::filesystem::is_regular_file(status))
     return Error{ErrorCode::io, path + ": not a regular file"};
-  auto db = Db::open(path, SQLITE_OPEN_READONLY, std::chrono::seconds(5));
+  auto db = open_for_reading(path);
   if (!db) return db.error();
   if (auto s = check_not_newer(*db); !s) return s.error();
   auto version = schema_version(*db);

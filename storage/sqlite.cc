@@ -46,6 +46,29 @@ Result<Db> Db::open(const std::string& path, int flags, Duration busy_timeout) {
   return db;
 }
 
+Result<Db> Db::open_immutable(const std::string& path, Duration busy_timeout) {
+  std::string uri = "file:";
+  for (const char c : path) {  // the URI's own characters, percent-encoded
+    if (c == '%' || c == '?' || c == '#') {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      uri += '%';
+      uri += kHex[static_cast<unsigned char>(c) >> 4];
+      uri += kHex[static_cast<unsigned char>(c) & 15];
+    } else {
+      uri += c;
+    }
+  }
+  uri += "?immutable=1";
+  auto db = open(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, busy_timeout);
+  if (!db) {  // the message names the file, not the URI
+    Error e = db.error();
+    if (e.message.rfind(uri, 0) == 0) e.message = path + e.message.substr(uri.size());
+    return e;
+  }
+  db->path_ = path;
+  return db;
+}
+
 Db::Db(Db&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
 

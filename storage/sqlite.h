@@ -43,6 +43,10 @@ class Db {
   // Opens `path` with sqlite3_open_v2 flags (SQLITE_OPEN_NOMUTEX is added).
   // Success: an open connection with busy_timeout set. Failure: io Error.
   static Result<Db> open(const std::string& path, int flags, Duration busy_timeout);
+  // Opens `path` read-only as immutable (SQLite's `immutable=1` URI
+  // parameter): no lock is taken and no -wal or -shm file is created or
+  // read, so it is only right for a file no one writes. Messages name `path`.
+  static Result<Db> open_immutable(const std::string& path, Duration busy_timeout);
 
   Db(Db&& other) noexcept;
   Db& operator=(Db&& other) noexcept;
