@@ -9,6 +9,7 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <doctest/doctest.h>
 #include <stdlib.h>
@@ -40,9 +41,14 @@ struct TempDir {
   }
 };
 
+// A loopback port that was free a moment ago (agent.listen takes no port 0).
+std::string free_listen() {
+  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+  return "127.0.0.1:" + std::to_string(s.address().port());
+}
+
 // Probes of a closed loopback port fail fast (refused): rounds either way.
-std::string config_text(const std::vector<std::string>& targets,
-                        const std::string& listen = "127.0.0.1:0") {
+std::string config_text(const std::vector<std::string>& targets, const std::string& listen) {
   std::string y = "agent: { id: reload-test, listen: '" + listen +
                   "', data_dir: data, workers: 2 }\n"
                   "storage: { flush_interval: 50ms }\n"
@@ -97,8 +103,10 @@ struct Rig {
   SystemClock clock;
   std::unique_ptr<Agent> agent;
 
+  std::string listen = free_listen();
+
   explicit Rig(const std::vector<std::string>& targets) {
-    write(file, config_text(targets));
+    write(file, config_text(targets, listen));
     auto c = load_config_file(file.string());
     REQUIRE(c.ok());
     auto a = Agent::open(std::move(*c), clock);
@@ -109,7 +117,10 @@ struct Rig {
   ~Rig() {
     if (agent) agent->stop(2s);
   }
-  ReloadOutcome reload(const std::string& text) {
+  ReloadOutcome reload(const std::vector<std::string>& targets, std::string extra = "") {
+    return reload_text(config_text(targets, listen) + extra);
+  }
+  ReloadOutcome reload_text(const std::string& text) {
     write(file, text);
     auto verdict = agent->reload();
     REQUIRE(verdict.wait_for(10s) == std::future_status::ready);
@@ -123,7 +134,7 @@ struct Rig {
 TEST_CASE("agent reload: a file that does not load is refused with FILE:LINE and probing goes on") {
   Rig rig({"t1"});
   REQUIRE(eventually([&] { return rounds(*rig.agent, "t1") > 0; }));
-  const ReloadOutcome out = rig.reload(config_text({"t1", "t2"}) + "  - { id: t3, tcpp: x }\n");
+  const ReloadOutcome out = rig.reload({"t1", "t2"}, "  - { id: t3, tcpp: x }\n");
   CHECK_FALSE(out.ok);
   REQUIRE_FALSE(out.errors.empty());
   CHECK(out.errors[0].starts_with(rig.file.string() + ":10:"));
@@ -141,10 +152,10 @@ TEST_CASE("agent reload: a file that does not load is refused with FILE:LINE and
 
 TEST_CASE("agent reload: a restart-only key is refused naming the key and both values") {
   Rig rig({"t1"});
-  const ReloadOutcome out = rig.reload(config_text({"t1"}, "127.0.0.1:1"));
+  const ReloadOutcome out = rig.reload_text(config_text({"t1"}, "127.0.0.1:1"));
   CHECK_FALSE(out.ok);
-  CHECK(out.errors == std::vector<std::string>{"agent.listen: changed from \"127.0.0.1:0\" to "
-                                               "\"127.0.0.1:1\"; this takes a restart"});
+  CHECK(out.errors == std::vector<std::string>{"agent.listen: changed from \"" + rig.listen +
+                                               "\" to \"127.0.0.1:1\"; this takes a restart"});
   CHECK(rig.agent->config_generation() == 1);
 }
 
@@ -153,7 +164,7 @@ TEST_CASE(
     "generation") {
   Rig rig({"t1"});
   REQUIRE(eventually([&] { return rounds(*rig.agent, "t1") >= 2; }));
-  const ReloadOutcome out = rig.reload(config_text({"t1", "t2"}));
+  const ReloadOutcome out = rig.reload({"t1", "t2"});
   REQUIRE(out.ok);
   CHECK(out.errors.empty());
   CHECK(out.generation == 2);
@@ -169,7 +180,7 @@ TEST_CASE(
   CHECK(m.find("target=\"t2\"") != std::string::npos);
 
   // And back: t2's series leave the exposition.
-  REQUIRE(rig.reload(config_text({"t1"})).ok);
+  REQUIRE(rig.reload({"t1"}).ok);
   CHECK(eventually([&] { return rig.agent->config_generation() == 3; }));
   CHECK(rig.metrics().find("target=\"t2\"") == std::string::npos);
 }

@@ -63,11 +63,11 @@ TEST_CASE("config diff: each restart-only key is named with its old and new valu
   }
   SUBCASE("storage keys") {
     const Config b =
-        load(std::string(kBase) + "storage: { retention: 48h, flush_interval: 2s, queue: 10 }\n");
+        load(std::string(kBase) + "storage: { retention: 48h, flush_interval: 2s, queue: 5000 }\n");
     CHECK(restart_only_changes(a, b) ==
           std::vector<std::string>{
-              "storage.retention: changed from 720h to 48h; this takes a restart",
-              "storage.queue: changed from 65536 to 10; this takes a restart",
+              "storage.retention: changed from 30d to 2d; this takes a restart",
+              "storage.queue: changed from 65536 to 5000; this takes a restart",
               "storage.flush_interval: changed from 1s to 2s; this takes a restart"});
   }
   SUBCASE("agent.api_token_file, without the token") {
