@@ -5,6 +5,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "agent/agent_impl.h"
 #include "agent/alerting.h"
 #include "agent/alerting_api.h"
 #include "agent/api_lines.h"
@@ -68,68 +69,67 @@ class PushSink final : public PlanSink {
 
 }  // namespace
 
-struct Agent::Impl {
-  Impl(Config c, const Clock& clk) : config(std::move(c)), clock(clk), board(clk, 5min) {}
+void LivenessRelay::set(Failover* failover) {
+  std::lock_guard lock(mu_);
+  target_ = failover;
+}
+void LivenessRelay::on_sent(const std::string& line, const std::string& reflector,
+                            std::uint64_t seq, MonoTime sent) {
+  std::lock_guard lock(mu_);
+  if (target_) target_->on_sent(line, reflector, seq, sent);
+}
+void LivenessRelay::on_reply(const std::string& line, const std::string& reflector,
+                             std::uint64_t seq, MonoTime sent, MonoTime received, Duration rtt) {
+  std::lock_guard lock(mu_);
+  if (target_) target_->on_reply(line, reflector, seq, sent, received, rtt);
+}
+void LivenessRelay::on_error(const std::string& line, const std::string& reflector,
+                             std::uint64_t seq, EchoError error) {
+  std::lock_guard lock(mu_);
+  if (target_) target_->on_error(line, reflector, seq, error);
+}
+void LivenessRelay::on_tick(MonoTime now) {
+  std::lock_guard lock(mu_);
+  if (target_) target_->on_tick(now);
+}
 
-  void on_round(std::size_t job_index, const ProbeJob& job);
-  void open_availability();
-  void open_metrics();
-  Status open_notify();
-  Status open_alerting();
-  Status open_failover();
-  std::string routes_json() const;
-  std::string lines_json() const;
+void NoticeRelay::set(NoticeSink& sink) {
+  std::lock_guard lock(mu_);
+  target_ = &sink;
+}
+void NoticeRelay::enqueue(const AlertNotice& notice, const std::vector<std::string>& receivers) {
+  std::lock_guard lock(mu_);
+  target_->enqueue(notice, receivers);
+}
 
-  // Destroyed in reverse order: whatever calls into a member is declared after it.
-  const Config config;
-  const Clock& clock;
-  StatusBoard board;
-  LogEventSink event_log;
-  // Every failover event goes out once, here: to the log and the store.
-  EventFanout events;
-  std::unique_ptr<Store> store;
-  // Every round goes out once, here; consumers subscribe in open().
-  ResultFanout results;
-  // Alerts: with receivers (notify:), notices go to the notifier outbox,
-  // whose sender delivers them and reports to `events`; without receivers
-  // no notice is raised, and `notice_log` stands in.
-  // The outbox outlives the alerting that feeds it, and stops after it and
-  // before the store its events go to. The availability rules read the
-  // store's rollups through a cache refreshed off the alerting thread.
-  LogNoticeSink notice_log;
-  std::unique_ptr<Outbox> outbox;
-  std::unique_ptr<OutboxSender> sender;          // one thread per receiver
-  std::unique_ptr<OutboxNotices> notice_outbox;  // notices into the outbox, off the alerting thread
-  NoticeSink* notices = &notice_log;
-  std::unique_ptr<StoreAvailability> store_availability;
-  AvailabilitySource* availability = nullptr;
-  std::unique_ptr<Alerting> alerting;  // fed by results, failover events and bandwidth
-  // Failover, only when routes are configured (apply only with apply.table).
-  std::unique_ptr<PlanPusher> pusher;  // gateways[]: each plan signed and pushed
-  std::unique_ptr<PlanSink> push_sink;
-  std::unique_ptr<LocalApplySink> apply;
-  std::unique_ptr<PlanStateSink> plan_state;  // each plan into the store, for the next start
-  std::unique_ptr<Failover> failover;
-  std::unique_ptr<LivenessEngine> liveness;
-  std::unique_ptr<BandwidthSampler> bandwidth;  // feeds store and failover
-  // Fed by results; reads the members above (and the scheduler, when there
-  // is one) at each scrape of /metrics.
-  std::unique_ptr<MetricsCollector> metrics;
-  std::unique_ptr<Scheduler> scheduler;
-  std::unique_ptr<ApiServer> api;
-  // Last outcome per job, to log only on change. A job never runs twice at
-  // once and the scheduler's lock orders its rounds, so each slot has one
-  // writer at a time.
-  std::vector<signed char> last_ok;
-};
+void AvailabilityRelay::set(std::shared_ptr<StoreAvailability> source) {
+  std::lock_guard lock(mu_);
+  source_ = std::move(source);
+}
+std::optional<double> AvailabilityRelay::availability(const AlertScopeKey& key, Duration window,
+                                                      MonoTime now) {
+  std::shared_ptr<StoreAvailability> source;
+  {
+    std::lock_guard lock(mu_);
+    source = source_;
+  }
+  return source ? source->availability(key, window, now) : std::nullopt;
+}
 
-void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
+void FailoverParts::stop() {
+  if (liveness) liveness->stop();
+  if (failover) failover->stop();
+  if (apply) apply->stop();    // routes stay: the next failover adopts them
+  if (pusher) pusher->stop();  // an attempt cut short is no outcome
+}
+
+void Agent::Impl::on_round(Probing& p, std::size_t job_index, const ProbeJob& job) {
   const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock});
   results.publish(r);
   const signed char now_ok = r.ok ? 1 : 0;
-  if (last_ok[job_index] != now_ok) {
-    const bool first = last_ok[job_index] < 0;
-    last_ok[job_index] = now_ok;
+  if (p.last_ok[job_index] != now_ok) {
+    const bool first = p.last_ok[job_index] < 0;
+    p.last_ok[job_index] = now_ok;
     if (first && r.ok) return;  // an expected start is not news
     // round= is the round's start, the time `status` shows as LAST FAILURE and
     // storage keeps; the log line's own stamp is when the round ended.
@@ -143,183 +143,262 @@ void Agent::Impl::on_round(std::size_t job_index, const ProbeJob& job) {
 }
 
 // Every line and target of the config: a line's availability sums its targets'.
-void Agent::Impl::open_availability() {
+std::shared_ptr<StoreAvailability> Agent::Impl::make_availability(const Config& c) {
   std::vector<std::string> lines, targets;
-  for (const LineSpec& l : config.lines) lines.push_back(l.id);
-  for (const TargetSpec& t : config.targets) targets.push_back(t.id);
+  for (const LineSpec& l : c.lines) lines.push_back(l.id);
+  for (const TargetSpec& t : c.targets) targets.push_back(t.id);
   const Store* s = store.get();
-  store_availability = std::make_unique<StoreAvailability>(
+  auto a = std::make_shared<StoreAvailability>(
       [s](const AvailabilityQuery& q) { return s->availability(q); }, std::move(lines),
       std::move(targets), clock);
-  store_availability->start();
-  availability = store_availability.get();
+  a->start();
+  return a;
 }
 
 // The receivers' secrets are read now, so that a variable or file that is
-// missing stops the start with its key named (check-config reads no
-// variables, and the sender reads them again at each attempt, so a rotated
-// key applies). The sender starts after open_alerting(): the event fan-out
-// takes no new sink once something emits.
-Status Agent::Impl::open_notify() {
-  for (std::size_t i = 0; i < config.notify.size(); ++i) {
-    auto secrets = resolve_secrets(config.notify[i], "notify[" + std::to_string(i) + "]");
+// missing stops the start (or the reload) with its key named (check-config
+// reads no variables, and the sender reads them again at each attempt, so a
+// rotated key applies). Nothing is started: see start_receivers().
+Result<Receivers> Agent::Impl::make_receivers(const Config& c) {
+  Receivers r;
+  if (c.notify.empty()) return r;
+  for (std::size_t i = 0; i < c.notify.size(); ++i) {
+    auto secrets = resolve_secrets(c.notify[i], "notify[" + std::to_string(i) + "]");
     if (!secrets) {
-      const std::string where = config.source_path.empty() ? "" : config.source_path + ": ";
+      const std::string where = c.source_path.empty() ? "" : c.source_path + ": ";
       return Error{secrets.error().code, where + secrets.error().message};
     }
   }
-  auto o = Outbox::open(config.agent.data_dir);
-  if (!o) return o.error();
-  outbox = std::move(*o);
-  auto s = OutboxSender::create(*outbox, config.notify, events, clock);
+  if (!outbox) {
+    auto o = Outbox::open(c.agent.data_dir);
+    if (!o) return o.error();
+    outbox = std::move(*o);
+  }
+  auto s = OutboxSender::create(*outbox, c.notify, events, clock);
   if (!s) return s.error();
-  sender = std::move(*s);
-  notice_outbox = std::make_unique<OutboxNotices>(*sender, config.agent.id, config.notify, clock);
-  notices = notice_outbox.get();
-  return ok_status();
+  r.sender = std::move(*s);
+  r.notices = std::make_unique<OutboxNotices>(*r.sender, c.agent.id, c.notify, clock);
+  return r;
 }
 
-// Before the failover: the alerts hear its line events from the first one.
-Status Agent::Impl::open_alerting() {
-  auto a = Alerting::create(config, clock, events, *notices, availability);
-  if (!a) return a.error();
-  alerting = std::move(*a);
-  events.add(alerting->line_events());
-  Alerting* raw = alerting.get();
-  results.subscribe([raw](const ProbeResult& r) { raw->on_result(r); });
-  alerting->start();
-  return ok_status();
+// The sender starts after the alerting: the event fan-out takes no new sink
+// once something emits.
+void Agent::Impl::start_receivers() {
+  if (!receivers.sender) return;
+  notices.set(*receivers.notices);
+  receivers.sender->start();
+  receivers.notices->start();
 }
 
-// The failover runs from open(), not start(): its echo sockets are checked
-// at open like the listen socket, and the decision path does not wait for
-// the probe scheduler.
-Status Agent::Impl::open_failover() {
-  // The last run's plan and version (the failover and the local apply both
-  // take it); what cannot be read is a fresh start, not a failed one.
-  LoadedPlanState loaded = load_plan_state(*store);
-  for (const std::string& w : loaded.warnings) log(LogLevel::warn, "msg=" + log_quote(w));
-  const FailoverStart start = std::move(loaded.start);
-  plan_state = std::make_unique<PlanStateSink>(*store);
-  std::vector<PlanSink*> sinks{plan_state.get()};
-  if (config.apply) {
-    auto table = parse_route_table(config.apply->table);
+// The failover's echo sockets are checked here like the listen socket; the
+// decision path does not wait for the probe scheduler.
+Result<std::unique_ptr<FailoverParts>> Agent::Impl::prepare_failover(const Config& c) {
+  auto parts = std::make_unique<FailoverParts>();
+  if (c.apply) {
+    auto table = parse_route_table(c.apply->table);
     if (!table) return table.error();
     LocalApplyOptions options;
     options.route.table = *table;
     if (Status s = check_options(options.route); !s) return s.error();
-    apply = std::make_unique<LocalApplySink>(options, clock, events, start.last_plan);
-    sinks.push_back(apply.get());
+    parts->apply_options = options;
+    parts->apply_table = c.apply->table;
   }
-  if (!config.gateways.empty()) {
-    auto p = PlanPusher::start(config.gateways, PushOptions{}, events, clock);
+  if (!c.gateways.empty()) {
+    auto p = PlanPusher::start(c.gateways, PushOptions{}, events, clock);
     if (!p) return p.error();
-    pusher = std::move(*p);
-    push_sink = std::make_unique<PushSink>(*pusher);
-    sinks.push_back(push_sink.get());
+    parts->pusher = std::move(*p);
+    parts->push_sink = std::make_unique<PushSink>(*parts->pusher);
   }
-  failover = std::make_unique<Failover>(config, clock, events, std::move(sinks), start);
-  Failover* f = failover.get();
-  results.subscribe([f](const ProbeResult& r) { f->on_result(r); });
-  failover->start();
-  auto engine = start_liveness(config, *failover);
+  auto engine = start_liveness(c, parts->relay);
   if (!engine) return engine.error();
-  liveness = std::move(*engine);
-  return ok_status();
+  parts->liveness = std::move(*engine);
+  return parts;
+}
+
+// The plan and version in force (`start`) go to the failover and the local
+// apply alike, as at a restart.
+void Agent::Impl::finish_failover(FailoverParts& parts, const Config& c,
+                                  const FailoverStart& start) {
+  std::vector<PlanSink*> sinks{plan_state.get()};
+  if (parts.apply_options) {
+    parts.apply =
+        std::make_unique<LocalApplySink>(*parts.apply_options, clock, events, start.last_plan);
+    sinks.push_back(parts.apply.get());
+  }
+  if (parts.push_sink) sinks.push_back(parts.push_sink.get());
+  parts.failover = std::make_unique<Failover>(c, clock, events, std::move(sinks), start);
+  parts.relay.set(parts.failover.get());
+  parts.failover->start();
+}
+
+std::unique_ptr<BandwidthSampler> Agent::Impl::make_bandwidth(const Config& c, Failover* failover) {
+  return std::make_unique<BandwidthSampler>(
+      c.lines, clock,
+      [to_store = bandwidth_to(*store, failover, c), this](const std::string& line,
+                                                           const BandwidthReading& r) {
+        to_store(line, r);
+        alerting->on_bandwidth(line, r);
+      });
+}
+
+std::unique_ptr<Probing> Agent::Impl::make_probing(std::shared_ptr<const Config> c) {
+  auto p = std::make_unique<Probing>();
+  p->config = std::move(c);
+  auto jobs = make_jobs(*p->config);
+  p->last_ok.assign(jobs.size(), -1);
+  Probing* raw = p.get();
+  p->scheduler = std::make_unique<Scheduler>(
+      clock, std::move(jobs), p->config->agent.workers,
+      [this, raw](std::size_t i, const ProbeJob& job, MonoTime) { on_round(*raw, i, job); });
+  return p;
+}
+
+SchedulerStats Agent::Impl::scheduler_stats_locked() const {
+  SchedulerStats s = retired;
+  if (!probing) return s;
+  const SchedulerStats now = probing->scheduler->stats();
+  s.rounds += now.rounds;
+  s.overruns += now.overruns;
+  s.missed += now.missed;
+  s.lag_total += now.lag_total;
+  s.lag_max = std::max(s.lag_max, now.lag_max);
+  s.in_flight = now.in_flight;
+  return s;
 }
 
 // The scrape reads snapshots only, each copied under its owner's lock; the
 // outbox's queues are one short read of its own connection, as for the API.
-void Agent::Impl::open_metrics() {
+// Which sources exist follows the parts in force (called again by a reload).
+MetricsSources Agent::Impl::metrics_sources() {
   MetricsSources s;
-  s.scheduler = [this] { return scheduler ? scheduler->stats() : SchedulerStats{}; };
+  s.scheduler = [this] {
+    std::shared_lock lock(parts_mu);
+    return scheduler_stats_locked();
+  };
   s.storage = [this] { return store->stats(); };
-  if (failover) s.failover = [this] { return failover->snapshot(); };
-  if (apply) s.apply = [this] { return apply->stats(); };
-  if (pusher) s.gateways = [this] { return pusher->status(); };
-  s.bandwidth = [this] { return bandwidth->snapshot(); };
+  std::shared_lock lock(parts_mu);
+  if (failover) {
+    s.failover = [this] {
+      std::shared_lock l(parts_mu);
+      return failover ? failover->failover->snapshot() : FailoverSnapshot{};
+    };
+    if (failover->apply) {
+      s.apply = [this] {
+        std::shared_lock l(parts_mu);
+        return failover && failover->apply ? failover->apply->stats() : LocalApplyStats{};
+      };
+    }
+    if (failover->pusher) {
+      s.gateways = [this] {
+        std::shared_lock l(parts_mu);
+        return failover && failover->pusher ? failover->pusher->status()
+                                            : std::vector<GatewayStatus>{};
+      };
+    }
+  }
+  s.bandwidth = [this] {
+    std::shared_lock l(parts_mu);
+    return bandwidth->snapshot();
+  };
   s.alerts = [this] { return alerting->view(); };
   s.alerting_dropped = [this] { return alerting->stats().dropped; };
-  if (sender) {
+  if (receivers.sender) {
     s.receivers = [this] {
+      std::shared_lock l(parts_mu);
+      if (!receivers.sender) return std::vector<ReceiverFigures>{};
       auto queues = outbox->summary();
-      return receiver_figures(sender->status(),
+      return receiver_figures(receivers.sender->status(),
                               queues ? std::optional(std::move(*queues)) : std::nullopt);
     };
   }
-  metrics = std::make_unique<MetricsCollector>(config, std::move(s),
-                                               MetricsOptions{LINEWATCH_VERSION, clock.wall_now()});
-  MetricsCollector* m = metrics.get();
-  results.subscribe([m](const ProbeResult& r) { m->on_result(r); });
+  s.reload = [this] {
+    std::shared_lock l(parts_mu);
+    return reloads;
+  };
+  return s;
 }
 
 // Snapshots only: Failover::snapshot() and LocalApplySink::stats() copy under their own locks.
 std::string Agent::Impl::routes_json() const {
   RoutesView view;
-  view.agent = config.agent.id;
   view.now = clock.wall_now();
-  if (failover) view.failover = failover->snapshot();
-  if (apply) {
-    view.apply_table = config.apply->table;
-    view.apply = apply->stats();
+  std::shared_lock lock(parts_mu);
+  view.agent = config->agent.id;
+  if (failover) {
+    view.failover = failover->failover->snapshot();
+    if (failover->apply) {
+      view.apply_table = failover->apply_table;
+      view.apply = failover->apply->stats();
+    }
+    if (failover->pusher) view.gateways = failover->pusher->status();  // copied under its locks
   }
-  if (pusher) view.gateways = pusher->status();  // copied under the pusher's locks
   return routes_document(view);
 }
 
 // Snapshots only, each copied under its owner's lock.
 std::string Agent::Impl::lines_json() const {
-  LinesView view{&config, clock.wall_now(), board.snapshot(), bandwidth->snapshot(), std::nullopt};
-  if (failover) view.failover = failover->snapshot();
+  std::shared_lock lock(parts_mu);
+  LinesView view{config.get(), clock.wall_now(), board.snapshot(), bandwidth->snapshot(),
+                 std::nullopt};
+  if (failover) view.failover = failover->failover->snapshot();
   return lines_document(view);
 }
 
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() {
-  if (impl_ && impl_->scheduler) stop(Duration::max());
+  if (impl_ && impl_->probing) stop(Duration::max());
 }
 
 Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
-  auto impl = std::make_unique<Impl>(std::move(config), clock);
+  auto impl = std::make_unique<Impl>(std::make_shared<const Config>(std::move(config)), clock);
+  const std::shared_ptr<const Config> c = impl->config;
   StoreTuning tuning;
   tuning.on_state_change = log_storage_event;
-  auto store = Store::open(impl->config.agent.data_dir, impl->config.storage, clock, tuning);
+  auto store = Store::open(c->agent.data_dir, c->storage, clock, tuning);
   if (!store) return store.error();
   impl->store = std::move(*store);
   Impl* raw = impl.get();
   impl->results.subscribe([raw](const ProbeResult& r) { raw->board.record(r); });
   // Never blocks; a full queue counts a drop.
   impl->results.subscribe([raw](const ProbeResult& r) { raw->store->submit(r); });
-  // Every event (failover decisions, alert transitions) to the log and the store.
+  // Every event (failover decisions, alert transitions, reloads) to the log and the store.
   impl->events.add(impl->event_log);
   impl->events.add(*impl->store);
-  impl->open_availability();
-  if (!impl->config.notify.empty()) {
-    if (Status s = impl->open_notify(); !s) return s.error();
+  impl->store_availability = impl->make_availability(*c);
+  impl->availability.set(impl->store_availability);
+  auto receivers = impl->make_receivers(*c);
+  if (!receivers) return receivers.error();
+  impl->receivers = std::move(*receivers);
+  // Before the failover: the alerts hear its line events from the first one.
+  auto alerting = Alerting::create(*c, clock, impl->events, impl->notices, &impl->availability);
+  if (!alerting) return alerting.error();
+  impl->alerting = std::move(*alerting);
+  impl->events.add(impl->alerting->line_events());
+  impl->results.subscribe([raw](const ProbeResult& r) { raw->alerting->on_result(r); });
+  impl->alerting->start();
+  impl->start_receivers();
+  // Through the lock: a reload may replace (or add, or remove) the failover.
+  impl->results.subscribe([raw](const ProbeResult& r) {
+    std::shared_lock lock(raw->parts_mu);
+    if (raw->failover) raw->failover->failover->on_result(r);
+  });
+  impl->plan_state = std::make_unique<PlanStateSink>(*impl->store);
+  if (!c->routes.empty()) {
+    auto parts = impl->prepare_failover(*c);
+    if (!parts) return parts.error();
+    // The last run's plan and version; what cannot be read is a fresh start.
+    LoadedPlanState loaded = load_plan_state(*impl->store);
+    for (const std::string& w : loaded.warnings) log(LogLevel::warn, "msg=" + log_quote(w));
+    impl->finish_failover(**parts, *c, loaded.start);
+    impl->failover = std::move(*parts);
   }
-  if (Status s = impl->open_alerting(); !s) return s.error();
-  if (impl->sender) {
-    impl->sender->start();
-    impl->notice_outbox->start();
-  }
-  if (!impl->config.routes.empty()) {
-    if (Status s = impl->open_failover(); !s) return s.error();
-  }
-  impl->bandwidth = std::make_unique<BandwidthSampler>(
-      impl->config.lines, clock,
-      [to_store = bandwidth_to(*impl->store, impl->failover.get(), impl->config), raw](
-          const std::string& line, const BandwidthReading& r) {
-        to_store(line, r);
-        raw->alerting->on_bandwidth(line, r);
-      });
-
-  impl->open_metrics();
-
-  auto jobs = make_jobs(impl->config);
-  impl->last_ok.assign(jobs.size(), -1);
-  impl->scheduler = std::make_unique<Scheduler>(
-      clock, std::move(jobs), impl->config.agent.workers,
-      [raw](std::size_t i, const ProbeJob& job, MonoTime) { raw->on_round(i, job); });
+  impl->bandwidth =
+      impl->make_bandwidth(*c, impl->failover ? impl->failover->failover.get() : nullptr);
+  impl->metrics = std::make_unique<MetricsCollector>(
+      *c, impl->metrics_sources(), MetricsOptions{LINEWATCH_VERSION, clock.wall_now()});
+  impl->reloads.last_success = clock.wall_now();
+  impl->results.subscribe([raw](const ProbeResult& r) { raw->metrics->on_result(r); });
+  impl->probing = impl->make_probing(c);
 
   std::unique_ptr<Agent> agent(new Agent(std::move(impl)));
   Agent* self = agent.get();
@@ -330,41 +409,93 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   // The outbox's queues are one short read of its table (its own connection).
   sources.alerts = [raw] {
     std::optional<OutboxView> outbox;
-    if (raw->sender) outbox = outbox_view(raw->sender->status(), raw->outbox->summary());
-    return alerts_document(raw->alerting->view(), raw->config.agent.id, raw->clock.wall_now(),
-                           outbox);
+    std::string id;
+    {
+      std::shared_lock lock(raw->parts_mu);
+      id = raw->config->agent.id;
+      if (raw->receivers.sender)
+        outbox = outbox_view(raw->receivers.sender->status(), raw->outbox->summary());
+    }
+    return alerts_document(raw->alerting->view(), id, raw->clock.wall_now(), outbox);
   };
   sources.metrics = [raw] { return raw->metrics->scrape(); };
   sources.lines = [raw] { return raw->lines_json(); };
-  sources.targets = [raw] { return targets_document(raw->config); };
-  sources.series = [src = store_series_source(raw->config, *raw->store, raw->clock)](
-                       std::string_view query) { return series_answer(src, query); };
-  auto api = ApiServer::start(agent->impl_->config.agent.listen, std::move(sources));
+  sources.targets = [raw] {
+    std::shared_lock lock(raw->parts_mu);
+    return targets_document(*raw->config);
+  };
+  // The lines and targets a query may name are the config's in force.
+  sources.series = [raw](std::string_view query) {
+    std::shared_ptr<const Config> c;
+    {
+      std::shared_lock lock(raw->parts_mu);
+      c = raw->config;
+    }
+    return series_answer(store_series_source(*c, *raw->store, raw->clock), query);
+  };
+  sources.reload_token = [raw] {
+    std::shared_lock lock(raw->parts_mu);
+    return raw->config->agent.api_token;
+  };
+  sources.reload = [self]() -> std::optional<ReloadOutcome> {
+    auto verdict = self->reload();
+    if (verdict.wait_for(kReloadWait) != std::future_status::ready) return std::nullopt;
+    return verdict.get();
+  };
+  auto api = ApiServer::start(c->agent.listen, std::move(sources));
   if (!api) return api.error();
-  agent->impl_->api = std::move(*api);
+  raw->api = std::move(*api);
+  raw->reloader =
+      std::make_unique<Reloader>([raw](std::promise<ReloadOutcome>& v) { raw->reload(v); });
   return agent;
 }
 
-void Agent::start() { impl_->scheduler->start(); }
+void Agent::start() {
+  std::unique_lock lock(impl_->parts_mu);
+  impl_->started = true;
+  impl_->probing->scheduler->start();
+}
+
+std::shared_future<ReloadOutcome> Agent::reload() {
+  if (!impl_->reloader) {
+    std::promise<ReloadOutcome> refused;
+    ReloadOutcome o;
+    o.errors.push_back("the agent is stopping");
+    refused.set_value(std::move(o));
+    return refused.get_future().share();
+  }
+  return impl_->reloader->request();
+}
+
+std::uint64_t Agent::config_generation() const {
+  std::shared_lock lock(impl_->parts_mu);
+  return impl_->generation;
+}
 
 bool Agent::stop(Duration grace) {
-  if (!impl_->scheduler) return true;
-  const bool joined = impl_->scheduler->stop(grace);
+  if (!impl_->probing) return true;
+  // No request reaches a part being stopped, nor asks for a reload; a
+  // reload under way ends first (the reloader joins it), none starts after.
+  impl_->api.reset();
+  impl_->reloader.reset();
+  bool joined = impl_->probing->scheduler->stop(grace);
+  for (auto& p : impl_->abandoned) joined = p->scheduler->stop(grace) && joined;
   // Rounds still in flight may publish to a stopped failover: it ignores them.
-  if (impl_->liveness) impl_->liveness->stop();
-  impl_->bandwidth->stop();
   if (impl_->failover) impl_->failover->stop();
+  impl_->bandwidth->stop();
   impl_->alerting->stop();  // before the store: its last events are flushed there
   impl_->store_availability->stop();
   // Then the notices it raised go into the outbox, and the sender's last
   // events into the store; an attempt cut short is sent by the next start.
-  if (impl_->notice_outbox) impl_->notice_outbox->stop();
-  if (impl_->sender) impl_->sender->stop();
-  if (impl_->apply) impl_->apply->stop();    // routes stay: a restart adopts them
-  if (impl_->pusher) impl_->pusher->stop();  // an attempt cut short is no outcome
-  impl_->api.reset();
+  if (impl_->receivers.notices) impl_->receivers.notices->stop();
+  if (impl_->receivers.sender) impl_->receivers.sender->stop();
   impl_->store->stop();  // flushes what the rounds already submitted
-  if (joined) impl_->scheduler.reset();
+  if (joined) {
+    std::unique_lock lock(impl_->parts_mu);
+    impl_->retired = impl_->scheduler_stats_locked();
+    impl_->probing.reset();
+    impl_->abandoned.clear();
+  }
   return joined;
 }
 
@@ -374,15 +505,16 @@ std::uint16_t Agent::api_port() const { return impl_->api ? impl_->api->port() :
 
 std::string Agent::status_json() const {
   Poco::JSON::Object doc(Poco::JSON_PRESERVE_KEY_ORDER);
-  doc.set("agent", impl_->config.agent.id);
+  std::shared_lock lock(impl_->parts_mu);
+  doc.set("agent", impl_->config->agent.id);
   doc.set("version", LINEWATCH_VERSION);
   doc.set("now", format_time(impl_->clock.wall_now()));
   doc.set("window_s",
           std::chrono::duration_cast<std::chrono::seconds>(impl_->board.window()).count());
 
-  const auto ss = impl_->scheduler ? impl_->scheduler->stats() : SchedulerStats{};
+  const SchedulerStats ss = impl_->scheduler_stats_locked();
   Poco::JSON::Object::Ptr sched = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  sched->set("jobs", impl_->last_ok.size());
+  sched->set("jobs", impl_->probing ? impl_->probing->last_ok.size() : 0);
   sched->set("rounds", ss.rounds);
   sched->set("overruns", ss.overruns);
   sched->set("missed", ss.missed);
@@ -409,7 +541,7 @@ std::string Agent::status_json() const {
   for (const auto& l : impl_->bandwidth->snapshot()) lines->add(line_bandwidth_to_json(l));
   doc.set("lines", lines);
 
-  if (impl_->failover) doc.set("failover", failover_to_json(impl_->failover->snapshot()));
+  if (impl_->failover) doc.set("failover", failover_to_json(impl_->failover->failover->snapshot()));
 
   Poco::JSON::Array::Ptr series = new Poco::JSON::Array;
   for (const auto& s : impl_->board.snapshot()) series->add(summary_to_json(s));

@@ -18,13 +18,31 @@
 // outbox's threads (agent/outbox_notices.h). With routes,
 // open() also starts the liveness echoes and the failover decision thread:
 // failover does not wait for start(). Without routes nothing of it exists.
+//
+// Reload (reload(), SIGHUP, POST /-/reload): the agent re-reads the file it
+// was opened with (config.source_path) on a thread of its own, one reload at
+// a time (agent/reloader.h). A file that does not load, a key only a restart
+// can change (agent/config_diff.h) or a part that cannot be built refuses
+// the reload: the running config stays, the errors are logged (FILE:LINE:COL:
+// key: message), a config_reload_failed event is emitted and
+// linewatch_config_last_reload_successful drops to 0. A good reload keeps
+// what did not change: the status board, the store, the API, the alert
+// states (pending and firing with their start times and repeat timers), the
+// metrics series still configured; the failover when none of its keys
+// changed, else rebuilt seeded with the plan and version in force (no route
+// moves because of a reload); the receivers unless notify: changed. The
+// scheduler is rebuilt from the new jobs: the old one stops with a grace of
+// its longest round (the rounds in flight are recorded), then the new one
+// starts. Then a config_reloaded event.
 // Thread-safe after start(); start() and stop() from the owner only.
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 
+#include "agent/reloader.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/time.h"
@@ -55,6 +73,15 @@ class Agent {
   std::string status_json() const;
 
   std::uint16_t api_port() const;
+
+  // Asks for a reload of the config file (see above); returns at once. The
+  // future gets the verdict when the file has been read and checked, before
+  // the new config is applied (a refused reload changes nothing). Requests
+  // made while one waits to start share it. After stop(): refused.
+  std::shared_future<ReloadOutcome> reload();
+
+  // The config in force: 1 as opened, +1 per good reload.
+  std::uint64_t config_generation() const;
 
   struct Impl;
 

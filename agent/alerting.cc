@@ -22,18 +22,39 @@ void LogNoticeSink::enqueue(const AlertNotice& notice, const std::vector<std::st
   log(notice.resolved ? LogLevel::info : LogLevel::warn, notice_log_line(notice, receivers));
 }
 
-Result<std::unique_ptr<Alerting>> Alerting::create(const Config& config, const Clock& clock,
-                                                   EventSink& events, NoticeSink& notices,
-                                                   AvailabilitySource* availability,
-                                                   AlertingOptions options) {
+namespace {
+
+Result<AlertEngine> make_engine(const Config& config, AvailabilitySource* availability) {
   AlertEngineOptions engine_options;
   engine_options.agent = config.agent.id;
   for (const NotifierSpec& n : config.notify) engine_options.receivers.push_back(n.id);
   auto engine =
       AlertEngine::create(effective_rules(config.alerts), std::move(engine_options), availability);
   if (!engine) return Error{engine.error().code, "alerts: " + engine.error().message};
+  return engine;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Alerting>> Alerting::create(const Config& config, const Clock& clock,
+                                                   EventSink& events, NoticeSink& notices,
+                                                   AvailabilitySource* availability,
+                                                   AlertingOptions options) {
+  auto engine = make_engine(config, availability);
+  if (!engine) return engine.error();
   return std::unique_ptr<Alerting>(
       new Alerting(std::move(*engine), clock, events, notices, options));
+}
+
+Status Alerting::reconfigure(const Config& config, AvailabilitySource* availability) {
+  auto engine = make_engine(config, availability);
+  if (!engine) return engine.error();
+  {
+    std::lock_guard lock(mu_);
+    next_engine_ = std::make_unique<AlertEngine>(std::move(*engine));
+  }
+  wake_.notify_all();
+  return ok_status();
 }
 
 Alerting::Alerting(AlertEngine engine, const Clock& clock, EventSink& events, NoticeSink& notices,
@@ -106,12 +127,21 @@ void Alerting::apply(Input& input) {
 
 void Alerting::step() {
   std::vector<Input> inputs;
+  std::unique_ptr<AlertEngine> next;
   {
     std::lock_guard lock(mu_);
     inputs.swap(inbox_);
+    next.swap(next_engine_);
     stats_.inputs += inputs.size();
   }
-  for (Input& input : inputs) apply(input);
+  // Inputs that came before the reload belong to the old rules' windows.
+  std::size_t i = 0;
+  if (next) {
+    for (; i < inputs.size(); ++i) apply(inputs[i]);
+    next->adopt(std::move(engine_));
+    engine_ = std::move(*next);
+  }
+  for (; i < inputs.size(); ++i) apply(inputs[i]);
   const MonoTime now = clock_.now();
   if (now < next_evaluation_) return;
   // Evaluations run at their scheduled ticks, exactly a period apart, so a

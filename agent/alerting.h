@@ -115,6 +115,14 @@ class Alerting {
   void start();
   void stop();
 
+  // A reloaded config's rules and receivers. Builds the new engine now (a
+  // failure leaves the running one alone: invalid_argument as create()) and
+  // hands it to the alerting thread, which at its next step makes it adopt
+  // the running engine's state (AlertEngine::adopt: pending and firing
+  // alerts keep their start times, repeat timers and notice ids) and runs it
+  // from then on. Any thread; never waits for the alerting thread.
+  Status reconfigure(const Config& config, AvailabilitySource* availability);
+
   // Inputs: any thread, never blocking.
   void on_result(const ProbeResult& result);
   // A bandwidth reading of `line` (measuring with a utilisation count; others are ignored).
@@ -178,10 +186,11 @@ class Alerting {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::vector<Input> inbox_;  // guarded by mu_
-  bool stopping_ = false;     // guarded by mu_
-  AlertsView view_;           // guarded by mu_
-  AlertingStats stats_;       // guarded by mu_
+  std::vector<Input> inbox_;                  // guarded by mu_
+  std::unique_ptr<AlertEngine> next_engine_;  // guarded by mu_: from reconfigure()
+  bool stopping_ = false;                     // guarded by mu_
+  AlertsView view_;                           // guarded by mu_
+  AlertingStats stats_;                       // guarded by mu_
 
   std::thread thread_;
   bool started_ = false;  // owner only

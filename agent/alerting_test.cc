@@ -295,3 +295,46 @@ TEST_CASE("alerting: the log line of a notice names receivers by id and quotes t
   n.resolved = true;
   CHECK(notice_log_line(n, {"ops"}).find(" status=resolved ") != std::string::npos);
 }
+
+TEST_CASE(
+    "alerting: a reconfigure keeps a firing alert, its start and its notice, and adds rules") {
+  Rig rig({rule("refused", AlertMetric::failures, 0, 2s)});
+  for (int i = 0; i < 3; ++i) {
+    rig.alerting->on_result(http_round("l1", false));
+    rig.at(1s);
+  }
+  REQUIRE(rig.notices.notices.size() == 1);
+  const auto before = rig.alerting->view();
+  REQUIRE(before.alerts.size() == 1);
+  REQUIRE(before.alerts[0].status == AlertStatus::firing);
+
+  // The reload: the same rule with a longer window, and a new one.
+  REQUIRE(rig.alerting
+              ->reconfigure(config_with({rule("refused", AlertMetric::failures, 0, 2s, 10s),
+                                         rule("slow", AlertMetric::rtt_p95, 1000, 0s)}),
+                            nullptr)
+              .ok());
+  const std::size_t events_before = rig.events.events.size();
+  rig.alerting->on_result(http_round("l1", false));
+  rig.at(1s);
+  const auto after = rig.alerting->view();
+  REQUIRE(after.alerts.size() == 1);
+  CHECK(after.alerts[0].rule == "refused");
+  CHECK(after.alerts[0].status == AlertStatus::firing);
+  CHECK(after.alerts[0].since_wall == before.alerts[0].since_wall);
+  CHECK(rig.notices.notices.size() == 1);            // no second firing notice
+  CHECK(rig.events.events.size() == events_before);  // nothing started over
+}
+
+TEST_CASE("alerting: a reconfigure the engine refuses leaves the running rules alone") {
+  Rig rig({rule("refused", AlertMetric::failures, 0, 0s)});
+  AlertRule bad = rule("bad", AlertMetric::failures, 0, 0s);
+  bad.notify = std::vector<std::string>{"nobody"};
+  const Status s = rig.alerting->reconfigure(config_with({bad}), nullptr);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().message.find("nobody") != std::string::npos);
+  rig.alerting->on_result(http_round("l1", false));
+  rig.at(1s);
+  REQUIRE(rig.alerting->view().alerts.size() == 1);
+  CHECK(rig.alerting->view().alerts[0].rule == "refused");
+}

@@ -2,6 +2,7 @@
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/String.h>
 #include <Poco/URI.h>
 
 #include <charconv>
@@ -90,6 +91,51 @@ HttpResponse alert_history_answer(const ApiSources& sources, const HttpRequest& 
 }
 
 }  // namespace
+
+bool same_token(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    diff |= static_cast<unsigned char>((i < given.size() ? given[i] : 0) ^ expected[i]);
+  return diff == 0;
+}
+
+HttpResponse reload_answer(const ApiSources& sources, const HttpRequest& req) {
+  if (req.method != "POST") {
+    HttpResponse r = error_response(405);
+    r.headers.emplace_back("Allow", "POST");
+    return r;
+  }
+  const std::string token = sources.reload_token ? sources.reload_token() : "";
+  if (token.empty()) return json_error(403, "reload over HTTP is off: set agent.api_token_file");
+  const auto auth = req.header("authorization");
+  const std::string_view scheme = "Bearer ";
+  const bool bearer =
+      auth && auth->size() > scheme.size() &&
+      Poco::icompare(std::string(auth->substr(0, scheme.size())), std::string(scheme)) == 0;
+  if (!bearer || !same_token(auth->substr(scheme.size()), token)) {
+    HttpResponse r =
+        json_error(401, "reload: missing or wrong bearer token (agent.api_token_file)");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  const std::optional<ReloadOutcome> outcome = sources.reload();
+  if (!outcome)
+    return json_error(503,
+                      "reload: still running behind an earlier one; its outcome will show as a "
+                      "config_reloaded or config_reload_failed event");
+  Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+  if (!outcome->ok) {
+    o.set("error", "config not reloaded");
+    Array::Ptr errors = new Array;
+    for (const std::string& e : outcome->errors) errors->add(e);
+    o.set("errors", errors);
+    return {400, "application/json", stringify(o)};
+  }
+  o.set("status", "reloaded");
+  o.set("config", outcome->config);
+  o.set("generation", outcome->generation);
+  return {200, "application/json", stringify(o)};
+}
 
 std::optional<WallTime> parse_rfc3339(std::string_view t) {
   int y, mo, d, h, mi, s;
@@ -241,7 +287,15 @@ std::string routes_document(const RoutesView& v) {
 
 Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& listen, ApiSources sources,
                                                     HttpServerOptions options) {
+  // POST reaches the handler only for /-/reload; elsewhere it is refused as
+  // the server refuses any other method.
+  if (sources.reload) {
+    options.requests.allow_post = true;
+    options.requests.max_body_bytes = 4096;  // the reload takes no body
+  }
   auto route = [sources = std::move(sources)](const HttpRequest& req) -> HttpResponse {
+    if (req.path == "/-/reload" && sources.reload) return reload_answer(sources, req);
+    if (req.method == "POST") return error_response(405);
     if (req.path == "/api/v1/status" && sources.status)
       return {200, "application/json", sources.status()};
     if (req.path == "/api/v1/routes" && sources.routes)

@@ -11,6 +11,9 @@
 //   GET /metrics         Prometheus text exposition (agent/metrics_collector.h, docs/metrics.md)
 //   GET /-/healthy       "OK" while the agent runs (for supervisors)
 //   GET /                the built-in page, and its /page.js, /page.css (agent/page_assets.h)
+//   POST /-/reload       re-read the config file (docs/api.md, "Reload"); the
+//                        only path that takes POST, and the only one that
+//                        needs a token: Authorization: Bearer <agent.api_token_file>
 //
 // Other paths answer 404 {"error":"not found"}; everything about the protocol
 // and the limits that keep hostile clients from locking the operator out
@@ -40,6 +43,7 @@
 #include "agent/failover_apply.h"
 #include "agent/failover_snapshot.h"
 #include "agent/http_server.h"
+#include "agent/reloader.h"
 #include "core/error.h"
 #include "core/event.h"
 #include "exporters/plan_pusher.h"
@@ -69,7 +73,28 @@ struct ApiSources {
   std::function<std::string()> targets;
   // The whole /api/v1/series answer to a query string (series_answer()).
   std::function<HttpResponse(std::string_view query)> series;
+  // POST /-/reload. `reload_token`: the token in force (its file is re-read
+  // at every reload); "" = reload over HTTP is off (403). `reload`: asks for
+  // a reload and waits for its verdict, at most kReloadWait (the API's one
+  // thread waits: reading and checking a config takes milliseconds, the
+  // bound is for a reload queued behind one still applying); nullopt when
+  // the bound passed. An empty `reload` makes the path answer 404.
+  std::function<std::string()> reload_token;
+  std::function<std::optional<ReloadOutcome>()> reload;
 };
+
+// How long POST /-/reload waits for the verdict before answering 503.
+inline constexpr Duration kReloadWait = std::chrono::seconds(3);
+
+// True when `given` equals `expected`, in time that depends on `expected`'s
+// length only (the token is never compared byte by byte with an early exit).
+bool same_token(std::string_view given, std::string_view expected);
+
+// The answer to POST /-/reload (API11.md): 403 without a token configured,
+// 401 with WWW-Authenticate: Bearer for a missing or wrong one, 400 with the
+// errors for a config refused, 503 when the verdict did not come within the
+// wait, 200 {"status":"reloaded","config","generation"} otherwise.
+HttpResponse reload_answer(const ApiSources& sources, const HttpRequest& request);
 
 class ApiServer {
  public:

@@ -74,7 +74,7 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
   for (const std::string& w : keys.warnings) log(LogLevel::warn, "msg=" + log_quote(w));
   for (const std::string& e : keys.errors) err << e << "\n";
   if (!keys.errors.empty()) return 2;
-  StopSignals stop_signals;  // before any thread exists
+  StopSignals signals(/*hangup=*/true);  // before any thread exists
 
   SystemClock clock;
   const std::string id = cfg->agent.id;
@@ -90,7 +90,14 @@ int cmd_run(const std::string& config_path, std::ostream& out, std::ostream& err
                           " api=" + bound_address(listen, agent.value()->api_port()));
   out.flush();
 
-  log(LogLevel::info, "msg=\"stopping\" signal=" + stop_signals.wait());
+  // SIGHUP reloads the config file (the reload logs its outcome and emits
+  // its event); the verdict is not waited for here.
+  std::string sig_name;
+  while ((sig_name = signals.wait()) == "HUP") {
+    log(LogLevel::info, "msg=\"reloading the config\" signal=HUP config=" + log_quote(config_path));
+    agent.value()->reload();
+  }
+  log(LogLevel::info, "msg=\"stopping\" signal=" + sig_name);
   // The grace keeps the whole stop under a second: rounds still running after
   // it are abandoned; they are incomplete and would not be stored anyway.
   const bool joined = agent.value()->stop(std::chrono::milliseconds(600));

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -17,6 +18,23 @@ namespace {
 
 using namespace config_detail;
 using namespace config_limits;
+
+// agent.api_token_file's content without the blanks around it. Failure: a
+// message for the key (the token itself is never echoed).
+Result<std::string> read_api_token(const std::string& path) {
+  if (std::string err = check_readable_file(path); !err.empty()) return invalid(err);
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > 4096) return invalid(echo(path) + " is over 4096 bytes; a token is one line");
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return invalid(echo(path) + " is empty (an empty token authenticates nothing)");
+  text = text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+  if (text.size() < kMinApiTokenBytes)
+    return invalid(echo(path) + " holds a token of " + std::to_string(text.size()) +
+                   " bytes; at least " + std::to_string(kMinApiTokenBytes) + " are needed");
+  return text;
+}
 
 // The API has no authentication: serving it beyond this host must be asked
 // for in so many words, not be the side effect of a typo in agent.listen.
@@ -48,8 +66,18 @@ void parse_agent(Ctx& ctx, const YAML::Node& node, AgentOptions& a) {
                if (t && t->empty()) return ctx.error(v, p, "must not be empty");
                if (t) a.data_dir = resolve_path(ctx, *t);
              }},
-            {"workers", [&](auto& k, auto& v, auto& p) {
+            {"workers",
+             [&](auto& k, auto& v, auto& p) {
                if (auto n = get_int(ctx, k, v, p, 1, 1024)) a.workers = static_cast<int>(*n);
+             }},
+            {"api_token_file", [&](auto& k, auto& v, auto& p) {
+               auto t = get_text(ctx, k, v, p);
+               if (!t) return;
+               const std::string path = resolve_path(ctx, *t);
+               auto token = read_api_token(path);
+               if (!token) return ctx.error(v, p, token.error().message);
+               a.api_token_file = path;
+               a.api_token = std::move(*token);
              }}});
   if (public_listen && !listen_public)
     ctx.error(*public_listen, "agent.listen",

@@ -16,7 +16,11 @@
 // are printed, then "... and N more errors"; a value echoed in a message is
 // cut to kMaxEchoChars characters and "…".
 //
-// Relative paths in the file (agent.data_dir, http and llm tls.ca_file,
+// agent.api_token_file is read at load: its trimmed content becomes
+// AgentOptions::api_token; a file that cannot be read, is empty or holds
+// fewer than kMinApiTokenBytes is an error at the key.
+//
+// Relative paths in the file (agent.data_dir, agent.api_token_file, http and llm tls.ca_file,
 // gateways[].secret_file, llm.api_key_file) are resolved against the
 // directory holding the config file, and stored absolute; tls.ca_file and
 // secret_file must be readable when the config loads (a secret's content is
@@ -60,6 +64,8 @@ inline constexpr std::size_t kMaxReceivers = 64;     // notify
 // Reflectors one line echoes (each costs one echo per liveness interval).
 inline constexpr std::size_t kMaxReflectors = 16;
 inline constexpr std::size_t kMaxReportedErrors = 50;
+// agent.api_token_file: the shortest token taken (a guessable token guards nothing).
+inline constexpr std::size_t kMinApiTokenBytes = 16;
 inline constexpr std::size_t kMaxEchoChars = 64;
 inline constexpr Duration kMaxInterval = std::chrono::hours(24);
 inline constexpr Duration kMaxTimeout = std::chrono::hours(1);

@@ -678,3 +678,20 @@ TEST_CASE("percentages need their percent sign") {
   CHECK(r.error().message ==
         "p.yaml:1:20: scoring.margin: \"1\": a percent sign is required (e.g. 100%)");
 }
+
+TEST_CASE("agent.api_token_file: the token is the file's content without the blanks around it") {
+  TempDir dir;
+  {
+    std::ofstream out(dir.path / "api.token");
+    out << "  \n0123456789abcdef-token \n\n";
+  }
+  auto c = load_config_string(with_sections("agent: { api_token_file: api.token }\n"),
+                              (dir.path / "conf.yaml").string());
+  REQUIRE(c.ok());
+  CHECK(c->agent.api_token_file == (dir.path / "api.token").string());
+  CHECK(c->agent.api_token == "0123456789abcdef-token");
+  auto none = load_config_string(with_sections(""), (dir.path / "conf.yaml").string());
+  REQUIRE(none.ok());
+  CHECK(none->agent.api_token_file.empty());
+  CHECK(none->agent.api_token.empty());
+}

@@ -47,8 +47,10 @@ void MetricsCollector::Impl::add_lines(const Config& config) {
     LineMetrics& l = lines.emplace_back();
     l.id = spec.id;
     const prometheus::Labels labels{{"line", spec.id}};
-    if (spec.capacity_bps)
-      metrics.line_capacity.Add(labels).Set(static_cast<double>(*spec.capacity_bps) / 8);
+    if (spec.capacity_bps) {
+      l.capacity = &metrics.line_capacity.Add(labels);
+      l.capacity->Set(static_cast<double>(*spec.capacity_bps) / 8);
+    }
     if (sources.failover) {
       for (std::size_t i = 0; i < l.state.size(); ++i) {
         const std::string state(to_string(static_cast<LineState>(i)));
@@ -124,6 +126,13 @@ void MetricsCollector::Impl::add_agent() {
     metrics.storage_failing.Add({});
   }
   unknown = &metrics.metrics_unknown_results.Add({});
+  if (sources.reload) {
+    reloads = {&metrics.config_reloads.Add({{"result", "success"}}),
+               &metrics.config_reloads.Add({{"result", "failure"}})};
+    metrics.config_last_reload_successful.Add({}).Set(1);
+    metrics.config_last_reload_success_time.Add({}).Set(
+        seconds(options.started.time_since_epoch()));
+  }
   metrics.build_info.Add({{"version", options.version}}).Set(1);
   metrics.start_time.Add({}).Set(seconds(options.started.time_since_epoch()));
 }
@@ -207,6 +216,7 @@ MetricsCollector::~MetricsCollector() = default;
 std::size_t MetricsCollector::probe_series() const { return impl_->probes.size(); }
 
 void MetricsCollector::on_result(const ProbeResult& result) {
+  std::shared_lock lk(impl_->series_mu);
   ProbeMetrics* s = impl_->find(result);
   if (!s) {
     impl_->unknown->Increment();

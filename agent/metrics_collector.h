@@ -20,14 +20,13 @@
 // present only while the line is measured.
 //
 // Threading. on_result() runs on probe workers, several at once: it finds
-// its series in a map built at construction (read-only after it), takes that
-// series' own short lock and updates prometheus-cpp metrics (atomics and
-// short locks); it never waits on the scrape, storage or the network.
-// scrape() runs on the API's thread: it calls the sources (each copies a
-// snapshot under its owner's lock; the outbox's is one short SQLite read of
-// its own connection), sets the snapshot families and renders; concurrent
-// scrapes are serialised. Neither path touches the failover's decision
-// state or the scheduler's timer.
+// its series in a map built at construction (changed only by reconfigure(),
+// under a reader-writer lock the rounds share), takes that series' own short lock and updates
+// prometheus-cpp metrics (atomics and short locks); it never waits on the scrape, storage or the
+// network. scrape() runs on the API's thread: it calls the sources (each copies a snapshot under
+// its owner's lock; the outbox's is one short SQLite read of its own connection), sets the snapshot
+// families and renders; concurrent scrapes are serialised. Neither path touches the failover's
+// decision state or the scheduler's timer.
 #pragma once
 
 #include <cstdint>
@@ -71,6 +70,14 @@ std::vector<ReceiverFigures> receiver_figures(
     const std::vector<ReceiverStatus>& status,
     const std::optional<std::vector<OutboxReceiverSummary>>& queues);
 
+// The config reloads, for linewatch_config_* (Prometheus's own names).
+struct ConfigReloadFigures {
+  bool last_successful = true;  // the last reload was applied (true before any)
+  WallTime last_success{};      // when the config in force was loaded
+  std::uint64_t successes = 0;
+  std::uint64_t failures = 0;
+};
+
 // Where the scrape reads. Each runs on the API's thread, must be quick and
 // must not block on I/O beyond a short read; an empty one means that part of
 // the agent does not exist (no routes: no failover; no apply; ...).
@@ -86,6 +93,7 @@ struct MetricsSources {
   // Receivers' figures; a receiver whose queues could not be read has
   // pending/parked nullopt (kept from the last scrape).
   std::function<std::vector<ReceiverFigures>()> receivers;
+  std::function<ConfigReloadFigures()> reload;
 };
 
 struct MetricsOptions {
@@ -101,6 +109,15 @@ class MetricsCollector {
   ~MetricsCollector();
   MetricsCollector(const MetricsCollector&) = delete;
   MetricsCollector& operator=(const MetricsCollector&) = delete;
+
+  // Follows a reloaded config (the agent's reload thread): series the new
+  // config still implies keep their metrics, so counters and histograms go
+  // on; series it no longer implies leave the exposition; new ones are
+  // created as at construction. `sources` replace the old ones (a part that
+  // appeared or went: its families follow). Waits for a scrape in progress
+  // and for rounds being counted; rounds wait for it (a few ms per 10 000
+  // series).
+  void reconfigure(const Config& config, MetricsSources sources);
 
   // One probe round: a fan-out subscriber. Any thread; never blocks on
   // anything but the series' own short lock.

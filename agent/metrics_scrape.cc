@@ -159,8 +159,21 @@ void MetricsCollector::Impl::read_receivers() {
   }
 }
 
+void MetricsCollector::Impl::read_reload() {
+  if (!sources.reload) return;
+  const ConfigReloadFigures f = sources.reload();
+  metrics.config_last_reload_successful.Add({}).Set(f.last_successful ? 1 : 0);
+  if (f.last_success != WallTime{})
+    metrics.config_last_reload_success_time.Add({}).Set(seconds(f.last_success.time_since_epoch()));
+  raise_to(*reloads[0], static_cast<double>(f.successes));
+  raise_to(*reloads[1], static_cast<double>(f.failures));
+}
+
 std::string MetricsCollector::scrape() {
   std::lock_guard lk(impl_->scrape_mu);
+  // Shared: a reconfigure() waits; rounds go on.
+  std::shared_lock series(impl_->series_mu);
+  impl_->read_reload();
   impl_->read_scheduler();
   impl_->read_storage();
   impl_->read_failover();

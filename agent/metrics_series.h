@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,6 +56,7 @@ struct LineMetrics {
   prometheus::Gauge* alive = nullptr;
   prometheus::Gauge* score = nullptr;
   prometheus::Gauge* flap_penalty = nullptr;
+  prometheus::Gauge* capacity = nullptr;  // with lines[].capacity only
   // Present while the line is measured (scrape only).
   prometheus::Gauge* rx = nullptr;
   prometheus::Gauge* tx = nullptr;
@@ -99,12 +101,21 @@ struct MetricsCollector::Impl {
   void read_bandwidth();
   void read_alerts();
   void read_receivers();
+  void read_reload();
 
-  const MetricsSources sources;
+  // reconfigure()'s parts.
+  void reprobe(const Config& config);
+  void remove_probe(ProbeMetrics& s);
+  void relines(const Config& config);
+  void rebuild_rest(const Config& config);
+
+  MetricsSources sources;  // replaced by reconfigure() under scrape_mu
   const MetricsOptions options;
   LinewatchMetrics metrics;
 
-  // Built by the constructor, read-only after it.
+  // Built by the constructor; changed only by reconfigure(), which holds
+  // series_mu exclusively (rounds hold it shared) and scrape_mu.
+  mutable std::shared_mutex series_mu;
   std::vector<std::unique_ptr<ProbeMetrics>> probes;
   std::unordered_map<std::string, ProbeMetrics*> probes_by_key;  // series_key()
   std::vector<LineMetrics> lines;                                // config order
@@ -115,6 +126,7 @@ struct MetricsCollector::Impl {
   std::unordered_map<std::string, std::array<prometheus::Gauge*, 2>> alert_gauges;
   std::array<RowCounters, 3> rows{};  // result, event, bandwidth
   prometheus::Counter* unknown = nullptr;
+  std::array<prometheus::Counter*, 2> reloads{};  // success, failure
 
   std::mutex scrape_mu;  // one scrape at a time
 };

@@ -1,5 +1,6 @@
 // StopSignals: SIGINT and SIGTERM for a foreground command (`run`, `gateway`),
-// taken synchronously instead of by a handler.
+// taken synchronously instead of by a handler; with `hangup`, SIGHUP too
+// (`run`: reload the config), which wait() returns as "HUP" without stopping.
 //
 // Construct it before the command starts any thread: the signals are blocked
 // in the calling thread, every thread started later inherits the mask, and so
@@ -15,20 +16,22 @@ namespace linewatch {
 
 class StopSignals {
  public:
-  StopSignals() {
+  explicit StopSignals(bool hangup = false) {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
+    if (hangup) sigaddset(&set_, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   }
   StopSignals(const StopSignals&) = delete;
   StopSignals& operator=(const StopSignals&) = delete;
 
-  // Blocks until SIGINT or SIGTERM arrives; returns its name for the log.
+  // Blocks until SIGINT, SIGTERM (or with `hangup`, SIGHUP) arrives; returns
+  // its name ("INT", "TERM", "HUP") for the log.
   std::string wait() {
     int sig = 0;
     sigwait(&set_, &sig);
-    return sig == SIGINT ? "INT" : "TERM";
+    return sig == SIGINT ? "INT" : sig == SIGHUP ? "HUP" : "TERM";
   }
 
  private:

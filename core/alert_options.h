@@ -73,6 +73,7 @@ struct AlertRule {
   // While firing, the notification is sent again this often; 0 = never.
   // Default: 4h.
   Duration repeat = std::chrono::hours(4);
+  bool operator==(const AlertRule&) const = default;
 };
 
 // alerts: the rules in force.
@@ -81,6 +82,7 @@ struct AlertOptions {
   // default_rules()); a rule of the same name in `rules` replaces one.
   bool defaults = true;
   std::vector<AlertRule> rules;  // alerts.rules, in file order
+  bool operator==(const AlertOptions&) const = default;
 };
 
 }  // namespace linewatch

@@ -59,6 +59,7 @@ struct LivenessOptions {
     o.detect = std::chrono::milliseconds(100);
     return o;
   }
+  bool operator==(const LivenessOptions&) const = default;
 };
 
 // `health.sla: { rtt_p95, loss, jitter }`: a line breaking any of these over
@@ -78,6 +79,7 @@ struct SlaOptions {
   // window shrinks to the newest max_samples (10 ms echoes from 2 reflectors
   // fill 6000 in 30 s).
   std::size_t max_samples = 8192;
+  bool operator==(const SlaOptions&) const = default;
 };
 
 // Line vs destination (rules/destination.h).
@@ -87,6 +89,7 @@ struct DestinationOptions {
   int confirm = 3;
   // Outcomes older than this are no evidence and leave the vote.
   Duration fresh = std::chrono::seconds(60);
+  bool operator==(const DestinationOptions&) const = default;
 };
 
 // `health: { rise, hold_down, sla }`: how a line goes down fast and comes back slowly.
@@ -123,6 +126,7 @@ struct HealthOptions {
 
   SlaOptions sla;
   DestinationOptions destination;
+  bool operator==(const HealthOptions&) const = default;
 };
 
 }  // namespace linewatch

@@ -31,6 +31,7 @@ struct NotifierSpec {
   // notify[].timeout: one attempt (connect, request, answer) takes at most
   // this long. Default: 5s.
   Duration timeout = std::chrono::seconds(5);
+  bool operator==(const NotifierSpec&) const = default;
 };
 
 }  // namespace linewatch

@@ -22,6 +22,7 @@ struct ScoringWeights {
   double latency = 0.4;    // Default: 0.4. RTT median against the best line's.
   double load = 0.3;       // Default: 0.3. Unused share of the line's capacity.
   double bandwidth = 0.3;  // Default: 0.3. Headroom in bits/s against the roomiest line.
+  bool operator==(const ScoringWeights&) const = default;
 };
 
 // scoring: weights plus the variance band that keeps the preferred line from
@@ -35,6 +36,7 @@ struct ScoringOptions {
   // scoring.margin_for: ... and must keep beating it by that margin without a
   // break for this long. Default: 30s.
   Duration margin_for = std::chrono::seconds(30);
+  bool operator==(const ScoringOptions&) const = default;
 };
 
 // routes[]: one prefix and the lines that may carry it.
@@ -46,6 +48,7 @@ struct RouteSpec {
   std::string prefix;                      // routes[].prefix, e.g. "198.19.255.0/24"
   Policy policy = Policy::primary_backup;  // routes[].policy. Default: primary-backup.
   std::vector<std::string> lines;          // routes[].lines: line ids; order breaks score ties
+  bool operator==(const RouteSpec&) const = default;
 };
 
 // The config spelling of a policy ("primary-backup", "weighted").
@@ -70,6 +73,7 @@ struct GatewaySpec {
   std::string ca_file;
   // gateways[].timeout: a push that takes longer counts as failed. Default: 2s.
   Duration timeout = std::chrono::seconds(2);
+  bool operator==(const GatewaySpec&) const = default;
 };
 
 }  // namespace linewatch

@@ -120,6 +120,12 @@ constexpr MetricSpec kCatalogue[] = {
      "Whether storage is failing (1) or writing (0)."},
     {"linewatch_metrics_unknown_results_total", MT::counter, "", "1",
      "Probe results about a line, target or kind the config does not have; not exported."},
+    {"linewatch_config_last_reload_successful", MT::gauge, "", "1",
+     "Whether the last config reload succeeded (1) or was refused (0); 1 before any."},
+    {"linewatch_config_last_reload_success_timestamp_seconds", MT::gauge, "", "seconds",
+     "When the config in force was loaded (start or last good reload), since the Unix epoch."},
+    {"linewatch_config_reloads_total", MT::counter, "result", "1",
+     "Config reloads (SIGHUP or POST /-/reload) by result: success or failure."},
     {"linewatch_build_info", MT::gauge, "version", "1", "Always 1; the agent's version."},
     {"linewatch_start_time_seconds", MT::gauge, "", "seconds",
      "When the agent started, in seconds since the Unix epoch."},
@@ -226,6 +232,10 @@ LinewatchMetrics::LinewatchMetrics()
       storage_batch_time_max(gauge("linewatch_storage_batch_max_seconds")),
       storage_failing(gauge("linewatch_storage_failing")),
       metrics_unknown_results(counter("linewatch_metrics_unknown_results_total")),
+      config_last_reload_successful(gauge("linewatch_config_last_reload_successful")),
+      config_last_reload_success_time(
+          gauge("linewatch_config_last_reload_success_timestamp_seconds")),
+      config_reloads(counter("linewatch_config_reloads_total")),
       build_info(gauge("linewatch_build_info")),
       start_time(gauge("linewatch_start_time_seconds")) {
   // The registry refuses a name twice, so as many registrations as entries

@@ -7,7 +7,7 @@
 // (seconds, bytes per second, ratios 0..1; promtool refuses bits), counters
 // end in _total. Label values come only from the config's ids (line, target, gateway, receiver,
 // alert rule) or from fixed sets in the code (kind, reason, phase, state,
-// direction, row), never from a URL or a secret, so the number of series is
+// direction, row, result), never from a URL or a secret, so the number of series is
 // bounded by the config. docs/metrics.md lists every family; a test checks
 // it against the catalogue.
 //
@@ -138,6 +138,9 @@ class LinewatchMetrics {
   Gauges& storage_batch_time_max;
   Gauges& storage_failing;
   Counters& metrics_unknown_results;
+  Gauges& config_last_reload_successful;
+  Gauges& config_last_reload_success_time;
+  Counters& config_reloads;
   Gauges& build_info;
   Gauges& start_time;
 };

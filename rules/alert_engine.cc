@@ -60,6 +60,33 @@ Result<AlertEngine> AlertEngine::create(const std::vector<AlertRule>& rules,
   return e;
 }
 
+void AlertEngine::adopt(AlertEngine&& old) {
+  series_ids_ = std::move(old.series_ids_);
+  down_ = std::move(old.down_);
+  line_down_ = std::move(old.line_down_);
+  // Old states by rule name and key; old windows by (source, scope, match) and key.
+  std::map<std::pair<std::string, AlertScopeKey>, const AlertState*> states;
+  for (const Group& g : old.groups_)
+    for (const auto& [key, e] : g.entries)
+      for (std::size_t i = 0; i < g.rules.size(); ++i)
+        states[{old.rules_[g.rules[i]].rule.name, key}] = &e.states[i];
+  for (Group& g : groups_) {
+    auto from = std::find_if(old.groups_.begin(), old.groups_.end(), [&](const Group& x) {
+      return x.source == g.source && x.scope == g.scope && x.match == g.match;
+    });
+    if (from == old.groups_.end()) continue;
+    for (const auto& [key, e] : from->entries) {
+      Entry fresh{e.window.rewindowed(g.lengths, options_.max_samples),
+                  std::vector<AlertState>(g.rules.size()), e.last_seen};
+      for (std::size_t i = 0; i < g.rules.size(); ++i) {
+        auto s = states.find({rules_[g.rules[i]].rule.name, key});
+        if (s != states.end()) fresh.states[i] = *s->second;
+      }
+      g.entries.emplace(key, std::move(fresh));
+    }
+  }
+}
+
 AlertEngine::Entry& AlertEngine::entry(Group& g, const AlertScopeKey& key, MonoTime at) {
   auto it = g.entries.find(key);
   if (it == g.entries.end()) {

@@ -121,6 +121,17 @@ class AlertEngine {
   // Alerts pending or firing as of the last evaluate(), sorted by rule then key.
   std::vector<ActiveAlert> active() const;
 
+  // Takes over `old`'s state after a config reload, so that no alert starts
+  // over: for every rule of this engine that `old` had (by name) and every
+  // scope key `old` held for it, the state machine (pending or firing, its
+  // start times, whether and when it notified, its episode) and the window's
+  // samples (re-cut to this engine's windows); the lines down and the
+  // line-down alerts; the series numbering of the jitter. Keys of groups this
+  // engine no longer has, and states of rules it no longer has, are dropped
+  // without a transition (their rule is gone). Call on a fresh engine, before
+  // its first observe().
+  void adopt(AlertEngine&& old);
+
   std::size_t rule_count() const { return rules_.size(); }
   // Scope keys held over all window groups (for tests and benchmarks).
   std::size_t scope_count() const;

@@ -117,6 +117,13 @@ void AlertWindow::clear() {
   for (View& v : views_) v.start = 0, v.dirty = true;
 }
 
+AlertWindow AlertWindow::rewindowed(std::vector<Duration> lengths, std::size_t max_samples) const {
+  AlertWindow w(source_, std::move(lengths), max_samples);
+  const std::size_t skip = samples_.size() > w.max_samples_ ? samples_.size() - w.max_samples_ : 0;
+  w.samples_.assign(samples_.begin() + static_cast<std::ptrdiff_t>(skip), samples_.end());
+  return w;
+}
+
 std::optional<double> AlertWindow::value(AlertMetric metric, MonoTime now, std::size_t length) {
   if (source_of(metric) != source_ || length >= views_.size()) return std::nullopt;
   expire(now);

@@ -88,6 +88,11 @@ class AlertWindow {
   // Forgets every sample.
   void clear();
 
+  // A window of the same source over `lengths` holding this one's samples
+  // (the newest max_samples of them): a config reload keeps what a scope
+  // saw when its rules' windows change.
+  AlertWindow rewindowed(std::vector<Duration> lengths, std::size_t max_samples) const;
+
   std::size_t size() const { return samples_.size(); }
   AlertSource source() const { return source_; }
   Duration longest() const { return longest_; }

@@ -169,6 +169,9 @@ expected = {
     "linewatch_storage_batch_seconds_total": 1, "linewatch_storage_batch_max_seconds": 1,
     "linewatch_storage_failing": 1, "linewatch_metrics_unknown_results_total": 1,
     "linewatch_build_info": 1, "linewatch_start_time_seconds": 1,
+    "linewatch_config_last_reload_successful": 1,
+    "linewatch_config_last_reload_success_timestamp_seconds": 1,
+    "linewatch_config_reloads_total": 2,
 }
 # results_total: reason ok for every series, plus one per failure reason seen
 # (none expected on loopback, but a slow round must not fail the count).
@@ -191,7 +194,7 @@ allowed = {"line": lines, "target": set(targets), "kind": set(targets.values()),
            "state": {"up", "degraded", "down", "pending", "firing"},
            "phase": {"connect", "ttfb", "transfer"}, "row": {"result", "event", "bandwidth"},
            "rule": {"latency", "loss", "bandwidth", "availability", "line-down"},
-           "version": {"0.1.0"}}
+           "version": {"0.1.0"}, "result": {"success", "failure"}}
 for name, rows in series.items():
     for labels, _ in rows:
         for k, v in labels.items():
