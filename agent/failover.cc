@@ -192,6 +192,7 @@ void Failover::apply(FailoverInput& input, std::vector<Event>& events) {
 void Failover::judge(std::vector<Event>& events) {
   for (FailoverLine& l : lines_) l.report_echoes(judge_);
   for (Event& e : judge_.evaluate()) events.push_back(std::move(e));
+  for (FailoverLine& l : lines_) l.settle(judge_);
 }
 
 void Failover::rescore(MonoTime now) {

@@ -33,6 +33,10 @@
 //
 // Only network reasons count against a line or a destination
 // (rules/path_outcome.h): HTTP 401/429/5xx rounds say the line carried them.
+// A round's network failure counts against the line only once the judge has
+// ruled it is not the destination's (FailoverLine::settle): a closed port
+// refused through every line at start must not degrade every line before the
+// judge has its `confirm` rounds. Liveness echoes are never held back.
 //
 // Startup. The planner keeps the plan in force before the restart
 // (FailoverStart, loaded from storage by the caller) until every line has

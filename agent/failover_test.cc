@@ -329,6 +329,46 @@ TEST_CASE("failover blames a target that fails on every line, not the lines") {
   CHECK(sim.failover_.snapshot().destinations_down == std::vector<std::string>{"api"});
 }
 
+// At start the SLA window holds few samples (20 echoes at 2 s with the default
+// 100 ms interval): one round refused by a closed port, counted as a loss
+// before the judge can blame the port, is 1 in 21 (4.8 % > 2 %) and used to
+// degrade every line, leaving the route in panic.
+TEST_CASE("failover at start does not degrade lines for a target refused on every line") {
+  Sim sim;
+  for (int i = 0; i < 10; ++i) {  // l2's rounds half a second after l1's
+    for (const char* line : {"l1", "l2"}) {
+      sim.round(line, "api", Reason::refused);
+      sim.round(line, "edge", Reason::ok);
+      sim.run_for(500ms);
+    }
+  }
+  const auto downs = of_kind(sim.events_.events(), "destination_down");
+  REQUIRE(downs.size() == 1);
+  CHECK(downs[0].target == "api");
+  CHECK(sim.events_.count("line_degraded") == 0);
+  CHECK(sim.events_.count("plan_panic") == 0);
+  REQUIRE(sim.plans_.plans().size() == 1);
+  CHECK(sim.primary() == "l1");
+}
+
+// The hold waits for the judge, it does not hide a line's own failures.
+TEST_CASE("failover at start still degrades the one line a target is refused on") {
+  Sim sim;
+  bool degraded = false;
+  for (int i = 0; i < 10 && !degraded; ++i) {
+    sim.round("l1", "api", Reason::refused);
+    sim.round("l2", "api", Reason::ok);
+    sim.run_for(1s);
+    degraded = sim.events_.count("line_degraded") > 0;
+  }
+  const auto degrades = of_kind(sim.events_.events(), "line_degraded");
+  REQUIRE(degrades.size() == 1);
+  CHECK(degrades[0].line == "l1");
+  CHECK(degrades[0].reason == "loss");
+  CHECK(sim.events_.count("destination_down") == 0);
+  CHECK(sim.primary() == "l2");
+}
+
 TEST_CASE("failover after a restart keeps the last plan and version until there is evidence") {
   RoutePlan last;
   last.agent = "bj-gw-1";
