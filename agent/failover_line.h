@@ -46,7 +46,8 @@ class FailoverLine {
   void on_round(const RoundInput& in);
   void on_bandwidth(const BandwidthInput& in) { bandwidth_ = in; }
 
-  // Echoes unanswered for miss_timeout become loss samples.
+  // Echoes unanswered for miss_timeout at `now` become loss samples. `now`
+  // must be a time up to which every reply was fed in (an engine tick).
   void expire_echoes(MonoTime now);
   // The reflectors' outcomes since the last call, into the judge.
   void report_echoes(DestinationJudge& judge);

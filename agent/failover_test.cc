@@ -369,6 +369,34 @@ TEST_CASE("failover at start still degrades the one line a target is refused on"
   CHECK(sim.primary() == "l2");
 }
 
+// The decision thread steps on its own timer when no tick comes. While the
+// engine's loop lags (a busy host, a suspended process), replies the kernel
+// received in time wait unread: the echoes must not be judged missed before
+// the engine has read what came before them.
+TEST_CASE("failover does not count replies read late after the engine stalled as loss") {
+  Sim sim;
+  sim.run_for(3s);
+  const MonoTime sent = sim.clock_.now();
+  for (const char* line : {"l1", "l2"}) sim.failover_.on_sent(line, "edge", sim.seq_, sent);
+  for (int i = 0; i < 15; ++i) {  // 1.5 s of steps without a tick
+    sim.clock_.advance(100ms);
+    sim.failover_.step();
+  }
+  for (const char* line : {"l1", "l2"})
+    sim.failover_.on_reply(line, "edge", sim.seq_, sent, sent + sim.rtt_[line], sim.rtt_[line]);
+  ++sim.seq_;
+  sim.failover_.on_tick(sim.clock_.now());
+  sim.failover_.step();
+  sim.run_for(2s);  // past the next quality refresh
+  const FailoverSnapshot s = sim.failover_.snapshot();
+  REQUIRE(s.lines.size() == 2);
+  for (const FailoverLineView& v : s.lines) {
+    INFO(v.line);
+    CHECK(v.loss == 0);
+  }
+  CHECK(sim.events_.count("line_degraded") == 0);
+}
+
 TEST_CASE("failover after a restart keeps the last plan and version until there is evidence") {
   RoutePlan last;
   last.agent = "bj-gw-1";
