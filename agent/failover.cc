@@ -155,7 +155,9 @@ void Failover::step() {
   FailoverInbox::Batch batch = inbox_.take();
   std::vector<Event> events;
   for (FailoverInput& input : batch.inputs) apply(input, events);
-  for (FailoverLine& l : lines_) l.expire_echoes(now);
+  if (last_tick_) {
+    for (FailoverLine& l : lines_) l.expire_echoes(*last_tick_);
+  }
   if (!last_refresh_ || now - *last_refresh_ >= options_.quality_every) {
     last_refresh_ = now;
     judge(events);
@@ -178,6 +180,7 @@ void Failover::apply(FailoverInput& input, std::vector<Event>& events) {
                  [&](EchoSentInput& in) { lines_[in.line].on_sent(in); },
                  [&](EchoReplyInput& in) { lines_[in.line].on_reply(in); },
                  [&](TickInput& in) {
+                   last_tick_ = last_tick_ ? std::max(*last_tick_, in.now) : in.now;
                    for (FailoverLine& l : lines_) l.on_tick(in.now, events);
                  },
                  [&](RoundInput& in) {
@@ -192,6 +195,7 @@ void Failover::apply(FailoverInput& input, std::vector<Event>& events) {
 void Failover::judge(std::vector<Event>& events) {
   for (FailoverLine& l : lines_) l.report_echoes(judge_);
   for (Event& e : judge_.evaluate()) events.push_back(std::move(e));
+  for (FailoverLine& l : lines_) l.settle(judge_);
 }
 
 void Failover::rescore(MonoTime now) {

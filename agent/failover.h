@@ -21,18 +21,23 @@
 // One step: take the inbox in order (echo sends and replies, probe rounds,
 // bandwidth samples; each engine tick ticks the liveness trackers at its own
 // time, after the replies the engine read before it), count echoes unanswered
-// for miss_timeout as losses, and every FailoverOptions::quality_every also
-// hand the reflectors' outcomes to the destination judge, judge destinations
-// and recompute quality figures, SLA breaches and scores without the down
-// destinations (figures and scores every step while the planner is starting,
-// so the first plan ranks the lines by what they showed). Then evaluate every line's health, score
-// the lines, update the ranking and the planner. Every event the rules produced goes to the
-// EventSink (on the decision thread; it must not block). Then, when the plan
-// version changed, every PlanSink gets the plan (on the decision thread; they
-// must not block either, see failover_plan_sink.h).
+// for miss_timeout as of the latest engine tick as losses (not as of the
+// clock: a reply the kernel received in time may still be unread when the
+// engine's loop lags, e.g. on a busy host or after a suspend), and every
+// FailoverOptions::quality_every also hand the reflectors' outcomes to the destination judge, judge
+// destinations and recompute quality figures, SLA breaches and scores without the down destinations
+// (figures and scores every step while the planner is starting, so the first plan ranks the lines
+// by what they showed). Then evaluate every line's health, score the lines, update the ranking and
+// the planner. Every event the rules produced goes to the EventSink (on the decision thread; it
+// must not block). Then, when the plan version changed, every PlanSink gets the plan (on the
+// decision thread; they must not block either, see failover_plan_sink.h).
 //
 // Only network reasons count against a line or a destination
 // (rules/path_outcome.h): HTTP 401/429/5xx rounds say the line carried them.
+// A round's network failure counts against the line only once the judge has
+// ruled it is not the destination's (FailoverLine::settle): a closed port
+// refused through every line at start must not degrade every line before the
+// judge has its `confirm` rounds. Liveness echoes are never held back.
 //
 // Startup. The planner keeps the plan in force before the restart
 // (FailoverStart, loaded from storage by the caller) until every line has
@@ -167,6 +172,9 @@ class Failover final : public LivenessObserver {
   Ranking ranking_;
   RoutePlanner planner_;
   std::optional<MonoTime> last_refresh_;
+  // The engine's latest tick: every reply the kernel received before it has
+  // been applied, so echoes are judged missed as of this time.
+  std::optional<MonoTime> last_tick_;
   std::uint64_t delivered_version_;
   FailoverCounters counters_;
 

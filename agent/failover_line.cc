@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "rules/path_outcome.h"
+
 namespace linewatch {
 
 FailoverLine::FailoverLine(const LineSpec& spec, const LivenessOptions& liveness,
@@ -15,7 +17,8 @@ FailoverLine::FailoverLine(const LineSpec& spec, const LivenessOptions& liveness
       liveness_(liveness, clock.now()),
       echoes_(liveness.miss_timeout),
       quality_(health.sla),
-      health_(spec.id, health, clock) {}
+      health_(spec.id, health, clock),
+      hold_limit_(2 * health.destination.confirm) {}
 
 void FailoverLine::on_sent(const EchoSentInput& in) {
   liveness_.on_sent(in.reflector, in.seq, in.sent);
@@ -45,7 +48,15 @@ void FailoverLine::on_tick(MonoTime now, std::vector<Event>& events) {
   }
 }
 
-void FailoverLine::on_round(const RoundInput& in) { quality_.add_round(*in.result, in.at); }
+void FailoverLine::on_round(const RoundInput& in) {
+  quality_.add_round(*in.result, in.at);
+  if (path_outcome(*in.result) != PathOutcome::failed) return;
+  // A reflector's echoes are the line's own evidence: never held, so their
+  // losses degrade the line as soon as they are missed.
+  const std::vector<std::string> echoed = echoes_.reflectors();
+  if (!std::binary_search(echoed.begin(), echoed.end(), in.result->target))
+    held_.insert(in.result->target);
+}
 
 void FailoverLine::expire_echoes(MonoTime now) {
   echoes_.expire(now, [&](const std::string& reflector, MonoTime sent) {
@@ -58,9 +69,23 @@ void FailoverLine::report_echoes(DestinationJudge& judge) {
     judge.record(id_, reflector, outcome);
 }
 
+void FailoverLine::settle(const DestinationJudge& judge) {
+  std::erase_if(held_, [&](const std::string& target) {
+    const int failures = judge.failures_in_row(id_, target);
+    return failures == 0 || failures >= hold_limit_ || !judge.deciding(target);
+  });
+}
+
 void FailoverLine::refresh_quality(MonoTime now, const std::set<std::string>& excluded) {
-  figures_ = quality_.figures(now, excluded);
-  breaches_ = quality_.breaches(now, excluded);
+  const std::set<std::string>* skip = &excluded;
+  std::set<std::string> both;
+  if (!held_.empty()) {
+    both = excluded;
+    both.insert(held_.begin(), held_.end());
+    skip = &both;
+  }
+  figures_ = quality_.figures(now, *skip);
+  breaches_ = quality_.breaches(now, *skip);
 }
 
 void FailoverLine::evaluate_health(const DestinationJudge& judge, std::vector<Event>& events) {

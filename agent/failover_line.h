@@ -40,15 +40,27 @@ class FailoverLine {
   // quality window (the outage's losses do not count against the line once it
   // answers again; health already judged them as down).
   void on_tick(MonoTime now, std::vector<Event>& events);
+  // A probe round. A network failure towards a target this line does not
+  // echo (not a reflector) holds that target out of the quality figures
+  // until the judge has ruled whose failure it is (see settle()).
   void on_round(const RoundInput& in);
   void on_bandwidth(const BandwidthInput& in) { bandwidth_ = in; }
 
-  // Echoes unanswered for miss_timeout become loss samples.
+  // Echoes unanswered for miss_timeout at `now` become loss samples. `now`
+  // must be a time up to which every reply was fed in (an engine tick).
   void expire_echoes(MonoTime now);
   // The reflectors' outcomes since the last call, into the judge.
   void report_echoes(DestinationJudge& judge);
+  // After judge.evaluate(): releases the held targets the judge has ruled on.
+  // A target is held while its failures through this line are fewer than
+  // 2 x confirm in a row and some line is still deciding about it: until
+  // then the failures may be the target's (a closed port fails on every line
+  // alike), and counting them would degrade the line, most of all at start
+  // when the window holds few samples. Released, they count from the time
+  // they happened, unless the target is down (then they are excluded).
+  void settle(const DestinationJudge& judge);
   // Recomputes the quality figures and SLA breaches at `now` without the
-  // targets in `excluded` (down destinations). O(samples · log).
+  // targets in `excluded` (down destinations) nor the held ones. O(samples · log).
   void refresh_quality(MonoTime now, const std::set<std::string>& excluded);
   // One health evaluation with the latest liveness verdict and breaches.
   void evaluate_health(const DestinationJudge& judge, std::vector<Event>& events);
@@ -78,6 +90,8 @@ class FailoverLine {
   EchoLedger echoes_;
   LineQuality quality_;
   LineHealth health_;
+  int hold_limit_;              // failures in a row after which a target is no longer held
+  std::set<std::string> held_;  // targets whose failures the judge has not ruled on
   std::string silence_detail_;  // of the latest silence
   QualityFigures figures_;      // as of the last refresh_quality()
   SlaBreaches breaches_;

@@ -329,6 +329,74 @@ TEST_CASE("failover blames a target that fails on every line, not the lines") {
   CHECK(sim.failover_.snapshot().destinations_down == std::vector<std::string>{"api"});
 }
 
+// At start the SLA window holds few samples (20 echoes at 2 s with the default
+// 100 ms interval): one round refused by a closed port, counted as a loss
+// before the judge can blame the port, is 1 in 21 (4.8 % > 2 %) and used to
+// degrade every line, leaving the route in panic.
+TEST_CASE("failover at start does not degrade lines for a target refused on every line") {
+  Sim sim;
+  for (int i = 0; i < 10; ++i) {  // l2's rounds half a second after l1's
+    for (const char* line : {"l1", "l2"}) {
+      sim.round(line, "api", Reason::refused);
+      sim.round(line, "edge", Reason::ok);
+      sim.run_for(500ms);
+    }
+  }
+  const auto downs = of_kind(sim.events_.events(), "destination_down");
+  REQUIRE(downs.size() == 1);
+  CHECK(downs[0].target == "api");
+  CHECK(sim.events_.count("line_degraded") == 0);
+  CHECK(sim.events_.count("plan_panic") == 0);
+  REQUIRE(sim.plans_.plans().size() == 1);
+  CHECK(sim.primary() == "l1");
+}
+
+// The hold waits for the judge, it does not hide a line's own failures.
+TEST_CASE("failover at start still degrades the one line a target is refused on") {
+  Sim sim;
+  bool degraded = false;
+  for (int i = 0; i < 10 && !degraded; ++i) {
+    sim.round("l1", "api", Reason::refused);
+    sim.round("l2", "api", Reason::ok);
+    sim.run_for(1s);
+    degraded = sim.events_.count("line_degraded") > 0;
+  }
+  const auto degrades = of_kind(sim.events_.events(), "line_degraded");
+  REQUIRE(degrades.size() == 1);
+  CHECK(degrades[0].line == "l1");
+  CHECK(degrades[0].reason == "loss");
+  CHECK(sim.events_.count("destination_down") == 0);
+  CHECK(sim.primary() == "l2");
+}
+
+// The decision thread steps on its own timer when no tick comes. While the
+// engine's loop lags (a busy host, a suspended process), replies the kernel
+// received in time wait unread: the echoes must not be judged missed before
+// the engine has read what came before them.
+TEST_CASE("failover does not count replies read late after the engine stalled as loss") {
+  Sim sim;
+  sim.run_for(3s);
+  const MonoTime sent = sim.clock_.now();
+  for (const char* line : {"l1", "l2"}) sim.failover_.on_sent(line, "edge", sim.seq_, sent);
+  for (int i = 0; i < 15; ++i) {  // 1.5 s of steps without a tick
+    sim.clock_.advance(100ms);
+    sim.failover_.step();
+  }
+  for (const char* line : {"l1", "l2"})
+    sim.failover_.on_reply(line, "edge", sim.seq_, sent, sent + sim.rtt_[line], sim.rtt_[line]);
+  ++sim.seq_;
+  sim.failover_.on_tick(sim.clock_.now());
+  sim.failover_.step();
+  sim.run_for(2s);  // past the next quality refresh
+  const FailoverSnapshot s = sim.failover_.snapshot();
+  REQUIRE(s.lines.size() == 2);
+  for (const FailoverLineView& v : s.lines) {
+    INFO(v.line);
+    CHECK(v.loss == 0);
+  }
+  CHECK(sim.events_.count("line_degraded") == 0);
+}
+
 TEST_CASE("failover after a restart keeps the last plan and version until there is evidence") {
   RoutePlan last;
   last.agent = "bj-gw-1";

@@ -96,6 +96,21 @@ std::vector<Event> DestinationJudge::evaluate() {
   return events;
 }
 
+int DestinationJudge::failures_in_row(const std::string& line, const std::string& target) const {
+  const auto it = evidence_.find({target, line});
+  if (it == evidence_.end() || on_line(it->second, clock_.now()) == OnLine::none) return 0;
+  return it->second.failures_in_row;
+}
+
+bool DestinationJudge::deciding(const std::string& target) const {
+  const MonoTime now = clock_.now();
+  for (auto it = evidence_.lower_bound({target, ""});
+       it != evidence_.end() && it->first.first == target; ++it) {
+    if (on_line(it->second, now) == OnLine::undecided) return true;
+  }
+  return false;
+}
+
 bool DestinationJudge::all_down(const std::vector<std::string>& targets) const {
   if (targets.empty()) return false;
   for (const auto& t : targets) {

@@ -66,6 +66,14 @@ class DestinationJudge {
   // True when `targets` is non-empty and every one of them is down.
   bool all_down(const std::vector<std::string>& targets) const;
 
+  // Network failures of `target` in a row through `line`, as of now: 0 when
+  // its latest fresh outcome there is an answer, or there is none.
+  int failures_in_row(const std::string& line, const std::string& target) const;
+  // True while `target` fails through some line fewer than `confirm` times in
+  // a row (fresh evidence): whose fault those failures are, the line's or the
+  // target's, is not known yet, and evaluate() makes no new verdict on it.
+  bool deciding(const std::string& target) const;
+
  private:
   struct Evidence {
     MonoTime at{};

@@ -133,3 +133,23 @@ TEST_CASE("destination: a held verdict survives a line that is not yet sure") {
   CHECK(f.judge.evaluate().empty());
   CHECK(f.judge.is_down("openai"));
 }
+
+TEST_CASE("destination: deciding lasts from a first failure until confirm or an answer") {
+  Fixture f;
+  f.rounds("cn2", "anthropic", Reason::ok);
+  CHECK_FALSE(f.judge.deciding("openai"));  // no evidence
+  CHECK_FALSE(f.judge.deciding("anthropic"));
+  CHECK(f.judge.failures_in_row("cn2", "anthropic") == 0);
+  f.rounds("cn2", "openai", Reason::refused, 1);
+  f.rounds("cu", "openai", Reason::refused, 1);
+  CHECK(f.judge.deciding("openai"));
+  CHECK(f.judge.failures_in_row("cn2", "openai") == 1);
+  f.rounds("cn2", "openai", Reason::refused, 2);
+  CHECK(f.judge.failures_in_row("cn2", "openai") == 3);
+  CHECK(f.judge.deciding("openai"));  // cu is not sure yet
+  f.judge.record("cu", "openai", Reason::ok);
+  CHECK_FALSE(f.judge.deciding("openai"));
+  CHECK(f.judge.failures_in_row("cu", "openai") == 0);
+  f.clock.advance(61s);  // stale evidence is no failure
+  CHECK(f.judge.failures_in_row("cn2", "openai") == 0);
+}
