@@ -93,7 +93,9 @@ int check_body_headers(ParsedHead& parsed, const RequestRules& rules) {
     length = value;
   }
   if (transfer_encoding) return length ? 400 : 411;
-  if (!length) return 411;
+  // RFC 9112 6.3: a request with neither header has no body; `curl -X POST`
+  // sends such a request.
+  if (!length) return 0;
   const std::string_view digits = *length;
   if (digits.empty() || digits.size() > 18 ||
       !std::all_of(digits.begin(), digits.end(),

@@ -62,8 +62,8 @@ std::size_t find_head_end(std::string_view data, std::size_t from = 0);
 // order: 400 malformed request or header line, 505 a version other than
 // HTTP/1.0 and HTTP/1.1, 405 a method other than GET, HEAD and (when
 // `rules.allow_post`) POST; then for a POST: 400 both Transfer-Encoding and
-// Content-Length (a request-smuggling shape), 411 Transfer-Encoding (chunked)
-// or no Content-Length, 400 a Content-Length that is not digits or given
+// Content-Length (a request-smuggling shape), 411 Transfer-Encoding (chunked;
+// neither header means an empty body, RFC 9112 6.3), 400 a Content-Length that is not digits or given
 // twice with different values, 413 above `rules.max_body_bytes`. GET and
 // HEAD bodies are not read: their Content-Length is ignored, as before.
 struct ParsedHead {

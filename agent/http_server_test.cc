@@ -256,16 +256,16 @@ TEST_CASE("a POST body above max_body_bytes gets 413 without the body being wait
   CHECK(body_of(exchange(server->port(), fits)) == "POST " + std::string(1000, 'b'));
 }
 
-TEST_CASE("a chunked or unsized POST gets 411 and a GET-only server answers POST with 405") {
+TEST_CASE("a chunked POST gets 411, an unsized one has an empty body, GET-only answers 405") {
   auto server = start_post_server();
-  for (std::string_view raw :
-       {"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-        "POST /echo HTTP/1.1\r\n\r\n"}) {
-    CAPTURE(raw);
-    const std::string a = exchange(server->port(), raw);
-    CHECK(a.starts_with("HTTP/1.1 411 Length Required\r\n"));
-    CHECK(body_of(a) == R"({"error":"length required"})");
-  }
+  const std::string chunked = exchange(
+      server->port(),
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  CHECK(chunked.starts_with("HTTP/1.1 411 Length Required\r\n"));
+  CHECK(body_of(chunked) == R"({"error":"length required"})");
+  const std::string unsized = exchange(server->port(), "POST /echo HTTP/1.1\r\n\r\n");
+  CHECK(unsized.starts_with("HTTP/1.1 200 "));
+  CHECK(body_of(unsized) == "POST ");
   CHECK(exchange(server->port(),
                  "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n")
             .starts_with("HTTP/1.1 400 Bad Request\r\n"));
