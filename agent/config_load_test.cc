@@ -347,7 +347,8 @@ TEST_CASE("values echoed in messages are cut to the echo limit") {
   REQUIRE_FALSE(key.ok());
   CHECK(key.error().message ==
         "k.yaml:1:10: agent." + cut +
-            ": unknown key (expected one of: id, listen, listen_public, data_dir, workers)");
+            ": unknown key (expected one of: id, listen, listen_public, data_dir, workers, "
+            "api_token_file)");
   // A units parser's message quotes the text and the unknown unit: both cut.
   auto unit =
       load_config_string(with_sections("probes: { tcp: { interval: 1" + huge + " } }\n"), "u.yaml");

@@ -71,6 +71,10 @@ void MetricsCollector::Impl::add_routes(const Config& config) {
     metrics.route_plan_panic.Add({});
     metrics.failover_decision_lag.Add({});
     metrics.failover_inbox_dropped.Add({});
+    for (const RouteSpec& r : config.routes)
+      for (const std::string& line : r.lines)
+        route_hops[r.prefix][line] =
+            &metrics.route_next_hop_weight.Add({{"route", r.prefix}, {"line", line}});
   }
   if (sources.apply) metrics.route_applied_version.Add({});
   if (!sources.gateways) return;

@@ -93,6 +93,8 @@ void MetricsCollector::Impl::rebuild_rest(const Config& config) {
   auto old_gateways = std::move(gateways);
   auto old_receivers = std::move(receivers);
   auto old_alerts = std::move(alert_gauges);
+  auto old_hops = std::move(route_hops);
+  route_hops.clear();
   gateways.clear();
   receivers.clear();
   alert_gauges.clear();
@@ -111,6 +113,10 @@ void MetricsCollector::Impl::rebuild_rest(const Config& config) {
   for (const auto& [id, g] : gateways) keep(kept, g.delivered, g.pending, g.attempts, g.failures);
   for (const auto& [id, r] : receivers) keep(kept, r.pending, r.parked, r.delivered, r.failures);
   for (const auto& [rule, g] : alert_gauges) keep(kept, g[0], g[1]);
+  for (const auto& [route, hops] : route_hops)
+    for (const auto& [line, g] : hops) keep(kept, g);
+  for (const auto& [route, hops] : old_hops)
+    for (const auto& [line, g] : hops) drop_unless(metrics.route_next_hop_weight, g, kept);
   for (const auto& [id, g] : old_gateways) {
     drop_unless(metrics.gateway_delivered_version, g.delivered, kept);
     drop_unless(metrics.gateway_pending_version, g.pending, kept);

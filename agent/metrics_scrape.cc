@@ -73,6 +73,15 @@ void MetricsCollector::Impl::read_failover() {
   }
   metrics.route_plan_version.Add({}).Set(static_cast<double>(snap.plan.version));
   metrics.route_plan_panic.Add({}).Set(snap.plan.panic ? 1 : 0);
+  // Every configured hop, so a line the plan leaves out reads 0, not absent.
+  for (auto& [route, hops] : route_hops)
+    for (auto& [line, g] : hops) g->Set(0);
+  for (const RouteEntry& route : snap.plan.routes) {
+    auto r = route_hops.find(route.prefix);
+    if (r == route_hops.end()) continue;
+    for (const NextHop& hop : route.nexthops)
+      if (auto h = r->second.find(hop.line); h != r->second.end()) h->second->Set(hop.weight);
+  }
   metrics.failover_decision_lag.Add({}).Set(seconds(snap.counters.lag_last));
   raise_to(metrics.failover_inbox_dropped.Add({}),
            static_cast<double>(snap.counters.inbox_dropped));

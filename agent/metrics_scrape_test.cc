@@ -122,6 +122,40 @@ TEST_CASE("metrics scrape: agent health from the scheduler and storage stats") {
   CHECK(s.at("linewatch_storage_failing") == 0);
 }
 
+TEST_CASE("metrics scrape: each route's lines carry their weight in the plan, 0 when left out") {
+  Config c = config_with_routes();
+  RouteSpec first;
+  first.prefix = "198.19.1.0/24";
+  first.lines = {"a", "b"};
+  RouteSpec second = first;
+  second.prefix = "198.19.2.0/24";
+  second.policy = RouteSpec::Policy::weighted;
+  c.routes = {first, second};
+  Fakes f;
+  f.failover.plan.version = 3;
+  f.failover.plan.routes = {
+      RouteEntry{"198.19.1.0/24", {NextHop{"b", "", "", 1}}},
+      RouteEntry{"198.19.2.0/24", {NextHop{"a", "", "", 3}, NextHop{"b", "", "", 1}}},
+      RouteEntry{"198.19.9.0/24", {NextHop{"a", "", "", 1}}}};
+  MetricsCollector m(c, f.sources());
+  auto s = samples(m.scrape());
+  CHECK(count_of(s, "linewatch_route_next_hop_weight") == 4);  // routes x their lines only
+  CHECK(s.at("linewatch_route_next_hop_weight{line=\"a\",route=\"198.19.1.0/24\"}") == 0);
+  CHECK(s.at("linewatch_route_next_hop_weight{line=\"b\",route=\"198.19.1.0/24\"}") == 1);
+  CHECK(s.at("linewatch_route_next_hop_weight{line=\"a\",route=\"198.19.2.0/24\"}") == 3);
+  CHECK(s.at("linewatch_route_next_hop_weight{line=\"b\",route=\"198.19.2.0/24\"}") == 1);
+  // The plan moves the first route to a: b drops to 0 rather than keeping its old weight.
+  f.failover.plan.routes[0].nexthops = {NextHop{"a", "", "", 1}};
+  s = samples(m.scrape());
+  CHECK(s.at("linewatch_route_next_hop_weight{line=\"a\",route=\"198.19.1.0/24\"}") == 1);
+  CHECK(s.at("linewatch_route_next_hop_weight{line=\"b\",route=\"198.19.1.0/24\"}") == 0);
+  // A reload without the second route removes its series.
+  c.routes.pop_back();
+  m.reconfigure(c, f.sources());
+  s = samples(m.scrape());
+  CHECK(count_of(s, "linewatch_route_next_hop_weight") == 2);
+}
+
 TEST_CASE("metrics scrape: line state, score, plan and gateway versions") {
   Fakes f;
   f.failover.lines.resize(2);

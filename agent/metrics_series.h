@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -121,6 +122,8 @@ struct MetricsCollector::Impl {
   std::vector<LineMetrics> lines;                                // config order
   std::unordered_map<std::string, LineMetrics*> lines_by_id;
   std::unordered_map<std::string, GatewayMetrics> gateways;
+  // linewatch_route_next_hop_weight by routes[].prefix, then line.
+  std::map<std::string, std::map<std::string, prometheus::Gauge*>> route_hops;
   std::unordered_map<std::string, ReceiverMetrics> receivers;
   // linewatch_alerts by rule: pending, firing.
   std::unordered_map<std::string, std::array<prometheus::Gauge*, 2>> alert_gauges;

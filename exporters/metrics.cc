@@ -64,6 +64,9 @@ constexpr MetricSpec kCatalogue[] = {
     {"linewatch_route_plan_panic", MT::gauge, "", "1",
      "1 while the plan in force keeps a line that does not take traffic because no better one "
      "is left (never blackhole), else 0. Only with routes."},
+    {"linewatch_route_next_hop_weight", MT::gauge, "route,line", "1",
+     "Multipath weight of the line in the plan in force for the route (routes[].prefix); 0 "
+     "while the route lists the line but sends it nothing. Only with routes."},
     {"linewatch_route_applied_version", MT::gauge, "", "1",
      "Newest plan version fully applied to this host's kernel; 0 before any. Only with apply."},
     {"linewatch_gateway_delivered_version", MT::gauge, "gateway", "1",
@@ -204,6 +207,7 @@ LinewatchMetrics::LinewatchMetrics()
       line_capacity(gauge("linewatch_line_capacity_bytes_per_second")),
       route_plan_version(gauge("linewatch_route_plan_version")),
       route_plan_panic(gauge("linewatch_route_plan_panic")),
+      route_next_hop_weight(gauge("linewatch_route_next_hop_weight")),
       route_applied_version(gauge("linewatch_route_applied_version")),
       gateway_delivered_version(gauge("linewatch_gateway_delivered_version")),
       gateway_pending_version(gauge("linewatch_gateway_pending_version")),

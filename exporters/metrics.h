@@ -6,7 +6,7 @@
 // Conventions: names start with linewatch_, values are in base units
 // (seconds, bytes per second, ratios 0..1; promtool refuses bits), counters
 // end in _total. Label values come only from the config's ids (line, target, gateway, receiver,
-// alert rule) or from fixed sets in the code (kind, reason, phase, state,
+// alert rule, route prefix) or from fixed sets in the code (kind, reason, phase, state,
 // direction, row, result), never from a URL or a secret, so the number of series is
 // bounded by the config. docs/metrics.md lists every family; a test checks
 // it against the catalogue.
@@ -108,6 +108,7 @@ class LinewatchMetrics {
   // Routes.
   Gauges& route_plan_version;
   Gauges& route_plan_panic;
+  Gauges& route_next_hop_weight;
   Gauges& route_applied_version;
   Gauges& gateway_delivered_version;
   Gauges& gateway_pending_version;

@@ -341,17 +341,22 @@ def overview():
         (f"max by (line) (linewatch_line_alive{{{SEL_L}}})", ""),
         (f"max by (line) (linewatch_line_flap_penalty{{{SEL_L}}})", "")),
         ["Score", "Takes traffic", "Alive", "Flap penalty"], sort="Score",
-        desc="Lines by score: a primary-backup route uses its best line that takes traffic. "
-             "The plan's hops per route are not exported: `linewatch routes` shows them.",
+        desc="Lines by score: a primary-backup route uses its best line that takes traffic.",
         overrides=[by_name("Score", decimals=3),
                    by_regexp("^(Takes traffic|Alive)$", mappings=BOOL_MAPPINGS,
                              custom__cellOptions={"type": "color-text"})]), 8, 6)
+    b.add(table("Each route's lines in the plan", targets(
+        (f"max by (route, line) (linewatch_route_next_hop_weight{{{SEL_L}}})", "")),
+        ["Weight"], sort="Weight",
+        desc="Per route (routes[].prefix) and line: the line's multipath weight in the plan in "
+             "force, 0 when the route lists it but sends it nothing. A primary-backup route has "
+             "one line at 1: its primary."), 12, 6)
     b.add(timeseries("Plan version and delivery", targets(
         (f"max by (instance) (linewatch_route_plan_version{{{SEL_I}}})", "plan {{instance}}"),
         (f"max by (gateway) (linewatch_gateway_delivered_version{{{SEL_I}}})", "{{gateway}}")),
         "none", step=True,
         desc="The plan version and each gateway's version in force: a step is a route change."),
-        24, 6)
+        12, 6)
 
     b.row("Alerts")
     b.add(table("Alerts now, agent rules", targets(

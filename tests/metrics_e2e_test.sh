@@ -153,6 +153,7 @@ expected = {
     "linewatch_line_bandwidth_bytes_per_second": 4, "linewatch_line_utilisation_ratio": 1,
     "linewatch_line_capacity_bytes_per_second": 1,
     "linewatch_route_plan_version": 1, "linewatch_route_plan_panic": 1,
+    "linewatch_route_next_hop_weight": 2,
     "linewatch_failover_decision_lag_seconds": 1, "linewatch_failover_inbox_dropped_total": 1,
     "linewatch_gateway_delivered_version": 1, "linewatch_gateway_pending_version": 1,
     "linewatch_gateway_push_attempts_total": 1, "linewatch_gateway_push_failures_total": 1,
@@ -190,7 +191,7 @@ assert got == expected, "\n".join(
 
 # Label values are the config's ids and the code's fixed sets, nothing else.
 allowed = {"line": lines, "target": set(targets), "kind": set(targets.values()),
-           "gateway": {"hook"}, "receiver": {"ops"}, "direction": {"rx", "tx"},
+           "gateway": {"hook"}, "receiver": {"ops"}, "route": {"198.19.1.0/24"}, "direction": {"rx", "tx"},
            "state": {"up", "degraded", "down", "pending", "firing"},
            "phase": {"connect", "ttfb", "transfer"}, "row": {"result", "event", "bandwidth"},
            "rule": {"latency", "loss", "bandwidth", "availability", "line-down"},
