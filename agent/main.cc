@@ -29,6 +29,14 @@ CLI::Validator duration_in(linewatch::Duration lo, linewatch::Duration hi) {
       "DURATION");
 }
 
+// -c, --agent and --json of a command that asks the running agent.
+void add_agent_options(CLI::App* command, std::string& config_path, std::string& agent_url,
+                       bool& json) {
+  command->add_option("-c,--config", config_path, "Find the agent at this config's agent.listen");
+  command->add_option("--agent", agent_url, "Agent URL (default http://127.0.0.1:9464)");
+  command->add_flag("--json", json, "Print the API's JSON instead of a table");
+}
+
 // --watch [INTERVAL] and --count N of a query command.
 struct WatchFlags {
   CLI::Option* watch = nullptr;
@@ -101,9 +109,7 @@ int main(int argc, char** argv) {
 
   StatusArgs status;
   auto* st = app.add_subcommand("status", "Show every line × target from the running agent");
-  st->add_option("-c,--config", status.config_path, "Find the agent at this config's agent.listen");
-  st->add_option("--agent", status.agent_url, "Agent URL (default http://127.0.0.1:9464)");
-  st->add_flag("--json", status.json, "Print the API's JSON instead of a table");
+  add_agent_options(st, status.config_path, status.agent_url, status.json);
   std::string status_timeout = "3s";
   st->add_option("--timeout", status_timeout, "How long to wait for the agent (100ms to 60s)")
       ->type_name("DURATION")
@@ -118,9 +124,7 @@ int main(int argc, char** argv) {
 
   LinesArgs lines;
   auto* li = app.add_subcommand("lines", "Show each line's state, health, role and traffic");
-  li->add_option("-c,--config", lines.config_path, "Find the agent at this config's agent.listen");
-  li->add_option("--agent", lines.agent_url, "Agent URL (default http://127.0.0.1:9464)");
-  li->add_flag("--json", lines.json, "Print the API's JSON instead of a table");
+  add_agent_options(li, lines.config_path, lines.agent_url, lines.json);
   std::string lines_timeout = "3s";
   li->add_option("--timeout", lines_timeout, "How long to wait for the agent (100ms to 60s)")
       ->type_name("DURATION")
@@ -134,8 +138,7 @@ int main(int argc, char** argv) {
 
   EventsArgs events;
   auto* ev = app.add_subcommand("events", "Show the stored failover events, newest first");
-  ev->add_option("-c,--config", events.config_path, "Find the agent at this config's agent.listen");
-  ev->add_option("--agent", events.agent_url, "Agent URL (default http://127.0.0.1:9464)");
+  add_agent_options(ev, events.config_path, events.agent_url, events.json);
   ev->add_option("--since", events.since, "Only events since: a duration back (1h) or RFC 3339")
       ->type_name("WHEN");
   ev->add_option("--line", events.line, "Only events about this line");
@@ -143,7 +146,6 @@ int main(int argc, char** argv) {
   ev->add_option("--limit", events.limit, "At most this many (1 to 1000)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  ev->add_flag("--json", events.json, "Print the API's JSON instead of a table");
   WatchFlags events_watch;
   add_watch(ev, events_watch);
   ev->footer(std::string("Exit codes: 0 events shown, 2 no agent answering, the agent refused the\n"
@@ -157,9 +159,7 @@ int main(int argc, char** argv) {
           "Exit codes: 0 no alert firing, 1 an alert is firing, 2 no agent answering or bad\n"
           "arguments. With --history: 0, or 2. See docs/alerts.md and docs/api.md.\n") +
       kQueryFooter);
-  al->add_option("-c,--config", alerts.config_path, "Find the agent at this config's agent.listen");
-  al->add_option("--agent", alerts.agent_url, "Agent URL (default http://127.0.0.1:9464)");
-  al->add_flag("--json", alerts.json, "Print the API's JSON instead of a table");
+  add_agent_options(al, alerts.config_path, alerts.agent_url, alerts.json);
   auto* history =
       al->add_flag("--history", alerts.history,
                    "The stored alert events (pending, firing, resolved, ...), newest first");
@@ -176,9 +176,7 @@ int main(int argc, char** argv) {
 
   RoutesArgs routes;
   auto* ro = app.add_subcommand("routes", "Show the route plan in force and where it is applied");
-  ro->add_option("-c,--config", routes.config_path, "Find the agent at this config's agent.listen");
-  ro->add_option("--agent", routes.agent_url, "Agent URL (default http://127.0.0.1:9464)");
-  ro->add_flag("--json", routes.json, "Print the API's JSON instead of a table");
+  add_agent_options(ro, routes.config_path, routes.agent_url, routes.json);
   WatchFlags routes_watch;
   add_watch(ro, routes_watch);
   ro->footer(std::string("Exit codes: 0 shown (failover on or off), 2 no agent answering, bad\n"
