@@ -171,6 +171,28 @@ TEST_CASE("tls contexts: one context per setting, shared by every get") {
   CHECK(contexts.builds() == 4);
 }
 
+TEST_CASE("tls contexts: rounds on many threads at once share one context") {
+  TlsContexts contexts;
+  const TlsSetting setting{false, ""};
+  std::vector<TlsContextPtr> got(8);
+  std::atomic<int> changed{0};  // a thread saw a context other than its first
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < got.size(); ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        Outcome<TlsContextPtr> c = contexts.get(setting);
+        if (!c.ok()) return;  // leaves got[t] null
+        if (got[t] && got[t] != c.value()) ++changed;
+        got[t] = c.value();
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (const TlsContextPtr& c : got) CHECK(c == got[0]);
+  CHECK(got[0] != nullptr);
+  CHECK(changed == 0);
+  CHECK(contexts.builds() == 1);
+}
+
 TEST_CASE("tls contexts: a context never resumes and never asks for tickets") {
   TlsContexts contexts;
   Outcome<TlsContextPtr> c = contexts.get(TlsSetting{false, ""});
