@@ -124,7 +124,7 @@ void FailoverParts::stop() {
 }
 
 void Agent::Impl::on_round(Probing& p, std::size_t job_index, const ProbeJob& job) {
-  const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock});
+  const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock, &tls});
   results.publish(r);
   const signed char now_ok = r.ok ? 1 : 0;
   if (p.last_ok[job_index] != now_ok) {

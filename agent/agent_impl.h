@@ -37,6 +37,7 @@
 #include "exporters/notify_outbox.h"
 #include "exporters/plan_pusher.h"
 #include "probes/liveness_engine.h"
+#include "probes/tls_contexts.h"
 #include "rules/status_board.h"
 #include "storage/outbox.h"
 
@@ -154,6 +155,9 @@ struct Agent::Impl {
 
   // Destroyed in reverse order: whatever calls into a member is declared after it.
   const Clock& clock;
+  // The HTTP and LLM rounds' TLS contexts, one per setting, kept across
+  // reloads (a setting no longer configured costs one idle context).
+  TlsContexts tls;
   StatusBoard board;
   LogEventSink event_log;
   // Every event goes out once, here: to the log and the store.

@@ -83,13 +83,14 @@ int cmd_probe(const ProbeArgs& args, std::ostream& out, std::ostream& err) {
     return 2;
   }
   SystemClock clock;
+  TlsContexts tls;  // an http and an llm probe with the same TLS setting share one
   Poco::JSON::Array results;
   bool all_ok = true;
   int ran = 0;
   for (const auto& spec : target->probes) {
     if (!args.kind.empty() && args.kind != to_string(spec.kind)) continue;
     ++ran;
-    const ProbeResult r = run_probe(ProbeRequest{*line, target->id, spec, clock});
+    const ProbeResult r = run_probe(ProbeRequest{*line, target->id, spec, clock, &tls});
     all_ok = all_ok && r.ok;
     if (args.json)
       results.add(result_to_json(r));

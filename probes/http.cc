@@ -72,8 +72,8 @@ Outcome<ResponseHead> exchange(const Poco::URI& uri, const std::string& method,
     return ProbeFailure{Reason::protocol,
                         "request target holds spaces or control characters (not sent)"};
   ConnectInfo info{&r.phases, {}};
-  Outcome<HttpConnection> conn =
-      HttpConnection::open(endpoint.value(), request.line.binding, options, deadline, info);
+  Outcome<HttpConnection> conn = HttpConnection::open(endpoint.value(), request.line.binding,
+                                                      options, request.tls, deadline, info);
   if (!conn.ok()) return conn.failure();
   r.cert_expiry = info.cert_expiry;
 

@@ -22,11 +22,6 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-struct CtxFree {
-  void operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
-};
-using CtxPtr = std::unique_ptr<SSL_CTX, CtxFree>;
-
 void add_phase(std::optional<Duration>& phase, Duration d) {
   phase = phase.value_or(Duration{}) + d;
 }
@@ -101,31 +96,6 @@ Outcome<int> drive(SSL* ssl, int fd, MonoTime deadline, const std::string& what,
   }
 }
 
-// A fresh client context per connection: building one is cheap next to a
-// handshake, and nothing mutable is shared between probe threads.
-Outcome<CtxPtr> make_context(const HttpOptions& options) {
-  CtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) return ProbeFailure{Reason::tls, "tls context: " + openssl_error("cannot create")};
-  // Many servers close without a close_notify; the HTTP framing, not the TLS
-  // layer, decides whether a response was complete.
-  SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
-  if (!options.tls_verify) {
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-    return ctx;
-  }
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  const bool loaded =
-      options.ca_file.empty()
-          ? SSL_CTX_set_default_verify_paths(ctx.get()) == 1
-          : SSL_CTX_load_verify_locations(ctx.get(), options.ca_file.c_str(), nullptr) == 1;
-  if (!loaded) {
-    const std::string ca =
-        options.ca_file.empty() ? "system CA store" : "ca_file " + options.ca_file;
-    return ProbeFailure{Reason::tls, "tls context (" + ca + "): " + openssl_error("cannot load")};
-  }
-  return ctx;
-}
-
 bool is_ip_literal(const std::string& name) {
   SocketAddress literal;
   return parse_numeric_address(name, 0, literal);
@@ -173,8 +143,12 @@ void HttpConnection::SslFree::operator()(ssl_st* ssl) const { SSL_free(ssl); }
 
 Outcome<HttpConnection::SslPtr> HttpConnection::start_tls(int fd, const std::string& name,
                                                           const HttpOptions& options,
-                                                          MonoTime deadline, ConnectInfo& info) {
-  Outcome<CtxPtr> context = make_context(options);
+                                                          TlsContexts* contexts, MonoTime deadline,
+                                                          ConnectInfo& info) {
+  // Without a cache (a one-off round), a context of its own for this round.
+  const TlsSetting setting{options.tls_verify, options.ca_file};
+  Outcome<TlsContextPtr> context =
+      contexts != nullptr ? contexts->get(setting) : make_tls_context(setting);
   if (!context.ok()) return context.failure();
   SslPtr ssl(SSL_new(context.value().get()));  // holds its own reference to the context
   if (!ssl || SSL_set_fd(ssl.get(), fd) != 1)
@@ -205,7 +179,8 @@ Outcome<HttpConnection::SslPtr> HttpConnection::start_tls(int fd, const std::str
 
 Outcome<HttpConnection> HttpConnection::open(const HttpEndpoint& endpoint,
                                              const LineBinding& binding, const HttpOptions& options,
-                                             MonoTime deadline, ConnectInfo& info) {
+                                             TlsContexts* contexts, MonoTime deadline,
+                                             ConnectInfo& info) {
   SocketAddress literal;
   const bool is_literal = parse_numeric_address(endpoint.host, endpoint.port, literal);
   MonoTime start = Steady::now();
@@ -233,7 +208,7 @@ Outcome<HttpConnection> HttpConnection::open(const HttpEndpoint& endpoint,
 
   start = Steady::now();
   const std::string& name = options.server_name.empty() ? endpoint.host : options.server_name;
-  Outcome<SslPtr> ssl = start_tls(fd.value().get(), name, options, deadline, info);
+  Outcome<SslPtr> ssl = start_tls(fd.value().get(), name, options, contexts, deadline, info);
   if (!ssl.ok()) return ssl.failure();
   add_phase(info.phases->tls, Steady::now() - start);
   return HttpConnection(std::move(fd.value()), std::move(ssl.value()));

@@ -12,7 +12,8 @@
 // addresses never reach the resolver.
 //
 // Thread-safety: an HttpConnection is used by one thread at a time; open() is
-// reentrant (TLS contexts are built per call, nothing is shared).
+// reentrant (TLS contexts come from a thread-safe TlsContexts, or are built
+// for the call).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,7 @@
 #include "core/fd.h"
 #include "core/probe_result.h"
 #include "probes/socket.h"
+#include "probes/tls_contexts.h"
 
 struct ssl_st;  // OpenSSL's SSL
 
@@ -62,9 +64,11 @@ class HttpConnection {
   // Success: a connected socket. Failure: dns (lookup failed), timeout
   // (deadline passed in any phase), bind, refused, unreachable, tls (context,
   // handshake or verification; detail says which), internal.
+  // The TLS context comes from `contexts` (not owned; shared by the rounds
+  // with the same tls_verify and ca_file); null builds one for this call.
   static Outcome<HttpConnection> open(const HttpEndpoint& endpoint, const LineBinding& binding,
-                                      const HttpOptions& options, MonoTime deadline,
-                                      ConnectInfo& info);
+                                      const HttpOptions& options, TlsContexts* contexts,
+                                      MonoTime deadline, ConnectInfo& info);
 
   // Writes all of `data` by `deadline`. Failure: timeout, protocol (the
   // server reset or closed the connection), tls, internal.
@@ -84,7 +88,7 @@ class HttpConnection {
   HttpConnection(Fd fd, SslPtr ssl) : fd_(std::move(fd)), ssl_(std::move(ssl)) {}
 
   static Outcome<SslPtr> start_tls(int fd, const std::string& name, const HttpOptions& options,
-                                   MonoTime deadline, ConnectInfo& info);
+                                   TlsContexts* contexts, MonoTime deadline, ConnectInfo& info);
 
   Fd fd_;       // non-blocking; declared first, so it closes after ssl_ is freed
   SslPtr ssl_;  // the TLS session over fd_; null for plain HTTP

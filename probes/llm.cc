@@ -128,8 +128,8 @@ bool LlmRound::send(const LlmRequest& wire, const Poco::URI& base) {
   tls.ca_file = o_.ca_file;
   tls.server_name = o_.server_name;
   ConnectInfo info{&r_.phases, {}};
-  Outcome<HttpConnection> conn =
-      HttpConnection::open(endpoint.value(), request_.line.binding, tls, deadline_, info);
+  Outcome<HttpConnection> conn = HttpConnection::open(endpoint.value(), request_.line.binding, tls,
+                                                      request_.tls, deadline_, info);
   if (!conn.ok()) {
     wipe(text);
     return fail(conn.failure()), false;

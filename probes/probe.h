@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/probe_result.h"
 #include "core/time.h"
+#include "probes/tls_contexts.h"
 
 namespace linewatch {
 
@@ -21,6 +22,9 @@ struct ProbeRequest {
   const std::string& target_id;
   const ProbeSpec& spec;
   const Clock& clock;  // wall time stamps the result; monotonic time measures
+  // HTTP and LLM: the shared TLS contexts (not owned, thread-safe, outliving
+  // the round); null = the round builds its own, as a one-off call may.
+  TlsContexts* tls = nullptr;
 };
 
 // Runs one round of request.spec.kind. Fills line, target, kind, time, duration.

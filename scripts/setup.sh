@@ -28,8 +28,9 @@ packages=(
   # the page tests load the agent's built-in page in headless Chromium
   chromium
 )
-# --bench adds what only the benchmarks compare against: FRR's bfdd.
-if [ "${1:-}" = --bench ]; then packages+=(frr); fi
+# --bench adds what only the benchmarks compare against: FRR's bfdd and
+# blackbox_exporter (bench/https_vs_blackbox.sh).
+if [ "${1:-}" = --bench ]; then packages+=(frr prometheus-blackbox-exporter); fi
 
 log=${LINEWATCH_SETUP_LOG:-/tmp/linewatch-setup.log}
 lock_wait=${LINEWATCH_APT_LOCK_WAIT:-600}
@@ -83,7 +84,7 @@ apt_update() {
 }
 
 export DEBIAN_FRONTEND=noninteractive
-# Prometheus, Alertmanager and FRR are daemons whose packages start their
+# Prometheus, Alertmanager, FRR and blackbox_exporter are daemons whose packages start their
 # service on install (Prometheus and Alertmanager listening on every address). The tests and
 # benchmarks start their own instances on loopback or in the lab's
 # namespaces, so the install is told not to start any service, through
