@@ -124,7 +124,10 @@ void FailoverParts::stop() {
 }
 
 void Agent::Impl::on_round(Probing& p, std::size_t job_index, const ProbeJob& job) {
-  const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock});
+  on_result(p, job_index, run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock}));
+}
+
+void Agent::Impl::on_result(Probing& p, std::size_t job_index, const ProbeResult& r) {
   results.publish(r);
   const signed char now_ok = r.ok ? 1 : 0;
   if (p.last_ok[job_index] != now_ok) {
@@ -247,9 +250,25 @@ std::unique_ptr<Probing> Agent::Impl::make_probing(std::shared_ptr<const Config>
   auto jobs = make_jobs(*p->config);
   p->last_ok.assign(jobs.size(), -1);
   Probing* raw = p.get();
+  Scheduler::Launch launch;
+  if (auto engine = RoundEngine::start()) {
+    p->engine = std::move(*engine);
+    launch = [this, raw](std::size_t i, const ProbeJob& job, MonoTime,
+                         std::function<void()> finished) {
+      raw->engine->submit(ProbeRequest{*job.line, job.target->id, *job.spec, clock},
+                          [this, raw, i, finished = std::move(finished)](ProbeResult r) {
+                            on_result(*raw, i, r);
+                            finished();
+                          });
+    };
+  } else {
+    log(LogLevel::warn, "msg=\"round engine: cannot start; packet rounds run on workers\" error=" +
+                            log_quote(engine.error().message));
+  }
   p->scheduler = std::make_unique<Scheduler>(
       clock, std::move(jobs), p->config->agent.workers,
-      [this, raw](std::size_t i, const ProbeJob& job, MonoTime) { on_round(*raw, i, job); });
+      [this, raw](std::size_t i, const ProbeJob& job, MonoTime) { on_round(*raw, i, job); },
+      std::move(launch));
   return p;
 }
 
