@@ -149,6 +149,10 @@ struct Agent::Impl {
   std::string routes_json() const;
   std::string lines_json() const;
   SchedulerStats scheduler_stats_locked() const;  // parts_mu held
+  RoundEngineStats engine_stats_locked() const;   // parts_mu held (never waits for the loop)
+  // What the agent's own health asks to fix now; empty when the load is met.
+  std::vector<std::string> load_warnings_locked(const SchedulerStats& s,
+                                                const RoundEngineStats& e) const;
 
   // The reload (agent_reload.cc), on the reloader's thread.
   void reload(std::promise<ReloadOutcome>& verdict);
@@ -191,7 +195,8 @@ struct Agent::Impl {
   std::unique_ptr<FailoverParts> failover;  // only with routes
   std::unique_ptr<BandwidthSampler> bandwidth;
   std::unique_ptr<Probing> probing;
-  SchedulerStats retired;  // summed over the schedulers a reload replaced
+  SchedulerStats retired;           // summed over the schedulers a reload replaced
+  RoundEngineStats retired_engine;  // the same for their round engines' counters
   bool started = false;
 
   // Schedulers a reload stopped with rounds still running (reload thread,

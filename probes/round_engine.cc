@@ -138,17 +138,25 @@ void RoundEngine::submit(const ProbeRequest& request, Done done) {
 }
 
 RoundEngineStats RoundEngine::stats() const {
-  State* state = state_.get();
-  return loop_->call([state] {
-    RoundEngineStats s = state->stats;
-    const MonoTime now = Steady::now();
-    s.rounds_started = state->submitted.load();
-    s.in_flight = s.rounds_started - s.rounds_done;
-    s.icmp_sockets = state->channels.size();
-    s.lag_p99 = state->lag.p99(now);
-    s.lag_max = state->lag.max(now);
-    return s;
-  });
+  const EngineCounters& c = state_->stats;
+  RoundEngineStats s;
+  s.rounds_done = c.rounds_done.load(std::memory_order_relaxed);
+  s.rounds_started = std::max(state_->submitted.load(), s.rounds_done);
+  s.in_flight = s.rounds_started - s.rounds_done;
+  s.icmp_sockets = c.icmp_sockets.load(std::memory_order_relaxed);
+  s.echoes_sent = c.echoes_sent.load(std::memory_order_relaxed);
+  s.replies = c.replies.load(std::memory_order_relaxed);
+  s.late_replies = c.late_replies.load(std::memory_order_relaxed);
+  s.ignored = c.ignored.load(std::memory_order_relaxed);
+  s.overflow_drops = c.overflow_drops.load(std::memory_order_relaxed);
+  s.receive_errors = c.receive_errors.load(std::memory_order_relaxed);
+  s.send_errors = c.send_errors.load(std::memory_order_relaxed);
+  s.connects = c.connects.load(std::memory_order_relaxed);
+  std::lock_guard lock(state_->lag_mu);
+  const MonoTime now = Steady::now();
+  s.lag_p99 = state_->lag.p99(now);
+  s.lag_max = state_->lag.max(now);
+  return s;
 }
 
 }  // namespace linewatch

@@ -115,7 +115,7 @@ class RoundEngine {
   // dropped. Idempotent.
   void stop();
 
-  // A snapshot (waits for the loop between two callbacks).
+  // A snapshot of the counters; never waits for the loop.
   RoundEngineStats stats() const;
 
   // Runs `fn` on the loop thread (tests use it to stall the loop).

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -131,6 +132,21 @@ struct TcpRound {
   ProbeFailure last{Reason::internal, "connect: no address"};
 };
 
+// The engine's counters: written on the loop, read by stats() from any
+// thread without waiting for the loop (relaxed atomics: figures, not sync).
+struct EngineCounters {
+  std::atomic<std::uint64_t> rounds_done{0};
+  std::atomic<std::uint64_t> icmp_sockets{0};
+  std::atomic<std::uint64_t> echoes_sent{0};
+  std::atomic<std::uint64_t> replies{0};
+  std::atomic<std::uint64_t> late_replies{0};
+  std::atomic<std::uint64_t> ignored{0};
+  std::atomic<std::uint64_t> overflow_drops{0};
+  std::atomic<std::uint64_t> receive_errors{0};
+  std::atomic<std::uint64_t> send_errors{0};
+  std::atomic<std::uint64_t> connects{0};
+};
+
 struct RoundEngine::State {
   State(EventLoop& l, RoundEngineOptions o) : loop(l), options(o), lag(o.lag_window) {}
 
@@ -143,8 +159,13 @@ struct RoundEngine::State {
   std::unordered_map<std::uint64_t, std::unique_ptr<IcmpRound>> icmp;
   std::unordered_map<std::uint64_t, std::unique_ptr<TcpRound>> tcp;
   std::map<std::pair<std::string, int>, std::unique_ptr<EchoChannel>> channels;
-  RoundEngineStats stats;
-  LagWindow lag;
+  EngineCounters stats;
+  std::mutex lag_mu;  // the loop records, stats() reads
+  LagWindow lag;      // guarded by lag_mu
+  void record_lag(MonoTime now, Duration late) {
+    std::lock_guard lock(lag_mu);
+    lag.record(now, late);
+  }
 
   // Hands `r` to the round's caller, filled as run_probe() fills it.
   void finish(RoundCommon& round, ProbeResult r);

@@ -82,7 +82,7 @@ ProbeResult icmp_result(const IcmpRound& round) {
 void RoundEngine::State::start_icmp(RoundCommon common, SocketAddress target) {
   if (stopped) return;
   const MonoTime now = Steady::now();
-  lag.record(now, now - common.submitted);
+  record_lag(now, now - common.submitted);
   const ProbeSpec& spec = common.request.spec;
   const auto key = std::make_pair(common.request.line.id, target.family());
   auto found = channels.find(key);
@@ -114,6 +114,7 @@ void RoundEngine::State::start_icmp(RoundCommon common, SocketAddress target) {
       return;
     }
     found = channels.emplace(key, std::move(channel)).first;
+    ++stats.icmp_sockets;
   }
   const std::uint64_t id = common.id;
   auto round = std::make_unique<IcmpRound>(std::move(common));
@@ -136,7 +137,7 @@ void RoundEngine::State::start_icmp(RoundCommon common, SocketAddress target) {
 namespace {
 
 // Sends echo `index` of `round`; returns false when sendto() refused it.
-bool send_echo(IcmpRound& round, std::size_t index, RoundEngineStats& stats) {
+bool send_echo(IcmpRound& round, std::size_t index, EngineCounters& stats) {
   EchoChannel& channel = *round.channel;
   RoundEcho& echo = round.echoes[index];
   const ProbeSpec& spec = round.common.request.spec;
@@ -184,7 +185,7 @@ std::optional<Duration> RoundEngine::State::step_icmp(std::uint64_t id, MonoTime
   const auto found = icmp.find(id);
   if (found == icmp.end()) return std::nullopt;
   IcmpRound& round = *found->second;
-  if (round.timer) lag.record(now, now - round.due);
+  if (round.timer) record_lag(now, now - round.due);
   const ProbeSpec& spec = round.common.request.spec;
   EchoChannel& channel = *round.channel;
   while (round.next < round.echoes.size() &&

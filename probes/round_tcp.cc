@@ -67,7 +67,7 @@ bool try_next(const TcpRound& round) {
 void RoundEngine::State::start_tcp(std::unique_ptr<TcpRound> round) {
   if (stopped) return;
   const MonoTime now = Steady::now();
-  lag.record(now, now - round->common.submitted);
+  record_lag(now, now - round->common.submitted);
   ++stats.connects;
   const std::uint64_t id = round->common.id;
   TcpRound* raw = round.get();
