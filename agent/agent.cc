@@ -124,7 +124,10 @@ void FailoverParts::stop() {
 }
 
 void Agent::Impl::on_round(Probing& p, std::size_t job_index, const ProbeJob& job) {
-  const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock, &tls});
+  on_result(p, job_index, run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock, &tls}));
+}
+
+void Agent::Impl::on_result(Probing& p, std::size_t job_index, const ProbeResult& r) {
   results.publish(r);
   const signed char now_ok = r.ok ? 1 : 0;
   if (p.last_ok[job_index] != now_ok) {
@@ -247,9 +250,25 @@ std::unique_ptr<Probing> Agent::Impl::make_probing(std::shared_ptr<const Config>
   auto jobs = make_jobs(*p->config);
   p->last_ok.assign(jobs.size(), -1);
   Probing* raw = p.get();
+  Scheduler::Launch launch;
+  if (auto engine = RoundEngine::start()) {
+    p->engine = std::move(*engine);
+    launch = [this, raw](std::size_t i, const ProbeJob& job, MonoTime,
+                         std::function<void()> finished) {
+      raw->engine->submit(ProbeRequest{*job.line, job.target->id, *job.spec, clock},
+                          [this, raw, i, finished = std::move(finished)](ProbeResult r) {
+                            on_result(*raw, i, r);
+                            finished();
+                          });
+    };
+  } else {
+    log(LogLevel::warn, "msg=\"round engine: cannot start; packet rounds run on workers\" error=" +
+                            log_quote(engine.error().message));
+  }
   p->scheduler = std::make_unique<Scheduler>(
       clock, std::move(jobs), p->config->agent.workers,
-      [this, raw](std::size_t i, const ProbeJob& job, MonoTime) { on_round(*raw, i, job); });
+      [this, raw](std::size_t i, const ProbeJob& job, MonoTime) { on_round(*raw, i, job); },
+      std::move(launch));
   return p;
 }
 
@@ -263,7 +282,66 @@ SchedulerStats Agent::Impl::scheduler_stats_locked() const {
   s.lag_total += now.lag_total;
   s.lag_max = std::max(s.lag_max, now.lag_max);
   s.in_flight = now.in_flight;
+  s.launched_in_flight = now.launched_in_flight;
+  s.queued = now.queued;
+  // The last minute's figures are the running scheduler's: a reload starts them afresh.
+  s.rounds_per_second = now.rounds_per_second;
+  s.overruns_last_minute = now.overruns_last_minute;
+  s.missed_last_minute = now.missed_last_minute;
   return s;
+}
+
+RoundEngineStats Agent::Impl::engine_stats_locked() const {
+  RoundEngineStats s = retired_engine;
+  if (!probing || !probing->engine) return s;
+  const RoundEngineStats now = probing->engine->stats();
+  s.rounds_started += now.rounds_started;
+  s.rounds_done += now.rounds_done;
+  s.in_flight = now.in_flight;
+  s.icmp_sockets = now.icmp_sockets;
+  s.echoes_sent += now.echoes_sent;
+  s.replies += now.replies;
+  s.late_replies += now.late_replies;
+  s.ignored += now.ignored;
+  s.overflow_drops += now.overflow_drops;
+  s.receive_errors += now.receive_errors;
+  s.send_errors += now.send_errors;
+  s.connects += now.connects;
+  s.lag_p99 = now.lag_p99;
+  s.lag_max = now.lag_max;
+  return s;
+}
+
+// The loop lag above which the packet rounds' timing cannot be trusted: a
+// round's echoes would leave late and its replies be read late.
+constexpr Duration kLoopLagBound = std::chrono::milliseconds(10);
+
+std::vector<std::string> Agent::Impl::load_warnings_locked(const SchedulerStats& s,
+                                                           const RoundEngineStats& e) const {
+  std::vector<std::string> w;
+  if (s.overruns_last_minute > 0)
+    w.push_back(std::to_string(s.overruns_last_minute) +
+                " probe slots skipped in the last minute because the job's previous round was "
+                "still running: the configured load cannot be met on this machine (fewer "
+                "targets, longer intervals, or more agent.workers for HTTP and LLM rounds)");
+  if (s.missed_last_minute > 0)
+    w.push_back(std::to_string(s.missed_last_minute) +
+                " probe slots missed in the last minute because the scheduler's timer stalled: "
+                "the machine is overloaded");
+  if (e.lag_p99 > kLoopLagBound)
+    w.push_back("round engine loop lag p99 " +
+                format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(e.lag_p99)) +
+                " over the last 10 s is above 10ms: ICMP and TCP rounds start and read late; "
+                "the configured packet probes cannot be met on this machine");
+  const int workers = config->agent.workers;
+  if (s.queued > static_cast<std::size_t>(workers))
+    w.push_back(std::to_string(s.queued) + " rounds wait for one of " + std::to_string(workers) +
+                " workers: raise agent.workers or lengthen the HTTP and LLM intervals");
+  if (e.overflow_drops > 0)
+    w.push_back(std::to_string(e.overflow_drops) +
+                " echo replies dropped by the kernel since start because a shared echo socket's "
+                "receive buffer was full (net.core.rmem_max caps it without CAP_NET_ADMIN)");
+  return w;
 }
 
 // The scrape reads snapshots only, each copied under its owner's lock; the
@@ -274,6 +352,10 @@ MetricsSources Agent::Impl::metrics_sources() {
   s.scheduler = [this] {
     std::shared_lock lock(parts_mu);
     return scheduler_stats_locked();
+  };
+  s.engine = [this] {
+    std::shared_lock lock(parts_mu);
+    return engine_stats_locked();
   };
   s.storage = [this] { return store->stats(); };
   std::shared_lock lock(parts_mu);
@@ -493,6 +575,7 @@ bool Agent::stop(Duration grace) {
   if (joined) {
     std::unique_lock lock(impl_->parts_mu);
     impl_->retired = impl_->scheduler_stats_locked();
+    impl_->retired_engine = impl_->engine_stats_locked();
     impl_->probing.reset();
     impl_->abandoned.clear();
   }
@@ -520,7 +603,33 @@ std::string Agent::status_json() const {
   sched->set("missed", ss.missed);
   sched->set("lag_avg_ms", ss.rounds ? to_ms(ss.lag_total) / static_cast<double>(ss.rounds) : 0.0);
   sched->set("lag_max_ms", to_ms(ss.lag_max));
+  sched->set("rounds_per_second", ss.rounds_per_second);
+  sched->set("queue", ss.queued);
+  sched->set("workers_busy", ss.in_flight);
+  sched->set("workers", impl_->config->agent.workers);
+  sched->set("overruns_last_minute", ss.overruns_last_minute);
+  sched->set("missed_last_minute", ss.missed_last_minute);
   doc.set("scheduler", sched);
+
+  const RoundEngineStats es = impl_->engine_stats_locked();
+  Poco::JSON::Object::Ptr engine = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  engine->set("running", impl_->probing && impl_->probing->engine != nullptr);
+  engine->set("rounds_in_flight", es.in_flight);
+  engine->set("rounds_done", es.rounds_done);
+  engine->set("loop_lag_p99_ms", to_ms(es.lag_p99));
+  engine->set("loop_lag_max_ms", to_ms(es.lag_max));
+  engine->set("icmp_sockets", es.icmp_sockets);
+  engine->set("echoes_sent", es.echoes_sent);
+  engine->set("replies", es.replies);
+  engine->set("late_replies", es.late_replies);
+  engine->set("overflow_drops", es.overflow_drops);
+  engine->set("ignored_packets", es.ignored);
+  engine->set("send_errors", es.send_errors);
+  doc.set("engine", engine);
+
+  Poco::JSON::Array::Ptr warnings = new Poco::JSON::Array;
+  for (const std::string& w : impl_->load_warnings_locked(ss, es)) warnings->add(w);
+  doc.set("warnings", warnings);
 
   const auto st = impl_->store->stats();
   Poco::JSON::Object::Ptr storage = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);

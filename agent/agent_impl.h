@@ -37,6 +37,7 @@
 #include "exporters/notify_outbox.h"
 #include "exporters/plan_pusher.h"
 #include "probes/liveness_engine.h"
+#include "probes/round_engine.h"
 #include "probes/tls_contexts.h"
 #include "rules/status_board.h"
 #include "storage/outbox.h"
@@ -104,7 +105,9 @@ struct FailoverParts {
   void stop();
 };
 
-// The scheduler with the config its jobs point into.
+// The scheduler with the config its jobs point into, and the round engine
+// that runs its packet rounds (null when its loop could not start: then
+// every round runs on a worker).
 struct Probing {
   std::shared_ptr<const Config> config;
   // Last outcome per job, to log only on change. A job never runs twice at
@@ -112,6 +115,9 @@ struct Probing {
   // writer at a time.
   std::vector<signed char> last_ok;
   std::unique_ptr<Scheduler> scheduler;
+  // After the scheduler: destroyed first, so no round ends into a scheduler
+  // that is gone.
+  std::unique_ptr<RoundEngine> engine;
 };
 
 // The notify receivers: the sender's threads and the notices' writer.
@@ -129,6 +135,8 @@ struct Agent::Impl {
 
   // open(): each part from `c`.
   void on_round(Probing& probing, std::size_t job_index, const ProbeJob& job);
+  // A round's result, from a worker or the round engine's loop.
+  void on_result(Probing& probing, std::size_t job_index, const ProbeResult& r);
   std::shared_ptr<StoreAvailability> make_availability(const Config& c);
   Result<Receivers> make_receivers(const Config& c);
   // The fallible half of the failover: pushers, apply options, liveness sockets.
@@ -142,6 +150,10 @@ struct Agent::Impl {
   std::string routes_json() const;
   std::string lines_json() const;
   SchedulerStats scheduler_stats_locked() const;  // parts_mu held
+  RoundEngineStats engine_stats_locked() const;   // parts_mu held (never waits for the loop)
+  // What the agent's own health asks to fix now; empty when the load is met.
+  std::vector<std::string> load_warnings_locked(const SchedulerStats& s,
+                                                const RoundEngineStats& e) const;
 
   // The reload (agent_reload.cc), on the reloader's thread.
   void reload(std::promise<ReloadOutcome>& verdict);
@@ -187,7 +199,8 @@ struct Agent::Impl {
   std::unique_ptr<FailoverParts> failover;  // only with routes
   std::unique_ptr<BandwidthSampler> bandwidth;
   std::unique_ptr<Probing> probing;
-  SchedulerStats retired;  // summed over the schedulers a reload replaced
+  SchedulerStats retired;           // summed over the schedulers a reload replaced
+  RoundEngineStats retired_engine;  // the same for their round engines' counters
   bool started = false;
 
   // Schedulers a reload stopped with rounds still running (reload thread,

@@ -224,6 +224,7 @@ void Agent::Impl::replace_probing(const std::shared_ptr<const Config>& next) {
   {
     std::unique_lock lock(parts_mu);
     retired = scheduler_stats_locked();
+    retired_engine = engine_stats_locked();
     done = std::move(probing);
     probing = std::move(fresh);
     if (started) probing->scheduler->start();

@@ -115,6 +115,16 @@ void MetricsCollector::Impl::add_agent() {
     metrics.scheduler_missed.Add({});
     metrics.scheduler_lag.Add({});
     metrics.scheduler_lag_max.Add({});
+    metrics.scheduler_queue.Add({});
+    metrics.scheduler_rounds_per_second.Add({});
+  }
+  if (sources.engine) {
+    metrics.engine_in_flight.Add({});
+    metrics.engine_loop_lag_p99.Add({});
+    metrics.engine_loop_lag_max.Add({});
+    metrics.engine_late_replies.Add({});
+    metrics.engine_overflow_drops.Add({});
+    metrics.engine_ignored_packets.Add({});
   }
   if (sources.storage) {
     const char* names[] = {"result", "event", "bandwidth"};

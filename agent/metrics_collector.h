@@ -47,6 +47,7 @@
 #include "exporters/metrics.h"
 #include "exporters/notify_outbox.h"
 #include "exporters/plan_pusher.h"
+#include "probes/round_engine.h"
 #include "rules/alert_engine.h"
 #include "storage/outbox.h"
 #include "storage/store.h"
@@ -83,6 +84,7 @@ struct ConfigReloadFigures {
 // the agent does not exist (no routes: no failover; no apply; ...).
 struct MetricsSources {
   std::function<SchedulerStats()> scheduler;
+  std::function<RoundEngineStats()> engine;  // summed over the engines a reload replaced
   std::function<WriterStats()> storage;
   std::function<FailoverSnapshot()> failover;
   std::function<LocalApplyStats()> apply;

@@ -37,6 +37,19 @@ void MetricsCollector::Impl::read_scheduler() {
   raise_to(metrics.scheduler_missed.Add({}), static_cast<double>(st.missed));
   raise_to(metrics.scheduler_lag.Add({}), seconds(st.lag_total));
   metrics.scheduler_lag_max.Add({}).Set(seconds(st.lag_max));
+  metrics.scheduler_queue.Add({}).Set(static_cast<double>(st.queued));
+  metrics.scheduler_rounds_per_second.Add({}).Set(st.rounds_per_second);
+}
+
+void MetricsCollector::Impl::read_engine() {
+  if (!sources.engine) return;
+  const RoundEngineStats st = sources.engine();
+  metrics.engine_in_flight.Add({}).Set(static_cast<double>(st.in_flight));
+  metrics.engine_loop_lag_p99.Add({}).Set(seconds(st.lag_p99));
+  metrics.engine_loop_lag_max.Add({}).Set(seconds(st.lag_max));
+  raise_to(metrics.engine_late_replies.Add({}), static_cast<double>(st.late_replies));
+  raise_to(metrics.engine_overflow_drops.Add({}), static_cast<double>(st.overflow_drops));
+  raise_to(metrics.engine_ignored_packets.Add({}), static_cast<double>(st.ignored));
 }
 
 void MetricsCollector::Impl::read_storage() {
@@ -184,6 +197,7 @@ std::string MetricsCollector::scrape() {
   std::shared_lock series(impl_->series_mu);
   impl_->read_reload();
   impl_->read_scheduler();
+  impl_->read_engine();
   impl_->read_storage();
   impl_->read_failover();
   impl_->read_routes();

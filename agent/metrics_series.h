@@ -96,6 +96,7 @@ struct MetricsCollector::Impl {
   void add_agent();
 
   void read_scheduler();
+  void read_engine();
   void read_storage();
   void read_failover();
   void read_routes();

@@ -1,6 +1,41 @@
 #include "agent/scheduler.h"
 
+#include <algorithm>
+
+#include "probes/round_engine.h"
+#include "probes/socket.h"
+
 namespace linewatch {
+
+std::int64_t MinuteWindow::step_of(MonoTime t) const {
+  return std::chrono::duration_cast<std::chrono::seconds>(t - *first_).count();
+}
+
+void MinuteWindow::add(MonoTime now, std::uint64_t n) {
+  if (!first_) first_ = now;
+  const std::int64_t step = step_of(now);
+  const std::size_t slot = static_cast<std::size_t>(step % kSteps);
+  if (steps_[slot] != step) {
+    steps_[slot] = step;
+    counts_[slot] = 0;
+  }
+  counts_[slot] += n;
+}
+
+std::uint64_t MinuteWindow::sum(MonoTime now) const {
+  if (!first_) return 0;
+  const std::int64_t step = step_of(now);
+  std::uint64_t total = 0;
+  for (int i = 0; i < kSteps; ++i)
+    if (steps_[i] > step - kSteps && steps_[i] <= step) total += counts_[i];
+  return total;
+}
+
+double MinuteWindow::seconds(MonoTime now) const {
+  if (!first_) return 1.0;
+  const double covered = std::chrono::duration<double>(now - *first_).count();
+  return std::clamp(covered, 1.0, static_cast<double>(kSteps));
+}
 
 std::vector<ProbeJob> make_jobs(const Config& config) {
   std::vector<ProbeJob> jobs;
@@ -11,6 +46,13 @@ std::vector<ProbeJob> make_jobs(const Config& config) {
 }
 
 namespace {
+
+bool literal_host(const ProbeSpec& spec) {
+  SocketAddress ignored;
+  const std::string& host = spec.kind == ProbeKind::icmp ? spec.icmp.host : spec.tcp.host;
+  return parse_numeric_address(host, 0, ignored);
+}
+
 std::vector<Duration> intervals_of(const std::vector<ProbeJob>& jobs) {
   std::vector<Duration> out;
   out.reserve(jobs.size());
@@ -19,11 +61,23 @@ std::vector<Duration> intervals_of(const std::vector<ProbeJob>& jobs) {
 }
 }  // namespace
 
-Scheduler::Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers, Runner run)
+Scheduler::Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers, Runner run,
+                     Launch launch)
     : clock_(clock),
       jobs_(std::move(jobs)),
       worker_count_(workers < 1 ? 1 : workers),
       run_(std::move(run)),
+      launch_(std::move(launch)),
+      routes_([&] {
+        std::vector<Route> routes;
+        for (const ProbeJob& j : jobs_) {
+          if (!launch_ || !RoundEngine::handles(*j.spec))
+            routes.push_back(Route::worker);
+          else
+            routes.push_back(literal_host(*j.spec) ? Route::launch : Route::resolve_then_launch);
+        }
+        return routes;
+      }()),
       timetable_(intervals_of(jobs_), clock.now()) {}
 
 Scheduler::~Scheduler() {
@@ -47,9 +101,9 @@ bool Scheduler::stop(Duration grace) {
   queue_.clear();
   timer_cv_.notify_all();
   work_cv_.notify_all();
-  const bool all_done = grace == Duration::max()
-                            ? (idle_cv_.wait(lock, [&] { return live_threads_ == 0; }), true)
-                            : idle_cv_.wait_for(lock, grace, [&] { return live_threads_ == 0; });
+  const auto idle = [&] { return live_threads_ == 0 && stats_.launched_in_flight == 0; };
+  const bool all_done = grace == Duration::max() ? (idle_cv_.wait(lock, idle), true)
+                                                 : idle_cv_.wait_for(lock, grace, idle);
   lock.unlock();
   if (!all_done) {
     // The owner ends the process; joining would block on a round in flight.
@@ -66,10 +120,39 @@ SchedulerStats Scheduler::stats() const {
   SchedulerStats s = stats_;
   s.overruns = timetable_.overruns();
   s.missed = timetable_.missed();
+  s.queued = queue_.size();
+  const MonoTime now = clock_.now();
+  s.rounds_per_second =
+      static_cast<double>(started_window_.sum(now)) / started_window_.seconds(now);
+  s.overruns_last_minute = overrun_window_.sum(now);
+  s.missed_last_minute = missed_window_.sum(now);
   return s;
 }
 
+void Scheduler::count_start(const Timetable::Slot& slot) {
+  const MonoTime now = clock_.now();
+  const Duration lag = now - slot.planned;
+  ++stats_.rounds;
+  stats_.lag_total += lag;
+  if (lag > stats_.lag_max) stats_.lag_max = lag;
+  started_window_.add(now, 1);
+}
+
+// Hands one round to launch_; mu_ not held (it may resolve a name).
+void Scheduler::launch(const Timetable::Slot& slot) {
+  const std::size_t job = slot.job;
+  launch_(job, jobs_[job], slot.planned, [this, job] { finished(job); });
+}
+
+void Scheduler::finished(std::size_t job) {
+  std::lock_guard lock(mu_);
+  --stats_.launched_in_flight;
+  timetable_.set_running(job, false);
+  if (stopping_) idle_cv_.notify_all();
+}
+
 void Scheduler::timer_loop() {
+  std::vector<Timetable::Slot> launching;
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const auto next = timetable_.next_due();
@@ -78,13 +161,30 @@ void Scheduler::timer_loop() {
       break;
     }
     if (timer_cv_.wait_until(lock, *next, [&] { return stopping_; })) break;
-    for (const auto& slot : timetable_.take_due(clock_.now())) {
+    const std::uint64_t overruns = timetable_.overruns();
+    const std::uint64_t missed = timetable_.missed();
+    const MonoTime now = clock_.now();
+    launching.clear();
+    for (const auto& slot : timetable_.take_due(now)) {
       timetable_.set_running(slot.job, true);
+      if (routes_[slot.job] == Route::launch) {
+        count_start(slot);
+        ++stats_.launched_in_flight;
+        launching.push_back(slot);
+        continue;
+      }
       queue_.push_back(slot);
       // One wake per slot: waking every idle worker for each slot cost more
       // CPU in futex calls than the TCP probes themselves (bench_scheduler).
       work_cv_.notify_one();
     }
+    overrun_window_.add(now, timetable_.overruns() - overruns);
+    missed_window_.add(now, timetable_.missed() - missed);
+    if (launching.empty()) continue;
+    // Outside the lock: a round that ends at once calls finished().
+    lock.unlock();
+    for (const auto& slot : launching) launch(slot);
+    lock.lock();
   }
   --live_threads_;
   idle_cv_.notify_all();
@@ -97,11 +197,15 @@ void Scheduler::worker_loop() {
     if (stopping_) break;
     const Timetable::Slot slot = queue_.front();
     queue_.pop_front();
-    const Duration lag = clock_.now() - slot.planned;
-    ++stats_.rounds;
+    count_start(slot);
+    if (routes_[slot.job] == Route::resolve_then_launch) {
+      ++stats_.launched_in_flight;
+      lock.unlock();
+      launch(slot);  // blocks only to resolve the name
+      lock.lock();
+      continue;
+    }
     ++stats_.in_flight;
-    stats_.lag_total += lag;
-    if (lag > stats_.lag_max) stats_.lag_max = lag;
     lock.unlock();
     run_(slot.job, jobs_[slot.job], slot.planned);
     lock.lock();

@@ -1,19 +1,28 @@
-// Scheduler: runs every probe job on its Timetable with a fixed pool of workers.
+// Scheduler: runs every probe job on its Timetable.
 //
-// One timer thread takes due slots from the Timetable and hands them to
-// `workers` threads; a round blocks its worker for at most its budget. When
-// every worker is busy, due rounds wait in a queue and start late (counted in
-// lag); they never stack on the same job (the Timetable skips that slot).
+// One timer thread takes due slots from the Timetable. Packet rounds (ICMP,
+// plain TCP connects: RoundEngine::handles) go to the `launch` function,
+// which starts them without waiting (on the round engine's event loop) and
+// reports their end through `finished`; the rest (HTTP, LLM, TCP with
+// send/expect) go to `workers` threads, where a round blocks its worker for
+// at most its budget. So `workers` bounds only those, and a slow HTTP
+// endpoint cannot starve the packet rounds. A packet job whose host is a
+// name is handed to a worker to resolve, which then launches it and moves
+// on. When every worker is busy, due rounds wait in a queue and start late
+// (counted in lag); no round stacks on its own job (the Timetable skips
+// that slot). Without `launch`, every round runs on a worker.
 //
 // Thread-safe: stats() may be called from any thread. start() and stop() from
 // the owner only.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -34,20 +43,50 @@ struct ProbeJob {
 std::vector<ProbeJob> make_jobs(const Config& config);
 
 struct SchedulerStats {
-  std::uint64_t rounds = 0;     // rounds started
-  std::uint64_t overruns = 0;   // slots skipped because the job was still running
-  std::uint64_t missed = 0;     // slots skipped because the timer stalled
-  Duration lag_total{0};        // sum over rounds of (actual start − planned start)
+  std::uint64_t rounds = 0;    // rounds started
+  std::uint64_t overruns = 0;  // slots skipped because the job was still running
+  std::uint64_t missed = 0;    // slots skipped because the timer stalled
+  Duration lag_total{0};       // sum over rounds of (actual start − planned start)
   Duration lag_max{0};
-  int in_flight = 0;
+  int in_flight = 0;           // rounds on workers now
+  int launched_in_flight = 0;  // rounds handed to `launch` and not yet finished
+  std::size_t queued = 0;      // due rounds waiting for a worker now
+  // Over the last minute (a sliding window of one-second steps).
+  double rounds_per_second = 0;
+  std::uint64_t overruns_last_minute = 0;
+  std::uint64_t missed_last_minute = 0;
+};
+
+// Counts events in one-second steps over the last minute.
+class MinuteWindow {
+ public:
+  void add(MonoTime now, std::uint64_t n);
+  std::uint64_t sum(MonoTime now) const;  // over the 60 s before `now`
+  // The seconds the window covers so far (1..60): a young window divides by less.
+  double seconds(MonoTime now) const;
+
+ private:
+  static constexpr int kSteps = 60;
+  std::int64_t step_of(MonoTime t) const;
+  std::array<std::uint64_t, kSteps> counts_{};
+  std::array<std::int64_t, kSteps> steps_{};  // which second each slot holds
+  std::optional<MonoTime> first_;
 };
 
 class Scheduler {
  public:
   // Runs one round of jobs[index]; called on a worker thread. Must not throw.
   using Runner = std::function<void(std::size_t index, const ProbeJob& job, MonoTime planned)>;
+  // Starts one round of jobs[index] and returns without waiting for it; the
+  // round calls `finished` once, from any thread, when it has ended. Called
+  // on the timer thread (a literal host) or a worker (a name to resolve).
+  // Must not throw nor block beyond resolving a name.
+  using Launch = std::function<void(std::size_t index, const ProbeJob& job, MonoTime planned,
+                                    std::function<void()> finished)>;
 
-  Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers, Runner run);
+  // `launch` empty: every round runs on the workers.
+  Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers, Runner run,
+            Launch launch = {});
   ~Scheduler();  // stop(grace = infinite) if still running
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -55,10 +94,12 @@ class Scheduler {
   // Starts the timer and workers; the first slots fall in the next interval.
   void start();
 
-  // Stops dispatching and waits up to `grace` for rounds in flight to end.
-  // Returns true when every thread was joined. On false, threads still run a
-  // round and the caller must keep everything the jobs point to alive, or
-  // end the process (the agent does after flushing storage).
+  // Stops dispatching and waits up to `grace` for rounds in flight to end,
+  // launched ones included. Returns true when every thread was joined and
+  // every launched round finished. On false, threads still run a round (or
+  // launched rounds may still call `finished`: stop their engine before
+  // destroying this) and the caller must keep everything the jobs point to
+  // alive, or end the process (the agent does after flushing storage).
   bool stop(Duration grace);
 
   SchedulerStats stats() const;
@@ -66,11 +107,19 @@ class Scheduler {
  private:
   void timer_loop();
   void worker_loop();
+  void launch(const Timetable::Slot& slot);
+  void finished(std::size_t job);
+  void count_start(const Timetable::Slot& slot);  // mu_ held
 
   const Clock& clock_;
   const std::vector<ProbeJob> jobs_;
   const int worker_count_;
   const Runner run_;
+  const Launch launch_;
+  // Per job: launched straight from the timer thread (a packet round to a
+  // literal address), launched from a worker (to a name), or run on a worker.
+  enum class Route : std::uint8_t { launch, resolve_then_launch, worker };
+  const std::vector<Route> routes_;
 
   mutable std::mutex mu_;
   std::condition_variable timer_cv_;   // wakes the timer on stop
@@ -81,6 +130,9 @@ class Scheduler {
   bool stopping_ = false;              // guarded by mu_
   int live_threads_ = 0;               // guarded by mu_
   SchedulerStats stats_;               // guarded by mu_ (overruns/missed read from timetable_)
+  MinuteWindow started_window_;        // guarded by mu_
+  MinuteWindow overrun_window_;        // guarded by mu_
+  MinuteWindow missed_window_;         // guarded by mu_
   std::vector<std::thread> threads_;
 };
 

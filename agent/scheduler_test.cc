@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 using namespace linewatch;
@@ -118,4 +120,85 @@ TEST_CASE("a job whose interval outlasts the clock runs once and never again") {
   CHECK(s.stop(1s));
   CHECK(runs.load() == 1);
   CHECK(s.stats().missed == 0);
+}
+
+// Packet rounds go to the launcher, not the workers: one worker held by a
+// slow HTTP round must not delay them (with every round on the workers, the
+// ICMP jobs would wait 2 s behind it).
+TEST_CASE("a slow HTTP round on the only worker does not starve packet rounds") {
+  Config config;
+  config.lines.emplace_back().id = "l1";
+  TargetSpec slow;
+  slow.id = "slow-http";
+  ProbeSpec http{ProbeKind::http, {}, {}, {}, {}, {}};
+  http.timing.interval = 20ms;
+  slow.probes.push_back(http);
+  config.targets.push_back(slow);
+  for (int i = 0; i < 3; ++i) {
+    TargetSpec t;
+    t.id = "icmp" + std::to_string(i);
+    ProbeSpec p{ProbeKind::icmp, {}, {}, {}, {}, {}};
+    p.timing.interval = 20ms;
+    p.icmp.host = "127.0.0." + std::to_string(i + 1);
+    t.probes.push_back(p);
+    config.targets.push_back(t);
+  }
+  SystemClock clock;
+  std::atomic<int> http_runs{0}, launches{0};
+  std::atomic<bool> release{false};
+  Scheduler s(
+      clock, make_jobs(config), 1,
+      [&](std::size_t, const ProbeJob& job, MonoTime) {
+        CHECK(job.spec->kind == ProbeKind::http);
+        ++http_runs;
+        for (int i = 0; i < 200 && !release; ++i) std::this_thread::sleep_for(10ms);
+      },
+      [&](std::size_t, const ProbeJob& job, MonoTime, std::function<void()> finished) {
+        CHECK(job.spec->kind == ProbeKind::icmp);
+        ++launches;
+        finished();
+      });
+  s.start();
+  std::this_thread::sleep_for(300ms);
+  const SchedulerStats mid = s.stats();
+  release = true;
+  CHECK(s.stop(3s));
+  // 3 jobs at 20 ms for 300 ms ≈ 45 launches; the worker ran one round.
+  CHECK(launches.load() >= 30);
+  CHECK(http_runs.load() == 1);
+  CHECK(mid.in_flight == 1);
+  CHECK(mid.launched_in_flight == 0);
+  CHECK(mid.rounds_per_second > 0);
+  CHECK(mid.overruns_last_minute >= 5);  // the slow job's skipped slots
+}
+
+// A launched round that has not finished holds stop() until it does.
+TEST_CASE("stop waits for launched rounds and counts them in flight") {
+  Fixture f(1, 20ms);
+  f.config.targets[0].probes[0].tcp.host = "127.0.0.1";
+  SystemClock clock;
+  std::mutex mu;
+  std::vector<std::function<void()>> open;
+  Scheduler s(
+      clock, make_jobs(f.config), 1, [](std::size_t, const ProbeJob&, MonoTime) {},
+      [&](std::size_t, const ProbeJob&, MonoTime, std::function<void()> finished) {
+        std::lock_guard lock(mu);
+        open.push_back(std::move(finished));
+      });
+  s.start();
+  std::this_thread::sleep_for(100ms);
+  CHECK(s.stats().launched_in_flight == 1);
+  CHECK(s.stats().overruns >= 2);
+  std::atomic<bool> released{false};
+  std::thread ender([&] {
+    std::this_thread::sleep_for(100ms);
+    std::lock_guard lock(mu);
+    REQUIRE(open.size() == 1);
+    released = true;
+    open.front()();
+  });
+  CHECK(s.stop(5s));
+  CHECK(released.load());
+  ender.join();
+  CHECK(s.stats().launched_in_flight == 0);
 }

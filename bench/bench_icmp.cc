@@ -26,6 +26,9 @@
 //   --fping PATH      fping binary, default fping (from PATH); "" skips it
 //   --pairs N         linewatch/fping comparison pairs at the largest passing
 //                     T (the median ratio is the figure), default 3
+//   --engine          run the rounds on the round engine (one event loop, one
+//                     shared echo socket), as the agent does; without it,
+//                     each round runs run_probe() on a worker with its own socket
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -46,6 +49,7 @@
 #include "bench/bench_util.h"
 #include "bench/peer_process.h"
 #include "probes/probe.h"
+#include "probes/round_engine.h"
 #include "probes/socket.h"
 
 extern char** environ;
@@ -68,6 +72,7 @@ struct Options {
   double budget_s = 150;
   std::string fping = "fping";
   int pairs = 3;
+  bool engine = false;
 
   Duration interval() const {
     return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(pings / rate));
@@ -140,22 +145,45 @@ Step run_step(const Options& o, int targets) {
   // Per-job vectors: a job never runs twice at once and the scheduler's mutex
   // orders its rounds, so no lock is needed.
   std::vector<std::vector<Round>> rounds(config.targets.size());
+  const auto record = [&rounds](std::size_t i, Round round, const ProbeResult& r) {
+    round.sent = r.sent;
+    round.received = r.received;
+    for (const auto& rtt : r.rtts)
+      if (rtt) round.rtt_ms.push_back(to_ms(*rtt));
+    rounds[i].push_back(std::move(round));
+  };
+  std::unique_ptr<RoundEngine> engine;
+  Scheduler::Launch launch;
+  if (o.engine) {
+    auto started = RoundEngine::start();
+    if (!started) {
+      std::fprintf(stderr, "bench_icmp: %s\n", started.error().message.c_str());
+      std::exit(1);
+    }
+    engine = std::move(*started);
+    launch = [&](std::size_t i, const ProbeJob& job, MonoTime planned,
+                 std::function<void()> finished) {
+      Round round{planned, Steady::now(), 0, 0, {}};
+      engine->submit(ProbeRequest{*job.line, job.target->id, *job.spec, clock},
+                     [&record, i, round, finished](ProbeResult r) {
+                       record(i, round, r);
+                       finished();
+                     });
+    };
+  }
   Scheduler scheduler(
       clock, make_jobs(config), o.workers,
       [&](std::size_t i, const ProbeJob& job, MonoTime planned) {
         Round round{planned, Steady::now(), 0, 0, {}};
-        const ProbeResult r = run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock});
-        round.sent = r.sent;
-        round.received = r.received;
-        for (const auto& rtt : r.rtts)
-          if (rtt) round.rtt_ms.push_back(to_ms(*rtt));
-        rounds[i].push_back(std::move(round));
-      });
+        record(i, round, run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock}));
+      },
+      launch);
   const double cpu0 = cpu_seconds();
   const MonoTime t0 = Steady::now();
   scheduler.start();
   std::this_thread::sleep_until(t0 + o.window() + o.drain());
   scheduler.stop(std::chrono::seconds(30));
+  if (engine) engine->stop();
   const SchedulerStats stats = scheduler.stats();
 
   Step s;
@@ -303,9 +331,10 @@ int run(const Options& o) {
   const double step_s = std::chrono::duration<double>(o.window() + o.drain()).count();
   std::printf(
       "bench_icmp: %g echoes/s per target (%d per round, %d ms apart, every %.2f s), "
-      "%d rounds per step (%.1f s), %d workers, budget %.0f s\n",
+      "%d rounds per step (%.1f s), %s, budget %.0f s\n",
       o.rate, o.pings, o.spacing_ms, std::chrono::duration<double>(o.interval()).count(), o.rounds,
-      step_s, o.workers, o.budget_s);
+      step_s, o.engine ? "round engine" : (std::to_string(o.workers) + " workers").c_str(),
+      o.budget_s);
   const MonoTime begin = Steady::now();
   const double fping_s = o.fping.empty() ? 0.0 : step_s;
   std::vector<Step> steps;
@@ -378,6 +407,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 3600.0));
   app.add_option("--pairs", o.pairs, "linewatch/fping comparison pairs")->check(CLI::Range(0, 20));
   app.add_option("--fping", o.fping, "fping binary; empty skips the comparison");
+  app.add_flag("--engine", o.engine, "run rounds on the round engine, as the agent does");
   CLI11_PARSE(app, argc, argv);
   if (o.pings > 1 && std::chrono::milliseconds(o.spacing_ms) * (o.pings - 1) >= o.interval()) {
     std::fprintf(stderr, "bench_icmp: a round (pings × spacing) must fit in pings/rate\n");

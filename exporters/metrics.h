@@ -129,6 +129,14 @@ class LinewatchMetrics {
   Counters& scheduler_missed;
   Counters& scheduler_lag;
   Gauges& scheduler_lag_max;
+  Gauges& scheduler_queue;
+  Gauges& scheduler_rounds_per_second;
+  Gauges& engine_in_flight;
+  Gauges& engine_loop_lag_p99;
+  Gauges& engine_loop_lag_max;
+  Counters& engine_late_replies;
+  Counters& engine_overflow_drops;
+  Counters& engine_ignored_packets;
   Gauges& storage_queue;
   Gauges& storage_queue_limit;
   Counters& storage_rows_written;

@@ -172,6 +172,13 @@ std::optional<Packet> read_packet(int fd, std::span<std::uint8_t> buffer) {
   if (n < 0) return std::nullopt;
   packet.bytes = std::min(static_cast<std::size_t>(n), buffer.size());
   packet.stamp = software_stamp(msg);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    if (c->cmsg_len < CMSG_LEN(sizeof(std::uint32_t))) continue;
+    std::uint32_t drops = 0;
+    std::memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+    packet.drops = drops;
+  }
   return packet;
 }
 

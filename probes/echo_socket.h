@@ -87,6 +87,9 @@ struct Packet {
   std::size_t bytes = 0;  // of the buffer now holding it (truncated to its size)
   sockaddr_storage from{};
   std::optional<Duration> stamp;  // the kernel's receive stamp (CLOCK_REALTIME)
+  // With SO_RXQ_OVFL on: datagrams the socket dropped since it was opened
+  // because its receive buffer was full (a running count, 32 bits).
+  std::optional<std::uint32_t> drops;
 };
 
 // Reads one datagram from `fd` into `buffer` (non-blocking). Nullopt when

@@ -82,12 +82,12 @@ bool EventLoop::post(Callback fn) {
   return true;
 }
 
-Status EventLoop::watch(int fd, Callback on_ready) {
+Status EventLoop::watch(int fd, Callback on_ready, std::uint32_t events) {
   if (watch_of_fd_.count(fd) != 0)
     return io_error("event loop: fd " + std::to_string(fd) + " is already watched");
   const std::uint64_t id = next_watch_++;
   epoll_event event{};
-  event.events = EPOLLIN;  // EPOLLERR and EPOLLHUP are always reported
+  event.events = events;  // EPOLLERR and EPOLLHUP are always reported
   event.data.u64 = id;
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0)
     return io_error(errno_text("event loop: epoll_ctl add"));

@@ -92,13 +92,14 @@ class EventLoop {
 
   bool in_loop_thread() const { return std::this_thread::get_id() == thread_id_; }
 
-  // Loop thread only. Calls `on_ready` whenever `fd` is readable or has an
-  // error pending (EPOLLERR: e.g. a socket's error queue holds news), level
+  // Loop thread only. Calls `on_ready` whenever `fd` is readable (or, with
+  // `events` = EPOLLOUT, writable: a connect in progress) or has an error
+  // pending (EPOLLERR: e.g. a socket's error queue holds news), level
   // triggered, until unwatch(fd). The callback must consume what made the
   // descriptor ready, or it is called again at once. `fd` stays the
   // caller's; unwatch it before closing it. Failure: io error (epoll_ctl),
   // e.g. the fd is already watched.
-  Status watch(int fd, Callback on_ready);
+  Status watch(int fd, Callback on_ready, std::uint32_t events = EPOLLIN);
   // Loop thread only. Stops watching `fd`; a readiness already reported in
   // this iteration is not delivered. Unknown fds are ignored.
   void unwatch(int fd);

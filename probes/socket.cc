@@ -64,10 +64,6 @@ int poll_timeout_ms(MonoTime deadline) {
   return static_cast<int>(std::clamp<long long>(left.count(), 0, 24 * 3600 * 1000));
 }
 
-ProbeFailure errno_failure(const std::string& what, int err) {
-  return {reason_for_errno(err), what + ": " + errno_text(err)};
-}
-
 }  // namespace
 
 std::string SocketAddress::host() const {
@@ -160,8 +156,6 @@ bool set_blocking(int fd, bool blocking) {
   return wanted == flags || ::fcntl(fd, F_SETFL, wanted) == 0;
 }
 
-namespace {
-
 // The kernel's own measure of the handshake (SYN sent to SYN-ACK taken, in
 // µs), free of this thread's wake-up, which on an idle machine adds 0.1-0.3 ms.
 // Only when the SYN went once: after a retransmission the wait for it is part
@@ -174,8 +168,6 @@ Duration handshake_time(int fd, Duration measured) {
   const Duration kernel = std::chrono::microseconds(info.tcpi_rtt);
   return kernel <= measured ? kernel : measured;
 }
-
-}  // namespace
 
 Outcome<Fd> connect_with_deadline(const SocketAddress& address, const LineBinding& binding,
                                   MonoTime deadline, Duration* handshake) {
@@ -229,6 +221,10 @@ Outcome<std::size_t> send_all(int fd, std::string_view data, MonoTime deadline) 
     if (ready < 0) return errno_failure("send", errno);
   }
   return sent;
+}
+
+ProbeFailure errno_failure(const std::string& what, int err) {
+  return {reason_for_errno(err), what + ": " + errno_text(err)};
 }
 
 Reason reason_for_errno(int err) {

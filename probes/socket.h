@@ -114,4 +114,14 @@ Outcome<std::size_t> send_all(int fd, std::string_view data, MonoTime deadline);
 // The probe Reason for a socket errno: refused, unreachable, timeout, internal.
 Reason reason_for_errno(int err);
 
+// A failure of step `what` ("connect 127.0.0.1:80") with errno `err`: its
+// Reason and the detail "WHAT: <strerror>".
+ProbeFailure errno_failure(const std::string& what, int err);
+
+// The handshake of the connected TCP socket `fd` as the kernel measured it
+// (TCP_INFO: SYN sent to SYN-ACK taken), or `measured` (the caller's own
+// figure from just before connect()) when the SYN was retransmitted, the
+// kernel has no sample, or its sample is the larger one.
+Duration handshake_time(int fd, Duration measured);
+
 }  // namespace linewatch

@@ -126,7 +126,7 @@ echo "promtool check metrics: ok ($(grep -vc '^#' "$work/metrics.txt") samples)"
 # Exactly the series the config implies, family by family.
 python3 - "$work/metrics.txt" <<'PY' || fail "the series are not those of the config"
 import re, sys
-sample = re.compile(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$')
+sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 series = {}
 for line in open(sys.argv[1]):
     line = line.rstrip("\n")
@@ -163,7 +163,11 @@ expected = {
     "linewatch_notify_delivered_total": 1, "linewatch_notify_failures_total": 1,
     "linewatch_scheduler_rounds_total": 1, "linewatch_scheduler_overruns_total": 1,
     "linewatch_scheduler_missed_total": 1, "linewatch_scheduler_lag_seconds_total": 1,
-    "linewatch_scheduler_lag_max_seconds": 1,
+    "linewatch_scheduler_lag_max_seconds": 1, "linewatch_scheduler_queue_rounds": 1,
+    "linewatch_scheduler_rounds_per_second": 1, "linewatch_engine_rounds_in_flight": 1,
+    "linewatch_engine_loop_lag_p99_seconds": 1, "linewatch_engine_loop_lag_max_seconds": 1,
+    "linewatch_engine_late_replies_total": 1, "linewatch_engine_overflow_drops_total": 1,
+    "linewatch_engine_ignored_packets_total": 1,
     "linewatch_storage_queue_rows": 1, "linewatch_storage_queue_limit_rows": 1,
     "linewatch_storage_rows_written_total": 3, "linewatch_storage_rows_dropped_total": 3,
     "linewatch_storage_write_errors_total": 1, "linewatch_storage_batches_total": 1,
