@@ -12,6 +12,11 @@
 //  2. Paced: submits at a fixed rate for --paced-seconds, starting at
 //     --paced-rate (default 80 % of the raw rate) and halving, at most three
 //     tries, until a run has no drops: that rate is sustainable.
+//     Each run also prints, per row stored, the writer thread's CPU (the
+//     process's less the submitting thread's) and its wall time inside
+//     committed batches (WriterStats::batch_time_total): the cost of storing
+//     a row, steadier than rows/s on a shared machine where the submitting
+//     thread and other work compete with the writer for the cores.
 //  3. Size: the raw run's files (db + WAL + shm, after the Store closed and
 //     checkpointed) divided by the rows stored.
 //
@@ -38,8 +43,8 @@
 #include <thread>
 
 #include "bench/bench_util.h"
-#include "tests/support/temp_dir.h"
 #include "storage/store.h"
+#include "tests/support/temp_dir.h"
 
 namespace linewatch::bench {
 namespace {
@@ -138,6 +143,8 @@ struct RunFigures {
   std::size_t max_pending = 0;
   double flush_s = 0;  // after the window, until everything accepted was committed
   double cpu_s = 0;
+  double writer_cpu_s = 0;  // the process's CPU less the submitting thread's: the writer thread
+  double busy_s = 0;        // the writer's time inside committed batches (begin to commit)
   std::int64_t rows = 0;
   std::uintmax_t bytes = 0;
   double written_per_s() const { return seconds > 0 ? static_cast<double>(written) / seconds : 0; }
@@ -154,6 +161,7 @@ RunFigures submit_run(const Options& o, const std::vector<ProbeResult>& pool, do
     auto store = open_store(o, dir.path(), clock);
     const WallTime t0 = clock.wall_now() - std::chrono::hours(1);
     const double cpu0 = cpu_seconds();
+    const double main_cpu0 = cpu_seconds(RUSAGE_THREAD);
     const MonoTime start = Steady::now();
     const MonoTime end =
         start + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
@@ -187,6 +195,9 @@ RunFigures submit_run(const Options& o, const std::vector<ProbeResult>& pool, do
     if (!store->flush(std::chrono::seconds(120))) throw std::runtime_error("flush timed out");
     f.flush_s = std::chrono::duration<double>(Steady::now() - stopped).count();
     f.cpu_s = cpu_seconds() - cpu0;
+    f.writer_cpu_s = f.cpu_s - (cpu_seconds(RUSAGE_THREAD) - main_cpu0);
+    const WriterStats done = store->stats();
+    f.busy_s = std::chrono::duration<double>(done.batch_time_total).count();
     auto rows = store->count();
     if (!rows) throw std::runtime_error(rows.error().message);
     f.rows = *rows;
@@ -200,11 +211,13 @@ std::string count(std::uint64_t n) { return fmt("%llu", static_cast<unsigned lon
 
 void print_runs(const std::vector<RunFigures>& runs) {
   Table t({"run", "s", "submitted", "dropped", "written in window", "rows/s written", "max pending",
-           "flush s", "CPU s"});
+           "flush s", "CPU s", "writer CPU µs/row", "writer busy µs/row"});
   for (const auto& r : runs) {
     t.add({r.rate > 0 ? fmt("paced %.0f/s", r.rate) : "raw (flat out)", fmt("%.1f", r.seconds),
            count(r.submitted), count(r.dropped), count(r.written), fmt("%.0f", r.written_per_s()),
-           r.rate > 0 ? count(r.max_pending) : "-", fmt("%.2f", r.flush_s), fmt("%.2f", r.cpu_s)});
+           r.rate > 0 ? count(r.max_pending) : "-", fmt("%.2f", r.flush_s), fmt("%.2f", r.cpu_s),
+           r.rows > 0 ? fmt("%.2f", 1e6 * r.writer_cpu_s / static_cast<double>(r.rows)) : "-",
+           r.rows > 0 ? fmt("%.2f", 1e6 * r.busy_s / static_cast<double>(r.rows)) : "-"});
   }
   t.print("bench_storage runs");
 }

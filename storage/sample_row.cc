@@ -8,8 +8,9 @@ const char* const kSampleColumns =
     "kind, ts_ms, ok, reason, rtt_us, duration_us, sent, received, "
     "rtt_min_us, rtt_median_us, rtt_avg_us, rtt_max_us, rtt_stddev_us, "
     "dns_us, connect_us, tls_us, ttfb_us, transfer_us, "
-    "http_status, cert_expiry_ms, body_bytes, detail, rtts, id";
-// `id` closes the list so readers can order ties; writers leave it NULL (auto).
+    "http_status, cert_expiry_ms, body_bytes, detail, rtts, id, echoes";
+// Readers order ties by `id`; writers leave it NULL (auto). Writers leave
+// `rtts` NULL too: per-echo RTTs go to `echoes` since schema v6.
 
 const char* const kLlmColumns =
     "sample_id, mode, ttft_us, total_us, tokens, stream_complete, retry_after_us, "
@@ -53,11 +54,12 @@ void bind_sample(Stmt& st, int i, const ProbeResult& r) {
     st.bind_null(i++);
   else
     st.bind(i++, std::string_view(r.detail));
+  st.bind_null(i++);  // rtts: rows before v6 only
+  st.bind_null(i++);  // id: assigned by SQLite
   if (r.rtts.empty())
     st.bind_null(i++);
   else
-    st.bind(i++, std::string_view(encode_rtts(r.rtts)));
-  st.bind_null(i++);  // id: assigned by SQLite
+    st.bind_blob(i++, encode_echoes(r.rtts));
 }
 
 Result<ProbeResult> read_sample(const Stmt& st, int i, std::string_view where) {
@@ -89,7 +91,12 @@ Result<ProbeResult> read_sample(const Stmt& st, int i, std::string_view where) {
   if (auto ms = st.column_opt(i + 19)) r.cert_expiry = WallTime(std::chrono::milliseconds(*ms));
   r.body_bytes = static_cast<std::uint64_t>(st.column_int(i + 20));
   r.detail = st.column_text(i + 21);
-  if (!st.is_null(i + 22)) {
+  if (!st.is_null(i + 24)) {
+    auto echoes = decode_echoes(st.column_blob(i + 24));
+    if (!echoes)
+      return corrupt("echoes of " + std::to_string(st.column_blob(i + 24).size()) + " bytes");
+    r.rtts = std::move(*echoes);
+  } else if (!st.is_null(i + 22)) {
     auto rtts = decode_rtts(st.column_text(i + 22));
     if (!rtts) return corrupt("rtts " + st.column_text(i + 22));
     r.rtts = std::move(*rtts);
@@ -129,6 +136,85 @@ Result<std::optional<LlmFigures>> read_llm(const Stmt& st, int i, std::string_vi
   if (auto listed = st.column_opt(i + 7)) f.model_listed = *listed != 0;
   f.stream_bytes = static_cast<std::uint64_t>(st.column_int(i + 8));
   return std::optional<LlmFigures>(f);
+}
+
+namespace {
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+}
+
+// Consumes one varint from the front of `in`; nullopt when it is cut short or
+// longer than a uint64 can need.
+std::optional<std::uint64_t> take_varint(std::string_view& in) {
+  std::uint64_t v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto byte = static_cast<std::uint8_t>(in.front());
+    in.remove_prefix(1);
+    const std::uint64_t bits = byte & 0x7f;
+    if (shift == 63 && bits > 1) return std::nullopt;  // past 64 bits
+    v |= bits << shift;
+    if (!(byte & 0x80)) return v;
+  }
+  return std::nullopt;
+}
+
+std::uint64_t zigzag(std::uint64_t delta) {
+  return (delta << 1) ^ (0 - (delta >> 63));  // the sign bit spread over every bit
+}
+std::uint64_t unzigzag(std::uint64_t z) { return (z >> 1) ^ (0 - (z & 1)); }
+
+}  // namespace
+
+std::string encode_echoes(const std::vector<std::optional<Duration>>& rtts) {
+  if (rtts.empty()) return {};
+  std::string out;
+  put_varint(out, rtts.size());
+  const std::size_t flags_at = out.size();
+  out.append((rtts.size() + 7) / 8, '\0');
+  std::uint64_t prev = 0;
+  for (std::size_t i = 0; i < rtts.size(); ++i) {
+    if (!rtts[i]) {
+      out[flags_at + i / 8] = static_cast<char>(out[flags_at + i / 8] | (1 << (i % 8)));
+      continue;
+    }
+    const auto us = static_cast<std::uint64_t>(to_us(*rtts[i]));
+    put_varint(out, zigzag(us - prev));
+    prev = us;
+  }
+  return out;
+}
+
+std::optional<std::vector<std::optional<Duration>>> decode_echoes(std::string_view in) {
+  const auto n = take_varint(in);
+  // Every echo takes at least a flag bit, so n cannot exceed 8 bits a byte left.
+  if (!n || *n == 0 || *n / 8 > in.size()) return std::nullopt;
+  const std::size_t flag_bytes = static_cast<std::size_t>((*n + 7) / 8);
+  if (flag_bytes > in.size()) return std::nullopt;
+  const std::string_view flags = in.substr(0, flag_bytes);
+  in.remove_prefix(flag_bytes);
+  std::vector<std::optional<Duration>> out;
+  out.reserve(static_cast<std::size_t>(*n));
+  std::uint64_t prev = 0;
+  for (std::size_t i = 0; i < *n; ++i) {
+    if (static_cast<std::uint8_t>(flags[i / 8]) & (1 << (i % 8))) {
+      out.emplace_back(std::nullopt);
+      continue;
+    }
+    const auto z = take_varint(in);
+    if (!z) return std::nullopt;
+    prev += unzigzag(*z);
+    out.emplace_back(std::chrono::microseconds(static_cast<std::int64_t>(prev)));
+  }
+  // Unused flag bits set, or bytes left over: not something encode_echoes() wrote.
+  if (*n % 8 != 0 && (static_cast<std::uint8_t>(flags.back()) >> (*n % 8)) != 0)
+    return std::nullopt;
+  if (!in.empty()) return std::nullopt;
+  return out;
 }
 
 std::string encode_rtts(const std::vector<std::optional<Duration>>& rtts) {

@@ -5,7 +5,7 @@
 // it at a whole version. A database newer than kSchemaVersion is refused
 // before anything is written to it.
 //
-// Schema, version 5 (durations in whole microseconds, times in unix ms):
+// Schema, version 6 (durations in whole microseconds, times in unix ms):
 //   lines(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)     -- line names, interned
 //   targets(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)   -- target names, interned
 //   samples STRICT: one ProbeResult per row
@@ -16,8 +16,12 @@
 //     dns_us, connect_us, tls_us, ttfb_us, transfer_us,
 //     http_status, cert_expiry_ms, body_bytes,
 //     detail TEXT (NULL when empty),
-//     rtts TEXT (v2: per-echo RTTs as a JSON array, null for a lost echo,
-//                e.g. "[812,null,790]"; NULL when the round had no echoes)
+//     rtts TEXT (v2-v5: per-echo RTTs as a JSON array, null for a lost echo,
+//                e.g. "[812,null,790]"; NULL when the round had no echoes,
+//                and in every row written since v6),
+//     echoes BLOB (v6: the same RTTs in the compact form of
+//                sample_row.h's encode_echoes(); NULL when the round had no
+//                echoes and in rows written before v6, which keep rtts)
 //   Absent optionals are NULL.
 //   v2 indexes: samples_series(line_id, target_id, kind, ts_ms) for per-series
 //   reads, samples_ts(ts_ms) for retention.
@@ -70,7 +74,7 @@
 
 namespace linewatch {
 
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // The database's current schema version (0 for a new, empty file).
 Result<int> schema_version(Db& db);

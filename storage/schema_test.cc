@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/fake_clock.h"
+#include "storage/sample_row.h"
 #include "storage/statements.h"
 #include "storage/store.h"
 #include "storage/test_util.h"
@@ -59,7 +60,7 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
   }
   Db db = open_raw(dir.path() + "/sub/dir/linewatch.db");
   CHECK(*schema_version(db) == kSchemaVersion);
-  CHECK(kSchemaVersion == 5);
+  CHECK(kSchemaVersion == 6);
   CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples", "events",
                                                       "agent_state", "line_bandwidth",
                                                       "llm_samples", "availability_minutes",
@@ -81,7 +82,8 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
   CHECK(columns(db, "line_bandwidth") ==
         std::set<std::string>{"line_id", "ts_ms", "rx_bps", "tx_bps", "utilisation"});
   CHECK(columns(db, "samples").count("rtts") == 1);
-  CHECK(columns(db, "samples").size() == 26);  // see schema.h
+  CHECK(columns(db, "samples").count("echoes") == 1);
+  CHECK(columns(db, "samples").size() == 27);  // see schema.h
   CHECK(*db.query_text("PRAGMA journal_mode", "mode") == "wal");
   // STRICT really applies: a text in an integer column is refused.
   CHECK_FALSE(
@@ -257,6 +259,36 @@ std::vector<ProbeResult> one_of_each(const std::string& line, WallTime t0) {
   return v;
 }
 
+// Stores r as schema v4 did, with the columns the v5 rollups read (every
+// other column at its empty value), and its llm figures.
+void insert_v4(Db& db, const ProbeResult& r) {
+  REQUIRE(db.exec("INSERT OR IGNORE INTO lines(name) VALUES('" + r.line +
+                      "');"
+                      "INSERT OR IGNORE INTO targets(name) VALUES('" +
+                      r.target + "')",
+                  "names"));
+  auto st = db.prepare(
+      "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason, duration_us, sent,"
+      " received, http_status, body_bytes) VALUES((SELECT id FROM lines WHERE name = ?1),"
+      " (SELECT id FROM targets WHERE name = ?2), ?3, ?4, ?5, ?6, 0, 0, 0, 0, 0)",
+      "insert v4 sample");
+  REQUIRE(st);
+  st->bind(1, std::string_view(r.line));
+  st->bind(2, std::string_view(r.target));
+  st->bind(3, static_cast<std::int64_t>(r.kind));
+  st->bind(4, static_cast<std::int64_t>(unix_ms(r.time)));
+  st->bind(5, std::int64_t{r.ok});
+  st->bind(6, static_cast<std::int64_t>(r.reason));
+  REQUIRE(st->run());
+  if (!r.llm) return;
+  auto llm = db.prepare(std::string("INSERT INTO llm_samples(") + kLlmColumns +
+                            ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "insert v4 llm");
+  REQUIRE(llm);
+  bind_llm(*llm, 1, sqlite3_last_insert_rowid(db.handle()), *r.llm);
+  REQUIRE(llm->run());
+}
+
 TEST_CASE("a v4 database is migrated to v5: rollups filled from its samples as the writer would") {
   TempDir dir;
   const WallTime t0(std::chrono::seconds(1'800'000'000));
@@ -267,10 +299,9 @@ TEST_CASE("a v4 database is migrated to v5: rollups filled from its samples as t
     REQUIRE(*db.query_text("PRAGMA journal_mode = WAL", "wal") == "wal");
     REQUIRE(migrate(db, 4));
     CHECK(objects(db, "table").count("availability_minutes") == 0);
-    WriteStatements w(db, false);
     auto tx = Transaction::begin(db);
     REQUIRE(tx);
-    for (const ProbeResult& r : old_rounds) REQUIRE(w.insert(r));
+    for (const ProbeResult& r : old_rounds) insert_v4(db, r);
     REQUIRE(tx->commit());
   }
   FakeClock clock(t0 + 3h);
@@ -312,10 +343,68 @@ TEST_CASE("a v4 database is migrated to v5: rollups filled from its samples as t
   store->stop();
 
   Db db = open_raw(dir.db());
-  CHECK(*schema_version(db) == 5);
+  CHECK(*schema_version(db) == kSchemaVersion);
   CHECK(*db.query_int("SELECT count(*) FROM outbox", "outbox rows") == 0);
   CHECK(*db.query_int("SELECT sum(rounds) FROM availability_hours", "hours") ==
         2 * static_cast<std::int64_t>(old_rounds.size()));
+  CHECK(*db.query_text("PRAGMA integrity_check", "integrity") == "ok");
+}
+
+TEST_CASE("a v5 database is migrated to v6: JSON rtts still read, new rounds stored compact") {
+  TempDir dir;
+  {
+    // As the previous release left it: per-echo RTTs as JSON text, lost echoes null.
+    Db db = open_raw(dir.db());
+    REQUIRE(*db.query_text("PRAGMA journal_mode = WAL", "wal") == "wal");
+    REQUIRE(migrate(db, 5));
+    CHECK(columns(db, "samples").count("echoes") == 0);
+    REQUIRE(db.exec(
+        "INSERT INTO lines(name) VALUES('cn2');"
+        "INSERT INTO targets(name) VALUES('la');"
+        "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason, rtt_us, duration_us,"
+        " sent, received, rtt_min_us, rtt_max_us, http_status, body_bytes, rtts) VALUES"
+        " (1, 1, 0, 1700000000000, 1, 0, 801, 5000, 3, 2, 799, 801, 0, 0, '[801,null,799]'),"
+        " (1, 1, 0, 1700000001000, 0, 1, NULL, 5000, 2, 0, NULL, NULL, 0, 0, '[null,null]')",
+        "insert v5 rows"));
+  }
+  FakeClock clock(WallTime(std::chrono::milliseconds(1700000003000)));
+  auto store = test::open_store(dir, clock);
+  ProbeResult fresh = test::icmp_result(
+      "cn2", "la", WallTime(std::chrono::milliseconds(1700000002000)), {812, 0, 790, 0});
+  REQUIRE(fresh.rtts.size() == 4);
+  REQUIRE_FALSE(fresh.rtts[1].has_value());
+  REQUIRE(store->submit(fresh));
+  REQUIRE(store->flush(10s));
+  auto rows = store->samples({"cn2", "la", ProbeKind::icmp});
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 3);
+  using std::chrono::microseconds;
+  CHECK((*rows)[0].rtts ==
+        std::vector<std::optional<Duration>>{microseconds(801), std::nullopt, microseconds(799)});
+  CHECK((*rows)[1].rtts == std::vector<std::optional<Duration>>{std::nullopt, std::nullopt});
+  test::check_same((*rows)[2], test::as_stored(fresh));
+  // The series read, which never decodes echoes, sees old and new rounds alike.
+  SeriesQuery sq{"cn2",
+                 "la",
+                 ProbeKind::icmp,
+                 WallTime(std::chrono::milliseconds(1700000000000)),
+                 WallTime(std::chrono::milliseconds(1700000003000)),
+                 std::chrono::seconds(3)};
+  auto points = store->series_points(sq);
+  REQUIRE(points);
+  REQUIRE(points->size() == 1);
+  CHECK(points->front().rounds == 3);
+  CHECK(points->front().sent == 3 + 2 + 4);
+  store->stop();
+
+  Db db = open_raw(dir.db());
+  CHECK(*schema_version(db) == 6);
+  // Nothing rewritten: old rows keep their text, the new one has only the blob.
+  CHECK(*db.query_int("SELECT count(*) FROM samples WHERE rtts IS NOT NULL AND echoes IS NULL",
+                      "old rows") == 2);
+  CHECK(*db.query_int("SELECT count(*) FROM samples WHERE rtts IS NULL AND"
+                      " typeof(echoes) = 'blob'",
+                      "new rows") == 1);
   CHECK(*db.query_text("PRAGMA integrity_check", "integrity") == "ok");
 }
 

@@ -163,6 +163,9 @@ void Stmt::bind(int i, std::int64_t v) { note(sqlite3_bind_int64(s_, i, v)); }
 void Stmt::bind(int i, std::string_view text) {
   note(sqlite3_bind_text(s_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT));
 }
+void Stmt::bind_blob(int i, std::string_view bytes) {
+  note(sqlite3_bind_blob(s_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT));
+}
 void Stmt::bind_null(int i) { note(sqlite3_bind_null(s_, i)); }
 void Stmt::bind(int i, const std::optional<std::int64_t>& v) {
   if (v)
@@ -222,6 +225,12 @@ std::string Stmt::column_text(int col) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
   if (!p) return {};
   return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
+}
+
+std::string_view Stmt::column_blob(int col) const {
+  const void* p = sqlite3_column_blob(s_, col);  // before _bytes, as SQLite asks
+  if (!p) return {};
+  return {static_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(s_, col))};
 }
 
 Result<Transaction> Transaction::begin(Db& db) {

@@ -94,7 +94,8 @@ class Stmt {
 
   // Parameters are 1-based, as in SQLite.
   void bind(int i, std::int64_t v);
-  void bind(int i, std::string_view text);  // copied by SQLite
+  void bind(int i, std::string_view text);        // copied by SQLite
+  void bind_blob(int i, std::string_view bytes);  // copied by SQLite
   void bind_null(int i);
   void bind(int i, const std::optional<std::int64_t>& v);
   // REAL values; named apart so an integer argument never picks them by accident.
@@ -113,6 +114,8 @@ class Stmt {
   std::optional<std::int64_t> column_opt(int col) const;
   std::optional<double> column_opt_real(int col) const;
   std::string column_text(int col) const;  // "" for NULL
+  // The bytes of a BLOB (or any) column, "" for NULL; valid until the next step() or reset().
+  std::string_view column_blob(int col) const;
 
  private:
   friend class Db;
