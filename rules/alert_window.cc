@@ -47,14 +47,17 @@ void AlertWindow::add(const NewSample& s) {
   // Only the jitter reads a sample's series.
   const bool by_series = source_ == AlertSource::rtt || source_ == AlertSource::ttft;
   if (by_series && samples_.empty()) {
-    series_.clear();
+    series_.reset();
     only_series_ = s.series;
-  } else if (by_series && series_.empty() && s.series != only_series_) {
-    series_.assign(samples_.size(), only_series_);
+  } else if (by_series && !series_ && s.series != only_series_) {
+    series_.emplace(samples_.size(), only_series_);
   }
   samples_.push_back(Sample{s.at, s.n});
-  if (!series_.empty()) series_.push_back(s.series);
-  if (source_ == AlertSource::bandwidth) utilisation_.push_back(s.x);
+  if (series_) series_->push_back(s.series);
+  if (source_ == AlertSource::bandwidth) {
+    if (!utilisation_) utilisation_.emplace();
+    utilisation_->push_back(s.x);
+  }
   for (View& v : views_) v.dirty = true;
   if (samples_.size() > max_samples_) {
     pop_front();
@@ -64,8 +67,8 @@ void AlertWindow::add(const NewSample& s) {
 
 void AlertWindow::pop_front() {
   samples_.pop_front();
-  if (!series_.empty()) series_.pop_front();
-  if (!utilisation_.empty()) utilisation_.pop_front();
+  if (series_) series_->pop_front();
+  if (utilisation_) utilisation_->pop_front();
 }
 
 // Keeps each view's start on the same sample after `n` left the front; a
@@ -130,8 +133,8 @@ bool AlertWindow::expire(MonoTime now) {
 
 void AlertWindow::clear() {
   samples_.clear();
-  series_.clear();
-  utilisation_.clear();
+  series_.reset();
+  utilisation_.reset();
   for (View& v : views_) v.start = 0, v.dirty = true;
 }
 
@@ -140,9 +143,9 @@ AlertWindow AlertWindow::rewindowed(std::vector<Duration> lengths, std::size_t m
   const std::size_t skip = samples_.size() > w.max_samples_ ? samples_.size() - w.max_samples_ : 0;
   const auto from = static_cast<std::ptrdiff_t>(skip);
   w.samples_.assign(samples_.begin() + from, samples_.end());
-  if (!series_.empty()) w.series_.assign(series_.begin() + from, series_.end());
+  if (series_) w.series_.emplace(series_->begin() + from, series_->end());
   w.only_series_ = only_series_;
-  if (!utilisation_.empty()) w.utilisation_.assign(utilisation_.begin() + from, utilisation_.end());
+  if (utilisation_) w.utilisation_.emplace(utilisation_->begin() + from, utilisation_->end());
   return w;
 }
 
@@ -200,7 +203,7 @@ void AlertWindow::recompute(View& v) const {
     case AlertSource::bandwidth: {
       double weighted = 0, total = 0;
       for (std::size_t i = v.start; i < samples_.size(); ++i) {
-        weighted += utilisation_[i] * static_cast<double>(samples_[i].n);
+        weighted += (*utilisation_)[i] * static_cast<double>(samples_[i].n);
         total += static_cast<double>(samples_[i].n);
       }
       v.values.utilisation = weighted / total;

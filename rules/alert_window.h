@@ -130,9 +130,7 @@ class AlertWindow {
 
   void add(const NewSample& s);
   void pop_front();
-  std::uint32_t series_at(std::size_t i) const {
-    return series_.empty() ? only_series_ : series_[i];
-  }
+  std::uint32_t series_at(std::size_t i) const { return series_ ? (*series_)[i] : only_series_; }
   void dropped_front(std::size_t n);
   void recompute(View& v) const;
   void recompute_latency(View& v) const;
@@ -142,11 +140,12 @@ class AlertWindow {
   Duration longest_{};
   std::size_t max_samples_;
   std::deque<Sample> samples_;  // in arrival order
-  // The series of each sample, beside samples_; empty while every sample
-  // is of `only_series_`, as in a window of one series.
-  std::deque<std::uint32_t> series_;
+  // The series of each sample, beside samples_; absent while every sample
+  // is of `only_series_`, as in a window of one series. Optional because an
+  // empty std::deque still allocates about 600 bytes.
+  std::optional<std::deque<std::uint32_t>> series_;
   std::uint32_t only_series_ = 0;
-  std::deque<double> utilisation_;  // bandwidth only: beside samples_
+  std::optional<std::deque<double>> utilisation_;  // bandwidth only: beside samples_
 };
 
 }  // namespace linewatch
