@@ -43,13 +43,32 @@ AlertWindow::AlertWindow(AlertSource source, std::vector<Duration> lengths, std:
   }
 }
 
-void AlertWindow::add(Sample s) {
-  samples_.push_back(s);
+void AlertWindow::add(const NewSample& s) {
+  // Only the jitter reads a sample's series.
+  const bool by_series = source_ == AlertSource::rtt || source_ == AlertSource::ttft;
+  if (by_series && samples_.empty()) {
+    series_.reset();
+    only_series_ = s.series;
+  } else if (by_series && !series_ && s.series != only_series_) {
+    series_.emplace(samples_.size(), only_series_);
+  }
+  samples_.push_back(Sample{s.at, s.n});
+  if (series_) series_->push_back(s.series);
+  if (source_ == AlertSource::bandwidth) {
+    if (!utilisation_) utilisation_.emplace();
+    utilisation_->push_back(s.x);
+  }
   for (View& v : views_) v.dirty = true;
   if (samples_.size() > max_samples_) {
-    samples_.pop_front();
+    pop_front();
     dropped_front(1);
   }
+}
+
+void AlertWindow::pop_front() {
+  samples_.pop_front();
+  if (series_) series_->pop_front();
+  if (utilisation_) utilisation_->pop_front();
 }
 
 // Keeps each view's start on the same sample after `n` left the front; a
@@ -105,7 +124,7 @@ void AlertWindow::add_bandwidth(double utilisation, Duration interval, MonoTime 
 bool AlertWindow::expire(MonoTime now) {
   std::size_t n = 0;
   while (!samples_.empty() && now - samples_.front().at > longest_) {
-    samples_.pop_front();
+    pop_front();
     ++n;
   }
   if (n > 0) dropped_front(n);
@@ -114,13 +133,19 @@ bool AlertWindow::expire(MonoTime now) {
 
 void AlertWindow::clear() {
   samples_.clear();
+  series_.reset();
+  utilisation_.reset();
   for (View& v : views_) v.start = 0, v.dirty = true;
 }
 
 AlertWindow AlertWindow::rewindowed(std::vector<Duration> lengths, std::size_t max_samples) const {
   AlertWindow w(source_, std::move(lengths), max_samples);
   const std::size_t skip = samples_.size() > w.max_samples_ ? samples_.size() - w.max_samples_ : 0;
-  w.samples_.assign(samples_.begin() + static_cast<std::ptrdiff_t>(skip), samples_.end());
+  const auto from = static_cast<std::ptrdiff_t>(skip);
+  w.samples_.assign(samples_.begin() + from, samples_.end());
+  if (series_) w.series_.emplace(series_->begin() + from, series_->end());
+  w.only_series_ = only_series_;
+  if (utilisation_) w.utilisation_.emplace(utilisation_->begin() + from, utilisation_->end());
   return w;
 }
 
@@ -177,9 +202,9 @@ void AlertWindow::recompute(View& v) const {
     }
     case AlertSource::bandwidth: {
       double weighted = 0, total = 0;
-      for (auto it = first; it != samples_.end(); ++it) {
-        weighted += it->x * static_cast<double>(it->n);
-        total += static_cast<double>(it->n);
+      for (std::size_t i = v.start; i < samples_.size(); ++i) {
+        weighted += (*utilisation_)[i] * static_cast<double>(samples_[i].n);
+        total += static_cast<double>(samples_[i].n);
       }
       v.values.utilisation = weighted / total;
       return;
@@ -198,7 +223,7 @@ void AlertWindow::recompute_latency(View& v) const {
   for (std::size_t i = v.start; i < samples_.size(); ++i) {
     const Sample& s = samples_[i];
     all.emplace_back(s.n);
-    auto [it, first] = previous.try_emplace(s.series, s.n);
+    auto [it, first] = previous.try_emplace(series_at(i), s.n);
     if (!first) {
       jitter_sum += static_cast<double>(std::llabs(s.n - it->second));
       ++pairs;

@@ -27,8 +27,11 @@
 //   bandwidth_utilisation  Σ utilisation × interval / Σ interval, a fraction.
 // A window without samples (for jitter: without a pair) has no value.
 //
-// Memory: at most max_samples samples of kSampleBytes each; past that the
-// oldest leave early and the window covers less than its length (a 5-ping
+// Memory: at most max_samples samples of kSampleBytes each, plus 4 bytes a
+// sample while the window holds samples of more than one series (rtt, ttft:
+// for the jitter; a series scope never does) and 8 for bandwidth's
+// utilisation; past max_samples the oldest leave early and the window covers
+// less than its length (a 5-ping
 // ICMP series every 10 s fills 150 in 5 minutes; a line scope over 50 such
 // targets, 7500).
 //
@@ -59,7 +62,7 @@ AlertSource source_of(AlertMetric m);
 class AlertWindow {
  public:
   static constexpr std::size_t kMaxSamples = 8192;
-  static constexpr std::size_t kSampleBytes = 32;
+  static constexpr std::size_t kSampleBytes = 16;
 
   // A window of each of `lengths` (at least one, each above zero) over one
   // set of samples, kept for the longest.
@@ -98,14 +101,20 @@ class AlertWindow {
   Duration longest() const { return longest_; }
 
  private:
+  // What every sample keeps; the series and utilisation live beside it
+  // (series_, utilisation_) only where they tell samples apart.
   struct Sample {
     MonoTime at;
     std::int64_t n;  // rtt/ttft: nanoseconds; loss/failures: 1 lost or failed, 0 not;
                      // bandwidth: interval nanoseconds
-    double x;        // bandwidth: utilisation
-    std::uint32_t series;
   };
   static_assert(sizeof(Sample) == kSampleBytes);
+  struct NewSample {
+    MonoTime at;
+    std::int64_t n;
+    double x;  // bandwidth: utilisation
+    std::uint32_t series;
+  };
 
   // Every value of the source, as of the last recompute.
   struct Values {
@@ -119,7 +128,9 @@ class AlertWindow {
     bool dirty = true;
   };
 
-  void add(Sample s);
+  void add(const NewSample& s);
+  void pop_front();
+  std::uint32_t series_at(std::size_t i) const { return series_ ? (*series_)[i] : only_series_; }
   void dropped_front(std::size_t n);
   void recompute(View& v) const;
   void recompute_latency(View& v) const;
@@ -129,6 +140,12 @@ class AlertWindow {
   Duration longest_{};
   std::size_t max_samples_;
   std::deque<Sample> samples_;  // in arrival order
+  // The series of each sample, beside samples_; absent while every sample
+  // is of `only_series_`, as in a window of one series. Optional because an
+  // empty std::deque still allocates about 600 bytes.
+  std::optional<std::deque<std::uint32_t>> series_;
+  std::uint32_t only_series_ = 0;
+  std::optional<std::deque<double>> utilisation_;  // bandwidth only: beside samples_
 };
 
 }  // namespace linewatch

@@ -168,3 +168,31 @@ TEST_CASE("alert window: several lengths over one set of samples") {
   CHECK(*capped.value(AlertMetric::failures, t0 + 20s, 0) == 0);
   CHECK(*capped.value(AlertMetric::failures, t0 + 20s, 1) == 0);
 }
+
+TEST_CASE(
+    "alert window: jitter keeps series apart across the cap, a rewindow and an empty window") {
+  // Two series interleaved: 1 rises by 10 ms a round, 2 by 100 ms. Taken as
+  // one series the pairs would be about 100 ms apart; kept apart, the mean of
+  // 10s and 100s.
+  AlertWindow w(AlertSource::rtt, 10s, 4);
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 10ms), t0, 1);
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 20ms), t0, 1);
+  CHECK(*w.value(AlertMetric::jitter, t0) == 10);
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 500ms), t0, 2);
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 600ms), t0, 2);
+  CHECK(*w.value(AlertMetric::jitter, t0) == (10 + 100) / 2.0);
+  // The cap pushes out 10 ms: series 1 keeps 20, 30 (one pair of 10).
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 30ms), t0, 1);
+  CHECK(w.size() == 4);
+  CHECK(*w.value(AlertMetric::jitter, t0) == (10 + 100) / 2.0);
+  // A rewindowed copy of the newest three (500, 600, 30): series 2's pair
+  // only; were 30 taken for series 2, |30 - 600| would join it.
+  AlertWindow copy = w.rewindowed({10s}, 3);
+  CHECK(*copy.value(AlertMetric::jitter, t0) == 100);
+  // Once every sample aged out, a new series starts on its own.
+  CHECK(w.expire(t0 + 11s));
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 1000ms), t0 + 11s, 3);
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 1003ms), t0 + 11s, 3);
+  CHECK(w.size() == 2);
+  CHECK(*w.value(AlertMetric::jitter, t0 + 11s) == 3);
+}

@@ -28,59 +28,132 @@ std::int64_t unzigzag(std::uint64_t u) {
   return static_cast<std::int64_t>(u >> 1) ^ -static_cast<std::int64_t>(u & 1);
 }
 
+// A round's encoding, in order (each a varint):
+//   zigzag(gap - previous gap)  gap: its arrival less that of the round before
+//                               it in the series, in nanoseconds, wrapping
+//   head                        bit 0 ok; bit 1 received == sent; bit 2 the
+//                               RTT count == received; above: sent (as a
+//                               32-bit unsigned)
+//   received (32-bit unsigned)  only without bit 1
+//   RTT count                   only without bit 2
+//   RTTs                        as above, as many as the count
+// The common rounds (every echo answered) thus spend one byte on all but the
+// arrival and the RTTs.
+constexpr std::uint64_t kOk = 1, kAllReceived = 2, kRttsAreReceived = 4;
+
+void put_varint(std::vector<std::uint8_t>& out, std::uint64_t u) {
+  for (; u >= 0x80; u >>= 7) out.push_back(static_cast<std::uint8_t>(u | 0x80));
+  out.push_back(static_cast<std::uint8_t>(u));
+}
+
+std::uint64_t get_varint(const ByteRing& ring, std::size_t& at) {
+  std::uint64_t u = 0;
+  for (int shift = 0;; shift += 7) {
+    const std::uint8_t b = ring.at(at++);
+    u |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return u;
+  }
+}
+
 // The RTT samples a round adds to the window, in order: each answered echo for
 // ICMP, so a round of 20 pings weighs 20 samples; otherwise the headline RTT of
 // a successful round.
-std::vector<std::uint8_t> encode_rtts(const ProbeResult& r) {
-  std::vector<std::uint8_t> out;
-  std::uint64_t prev = 0;
-  auto put = [&out, &prev](Duration d) {
-    const auto v = static_cast<std::uint64_t>(d.count());
-    std::uint64_t u = zigzag(static_cast<std::int64_t>(v - prev));
-    prev = v;
-    for (; u >= 0x80; u >>= 7) out.push_back(static_cast<std::uint8_t>(u | 0x80));
-    out.push_back(static_cast<std::uint8_t>(u));
-  };
+std::vector<Duration> rtts_of(const ProbeResult& r) {
+  std::vector<Duration> out;
   if (r.rtts.empty()) {
-    if (r.ok && r.rtt) put(*r.rtt);
+    if (r.ok && r.rtt) out.push_back(*r.rtt);
   } else {
     for (const auto& v : r.rtts)
-      if (v) put(*v);
+      if (v) out.push_back(*v);
   }
   return out;
 }
 
-// Appends the `n` bytes of one round's RTTs starting at `at` to `rtts`;
-// returns the position after them.
-std::deque<std::uint8_t>::const_iterator decode_rtts(std::deque<std::uint8_t>::const_iterator at,
-                                                     std::size_t n, std::vector<Duration>& rtts) {
-  const auto end = at + static_cast<std::ptrdiff_t>(n);
+// Appends `rtts` to `out`; returns the bytes they took.
+std::size_t encode_rtts(const std::vector<Duration>& rtts, std::vector<std::uint8_t>& out) {
+  const std::size_t before = out.size();
   std::uint64_t prev = 0;
-  while (at != end) {
-    std::uint64_t u = 0;
-    for (int shift = 0;; shift += 7) {
-      const std::uint8_t b = *at++;
-      u |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) break;
-    }
-    prev += static_cast<std::uint64_t>(unzigzag(u));
-    rtts.push_back(Duration(static_cast<Duration::rep>(prev)));
+  for (Duration d : rtts) {
+    const auto v = static_cast<std::uint64_t>(d.count());
+    put_varint(out, zigzag(static_cast<std::int64_t>(v - prev)));
+    prev = v;
   }
-  return at;
+  return out.size() - before;
+}
+
+// One round's head, decoded from the ring at `at`, which it moves past the head.
+struct RoundHead {
+  std::int64_t gap_change = 0;
+  bool ok = false;
+  int sent = 0, received = 0;
+  std::uint64_t rtts = 0;
+};
+
+RoundHead read_head(const ByteRing& ring, std::size_t& at) {
+  RoundHead h;
+  h.gap_change = unzigzag(get_varint(ring, at));
+  const std::uint64_t head = get_varint(ring, at);
+  h.ok = head & kOk;
+  h.sent = static_cast<int>(static_cast<std::uint32_t>(head >> 3));
+  h.received = head & kAllReceived
+                   ? h.sent
+                   : static_cast<int>(static_cast<std::uint32_t>(get_varint(ring, at)));
+  h.rtts = head & kRttsAreReceived ? static_cast<std::uint64_t>(h.received) : get_varint(ring, at);
+  return h;
+}
+
+// Appends `n` RTTs read from the ring at `at` to `rtts` (null: skips them);
+// moves `at` past them.
+void read_rtts(const ByteRing& ring, std::size_t& at, std::uint64_t n,
+               std::vector<Duration>* rtts) {
+  std::uint64_t prev = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    prev += static_cast<std::uint64_t>(unzigzag(get_varint(ring, at)));
+    if (rtts) rtts->push_back(Duration(static_cast<Duration::rep>(prev)));
+  }
+}
+
+Duration wrapping_sub(Duration a, Duration b) {
+  return Duration(static_cast<Duration::rep>(static_cast<std::uint64_t>(a.count()) -
+                                             static_cast<std::uint64_t>(b.count())));
+}
+
+Duration wrapping_add(Duration a, std::int64_t b) {
+  return Duration(static_cast<Duration::rep>(static_cast<std::uint64_t>(a.count()) +
+                                             static_cast<std::uint64_t>(b)));
 }
 
 }  // namespace
 
 void StatusBoard::record(const ProbeResult& result) {
-  const std::vector<std::uint8_t> rtts = encode_rtts(result);
+  const std::vector<Duration> rtts = rtts_of(result);
   const MonoTime now = clock_.now();
   std::lock_guard lock(mu_);
   Series& s = series_[SeriesKey{result.line, result.target, result.kind}];
   expire(s, now);
-  make_room(s, rtts.size());
-  s.rounds.push_back(StoredRound{now, result.sent, result.received,
-                                 static_cast<std::uint32_t>(rtts.size()), result.ok});
-  s.echoes.insert(s.echoes.end(), rtts.begin(), rtts.end());
+
+  std::vector<std::uint8_t> bytes;
+  const Duration gap = wrapping_sub(now.time_since_epoch(), s.back_arrived.time_since_epoch());
+  put_varint(bytes, zigzag(wrapping_sub(gap, s.back_gap).count()));
+  const bool all_received = result.received == result.sent;
+  const bool rtts_are_received = static_cast<std::int64_t>(rtts.size()) == result.received;
+  put_varint(bytes, (result.ok ? kOk : 0) | (all_received ? kAllReceived : 0) |
+                        (rtts_are_received ? kRttsAreReceived : 0) |
+                        std::uint64_t{static_cast<std::uint32_t>(result.sent)} << 3);
+  if (!all_received) put_varint(bytes, static_cast<std::uint32_t>(result.received));
+  if (!rtts_are_received) put_varint(bytes, rtts.size());
+  const std::size_t echo_bytes = encode_rtts(rtts, bytes);
+
+  make_room(s, echo_bytes);
+  if (s.count == 0) {
+    s.front_arrived = now;
+    s.front_gap = gap;
+  }
+  s.rounds.push_back(bytes.data(), bytes.size());
+  ++s.count;
+  s.echo_bytes += echo_bytes;
+  s.back_arrived = now;
+  s.back_gap = gap;
   // Only the newest failure is ever shown: rounds leave oldest first, so by
   // the time it leaves, every older failure has left too, and none is newer.
   if (!result.ok) s.failure = Failure{s.next_seq, result.reason, result.time, result.detail};
@@ -88,21 +161,30 @@ void StatusBoard::record(const ProbeResult& result) {
   s.latest = result;
 }
 
+// Drops the oldest round and reads the arrival of the one after it.
 void StatusBoard::drop_oldest(Series& s) {
-  s.echoes.erase(s.echoes.begin(),
-                 s.echoes.begin() + static_cast<std::ptrdiff_t>(s.rounds.front().echo_bytes));
-  s.rounds.pop_front();
+  std::size_t at = 0;
+  const RoundHead h = read_head(s.rounds, at);
+  const std::size_t rtts_at = at;
+  read_rtts(s.rounds, at, h.rtts, nullptr);
+  s.echo_bytes -= at - rtts_at;
+  s.rounds.pop_front(at);
+  if (--s.count == 0) return;
+  std::size_t next = 0;
+  const RoundHead n = read_head(s.rounds, next);
+  s.front_gap = wrapping_add(s.front_gap, n.gap_change);
+  s.front_arrived += s.front_gap;
 }
 
 void StatusBoard::expire(Series& s, MonoTime now) const {
-  while (!s.rounds.empty() && now - s.rounds.front().arrived > window_) drop_oldest(s);
+  while (s.count > 0 && now - s.front_arrived > window_) drop_oldest(s);
 }
 
 // Called after expire(), so every round it drops was still inside the window.
 void StatusBoard::make_room(Series& s, std::size_t echo_bytes) const {
-  while (!s.rounds.empty() && (s.rounds.size() >= limits_.max_rounds ||
-                               s.echoes.size() + echo_bytes > limits_.max_echo_bytes)) {
-    s.last_cut = s.rounds.front().arrived;
+  while (s.count > 0 &&
+         (s.count >= limits_.max_rounds || s.echo_bytes + echo_bytes > limits_.max_echo_bytes)) {
+    s.last_cut = s.front_arrived;
     drop_oldest(s);
   }
 }
@@ -113,19 +195,20 @@ SeriesSummary StatusBoard::summarise(const SeriesKey& key, const Series& s, Mono
   out.latest = s.latest;
   std::vector<Duration> rtts;
   int sent = 0, received = 0;
-  auto at = s.echoes.cbegin();
-  for (const StoredRound& r : s.rounds) {
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < s.count; ++i) {
+    const RoundHead h = read_head(s.rounds, at);
     ++out.rounds;
-    if (r.ok) ++out.ok_rounds;
-    sent += r.sent;
-    received += r.received;
-    at = decode_rtts(at, r.echo_bytes, rtts);
+    if (h.ok) ++out.ok_rounds;
+    sent += h.sent;
+    received += h.received;
+    read_rtts(s.rounds, at, h.rtts, &rtts);
   }
   if (out.rounds > 0) {
     out.availability = static_cast<double>(out.ok_rounds) / out.rounds;
     out.loss = key.kind == ProbeKind::icmp && sent > 0 ? 1.0 - static_cast<double>(received) / sent
                                                        : 1.0 - out.availability;
-    out.covered = now - s.rounds.front().arrived;
+    out.covered = now - s.front_arrived;
   }
   // Consecutive RTTs across rounds, summed in window order.
   double jitter_sum = 0;
@@ -135,7 +218,7 @@ SeriesSummary StatusBoard::summarise(const SeriesKey& key, const Series& s, Mono
     const int jitter_n = static_cast<int>(rtts.size() - 1);
     out.jitter = Duration(static_cast<Duration::rep>(jitter_sum / jitter_n));
   }
-  const std::uint64_t oldest_seq = s.next_seq - s.rounds.size();
+  const std::uint64_t oldest_seq = s.next_seq - s.count;
   if (s.failure && s.failure->seq >= oldest_seq) {
     out.last_failure = s.failure->reason;
     out.last_failure_time = s.failure->time;
@@ -163,7 +246,8 @@ SeriesUsage StatusBoard::usage(const SeriesKey& key) const {
   std::lock_guard lock(mu_);
   const auto it = series_.find(key);
   if (it == series_.end()) return {};
-  return SeriesUsage{it->second.rounds.size(), it->second.echoes.size()};
+  const Series& s = it->second;
+  return SeriesUsage{s.count, s.echo_bytes, s.rounds.size(), s.rounds.capacity()};
 }
 
 }  // namespace linewatch

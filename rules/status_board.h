@@ -8,19 +8,24 @@
 // Memory is bounded whatever the probe rate. Per series the board keeps:
 //   - the latest round in full (one ProbeResult) and the newest failure's
 //     reason, time and detail: the only failure a summary can show (status_board.cc);
-//   - per round in the window, one record of kRoundRecordBytes (24) bytes
-//     (arrival, ok, sent, received, the length of its RTTs) plus its RTTs, one
-//     per answered echo (TCP/HTTP: the headline RTT), losslessly encoded as
-//     zigzag varints, the first in full and each further one as its difference
-//     from the one before: at most 5 bytes for an RTT under 17 s, 3 for a
-//     difference under ±1 ms. A 5-ping ICMP round whose echoes lie within
-//     ±0.5 ms costs at most 24 + 17 = 41 bytes, a TCP/HTTP round at most 29
-//     (the ProbeResult it replaces took about 450 bytes);
+//   - per round in the window, a few bytes in one ring of bytes (rules/byte_ring.h),
+//     losslessly encoded as zigzag varints: its arrival as the change in the
+//     gap since the round before (3 bytes for rounds at a steady interval
+//     whose gap moves by less than 1 ms from one to the next; exact to the
+//     nanosecond), one byte of ok,
+//     sent and received for rounds of up to 15 echoes that all came back, and
+//     its RTTs, one per answered echo (TCP/HTTP: the headline RTT), the first
+//     in full and each further one as its difference from the one before: at
+//     most 5 bytes for an RTT under 17 s, 3 for a difference under ±1 ms. A
+//     1-ping ICMP round every second on a line under 2 ms costs about 7 bytes,
+//     a 5-ping round whose echoes lie within ±0.5 ms at most 3 + 1 + 17 = 21
+//     (the ProbeResult it replaces took about 450 bytes, the record before
+//     this encoding 24 bytes besides the RTTs);
 //   - at most StatusBoardLimits::max_rounds rounds and max_echo_bytes bytes of
 //     RTTs. Past a limit the oldest rounds leave first even inside the window;
 //     the summary then says so (SeriesSummary::capped, covered). The defaults
-//     bound a series at 4096 · 24 B + 256 KiB ≈ 352 KiB; storage grows with the
-//     rounds actually held, not up front.
+//     bound a series at about 4096 · 13 B + 256 KiB ≈ 310 KiB; storage grows
+//     with the rounds actually held, not up front.
 // Below the limits the figures are exactly those over every round of the window.
 //
 // Thread-safe: record() is called from probe workers, snapshot() from the API.
@@ -30,7 +35,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -40,6 +44,7 @@
 
 #include "core/probe_result.h"
 #include "core/time.h"
+#include "rules/byte_ring.h"
 
 namespace linewatch {
 
@@ -84,15 +89,14 @@ struct StatusBoardLimits {
 
 // What one series holds right now (see StatusBoard::usage).
 struct SeriesUsage {
-  std::size_t rounds = 0;      // round records
-  std::size_t echo_bytes = 0;  // encoded RTT bytes
+  std::size_t rounds = 0;      // rounds held
+  std::size_t echo_bytes = 0;  // encoded RTT bytes among `bytes`
+  std::size_t bytes = 0;       // encoded bytes of every round held, RTTs included
+  std::size_t capacity = 0;    // bytes allocated for them (at least `bytes`)
 };
 
 class StatusBoard {
  public:
-  // Bytes of the record kept per round, besides its encoded RTTs.
-  static constexpr std::size_t kRoundRecordBytes = 24;
-
   StatusBoard(const Clock& clock, Duration window, StatusBoardLimits limits = {})
       : clock_(clock), window_(window), limits_(limits) {}
 
@@ -111,15 +115,6 @@ class StatusBoard {
   const StatusBoardLimits& limits() const { return limits_; }
 
  private:
-  struct StoredRound {
-    MonoTime arrived;
-    std::int32_t sent;
-    std::int32_t received;
-    std::uint32_t echo_bytes;  // length of this round's RTTs in Series::echoes
-    bool ok;
-  };
-  static_assert(sizeof(StoredRound) == kRoundRecordBytes);
-
   // The newest failed round recorded in a series.
   struct Failure {
     std::uint64_t seq = 0;  // its place in the series (see Series::next_seq)
@@ -129,9 +124,14 @@ class StatusBoard {
   };
 
   struct Series {
-    std::deque<StoredRound> rounds;   // in arrival order
-    std::deque<std::uint8_t> echoes;  // the RTTs of `rounds`, in the same order
-    std::uint64_t next_seq = 0;       // rounds ever recorded; rounds.back() is next_seq - 1
+    ByteRing rounds;             // encoded rounds, oldest first (status_board.cc)
+    std::size_t count = 0;       // rounds in `rounds`
+    std::size_t echo_bytes = 0;  // bytes of their RTTs
+    MonoTime front_arrived{};    // arrival of the oldest round held
+    Duration front_gap{};        // its arrival less that of the round before it
+    MonoTime back_arrived{};     // arrival of the newest round ever recorded
+    Duration back_gap{};         // its arrival less that of the round before it
+    std::uint64_t next_seq = 0;  // rounds ever recorded; the newest is next_seq - 1
     ProbeResult latest;
     std::optional<Failure> failure;
     std::optional<MonoTime> last_cut;  // arrival of the newest round the limits dropped

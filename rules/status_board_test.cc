@@ -462,12 +462,11 @@ TEST_CASE("a round larger than the echo byte budget is kept on its own") {
   check_same(board.snapshot().at(0), want);
 }
 
-TEST_CASE("a round costs a small record plus a few bytes an RTT") {
-  static_assert(StatusBoard::kRoundRecordBytes == 24);
+TEST_CASE("a round costs a few bytes besides its RTTs") {
   FakeClock clock;
   StatusBoard board(clock, 5min);
   std::mt19937_64 rng(3);
-  const int rounds = 1000;
+  const int rounds = 250;  // all inside the window: 250 s
   for (int i = 0; i < rounds; ++i) {
     // 5 pings within ±0.5 ms of an RTT anywhere from 1 ms to 17 s.
     const Duration base = std::chrono::milliseconds(1 + pick(rng, 17'000));
@@ -475,15 +474,55 @@ TEST_CASE("a round costs a small record plus a few bytes an RTT") {
     for (int p = 0; p < 5; ++p) rtts.push_back(base + Duration(pick(rng, 1'000'001) - 500'000));
     board.record(icmp_round(std::move(rtts)));
     board.record(tcp_round(true, base));
+    // Rounds every second, each gap within 1 ms of the one before.
+    clock.advance(1s + Duration(pick(rng, 900'001) - 450'000));
   }
   const SeriesUsage icmp = board.usage(SeriesKey{"l1", "t1", ProbeKind::icmp});
   const SeriesUsage tcp = board.usage(SeriesKey{"l1", "t1", ProbeKind::tcp});
   REQUIRE(icmp.rounds == rounds);
   REQUIRE(tcp.rounds == rounds);
-  // The header's figures: 24 + 17 bytes for such an ICMP round, 24 + 5 for TCP.
+  // The header's figures: at most 3 + 1 + 17 bytes for such an ICMP round,
+  // 3 + 2 + 5 for TCP; the first round of a series pays its arrival in full.
   CHECK(icmp.echo_bytes <= 17u * rounds);
   CHECK(tcp.echo_bytes <= 5u * rounds);
-  CHECK(StatusBoard::kRoundRecordBytes + icmp.echo_bytes / rounds <= 41);
+  CHECK(icmp.bytes <= 21u * rounds + 8);
+  CHECK(tcp.bytes <= 10u * rounds + 8);
+  CHECK(icmp.capacity >= icmp.bytes);
+  CHECK(icmp.capacity <= 2 * icmp.bytes);
+}
+
+TEST_CASE(
+    "a steady one-ping series wraps its ring, ages rounds out by time and keeps its figures") {
+  FakeClock clock;
+  const Duration window = 5min;
+  StatusBoard board(clock, window);
+  FullBoard full(window, std::numeric_limits<std::size_t>::max());
+  const SeriesKey key{"l1", "t1", ProbeKind::icmp};
+  std::mt19937_64 rng(11);
+  std::size_t most_capacity = 0;
+  for (int i = 0; i < 1200; ++i) {  // 20 minutes: the window turns over four times
+    std::vector<std::optional<Duration>> rtts{std::nullopt};
+    if (pick(rng, 50) != 0) rtts[0] = std::chrono::microseconds(20 + pick(rng, 80));
+    const ProbeResult r = icmp_round(std::move(rtts));
+    board.record(r);
+    full.record(r, clock.now());
+    clock.advance(1s + Duration(pick(rng, 600'001) - 300'000));
+    if (i >= 400) most_capacity = std::max(most_capacity, board.usage(key).capacity);
+    if (i % 97 == 0) check_same(board.snapshot().at(0), full.summary(key, clock.now()));
+  }
+  const SeriesUsage held = board.usage(key);
+  // About 300 rounds of at most 3 + 1 + 3 bytes (a lost echo: 3 + 2).
+  CHECK(held.rounds >= 295);
+  CHECK(held.rounds <= 301);
+  CHECK(held.bytes <= 7 * held.rounds);
+  CHECK(most_capacity <= 2 * 7 * 301);
+  check_same(board.snapshot().at(0), full.summary(key, clock.now()));
+  // Past the window with nothing new, every round leaves and the ring shrinks.
+  clock.advance(window + 1ns);
+  const SeriesSummary empty = board.snapshot().at(0);
+  CHECK(empty.rounds == 0);
+  CHECK(board.usage(key).bytes == 0);
+  CHECK(board.usage(key).capacity <= 64);
 }
 
 TEST_CASE("RTTs at the extremes of Duration survive the compact form") {

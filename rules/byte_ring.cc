@@ -1,0 +1,67 @@
+#include "rules/byte_ring.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace linewatch {
+
+namespace {
+constexpr std::size_t kMinCapacity = 32;
+}  // namespace
+
+ByteRing::ByteRing(const ByteRing& other) { *this = other; }
+
+ByteRing& ByteRing::operator=(const ByteRing& other) {
+  if (this == &other) return *this;
+  clear();
+  data_.reset();
+  capacity_ = 0;
+  if (other.size_ == 0) return *this;
+  reallocate(other.size_);
+  for (std::size_t i = 0; i < other.size_; ++i) data_[i] = other.at(i);
+  size_ = other.size_;
+  return *this;
+}
+
+// Moves the content to the front of a new buffer of `capacity` (>= size_).
+void ByteRing::reallocate(std::size_t capacity) {
+  auto next = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+  const std::size_t first = std::min(size_, capacity_ - head_);
+  if (size_ > 0) {
+    std::memcpy(next.get(), data_.get() + head_, first);
+    std::memcpy(next.get() + first, data_.get(), size_ - first);
+  }
+  data_ = std::move(next);
+  capacity_ = capacity;
+  head_ = 0;
+}
+
+void ByteRing::push_back(const std::uint8_t* data, std::size_t n) {
+  if (size_ + n > capacity_)
+    reallocate(std::max({size_ + n, capacity_ + capacity_ / 2, kMinCapacity}));
+  std::size_t tail = head_ + size_;
+  if (tail >= capacity_) tail -= capacity_;
+  const std::size_t first = std::min(n, capacity_ - tail);
+  std::memcpy(data_.get() + tail, data, first);
+  std::memcpy(data_.get(), data + first, n - first);
+  size_ += n;
+}
+
+void ByteRing::pop_front(std::size_t n) {
+  n = std::min(n, size_);
+  head_ += n;
+  if (head_ >= capacity_) head_ -= capacity_;
+  size_ -= n;
+  if (size_ == 0) head_ = 0;
+  // Hysteresis: shrink only when three quarters stand empty, to twice the
+  // content, so a steady window neither grows nor shrinks each round.
+  if (capacity_ > kMinCapacity && size_ < capacity_ / 4)
+    reallocate(std::max(2 * size_, kMinCapacity));
+}
+
+void ByteRing::clear() {
+  head_ = 0;
+  size_ = 0;
+}
+
+}  // namespace linewatch
