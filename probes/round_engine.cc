@@ -108,11 +108,14 @@ void RoundEngine::submit(const ProbeRequest& request, Done done) {
       ProbeResult r;
       r.kind = ProbeKind::icmp;
       r = failed(std::move(r), addresses.failure());
+      if (loop_->in_loop_thread()) return state->finish(common, std::move(r));
       loop_->post([state, c = std::move(common), r = std::move(r)]() mutable {
         state->finish(c, std::move(r));
       });
       return;
     }
+    if (loop_->in_loop_thread())
+      return state->start_icmp(std::move(common), addresses.value().front());
     loop_->post([state, c = std::move(common), a = addresses.value().front()]() mutable {
       state->start_icmp(std::move(c), a);
     });
@@ -132,6 +135,7 @@ void RoundEngine::submit(const ProbeRequest& request, Done done) {
   } else {
     round->last = addresses.failure();
   }
+  if (loop_->in_loop_thread()) return state->start_tcp(std::move(round));
   // shared_ptr: std::function needs a copyable callable.
   auto shared = std::make_shared<std::unique_ptr<TcpRound>>(std::move(round));
   loop_->post([state, shared] { state->start_tcp(std::move(*shared)); });
@@ -146,6 +150,8 @@ RoundEngineStats RoundEngine::stats() const {
   s.icmp_sockets = c.icmp_sockets.load(std::memory_order_relaxed);
   s.echoes_sent = c.echoes_sent.load(std::memory_order_relaxed);
   s.replies = c.replies.load(std::memory_order_relaxed);
+  s.send_stamped = c.send_stamped.load(std::memory_order_relaxed);
+  s.receive_stamped = c.receive_stamped.load(std::memory_order_relaxed);
   s.late_replies = c.late_replies.load(std::memory_order_relaxed);
   s.ignored = c.ignored.load(std::memory_order_relaxed);
   s.overflow_drops = c.overflow_drops.load(std::memory_order_relaxed);

@@ -300,6 +300,42 @@ TEST_CASE("round engine: a TCP connect with no answer times out as run_probe doe
   });
 }
 
+// The scheduler submits from a timer on the engine's loop: the round starts
+// in place (its echo is on the wire before submit returns, with no posted
+// function), and the send stamps, now read with the replies rather than
+// after each send, still start every RTT.
+TEST_CASE("round engine: rounds submitted on the loop start in place with both kernel stamps") {
+  auto engine = start_engine();
+  // A first round wakes the host's receive stamps (a deferred static key).
+  const auto warm = Job::icmp("127.0.0.1", 1, 0ms, 1s);
+  auto first = submit(*engine, *warm);
+  REQUIRE(wait_for(first).ok);
+  const RoundEngineStats before = engine->stats();
+  constexpr int kRounds = 20;
+  std::vector<std::unique_ptr<Job>> jobs;
+  for (int i = 0; i < kRounds; ++i)
+    jobs.push_back(Job::icmp("127.0.0." + std::to_string(i + 1), 1, 0ms, 1s));
+  std::vector<std::future<ProbeResult>> results;
+  auto sent_in_place = std::make_shared<std::promise<int>>();
+  std::future<int> in_place = sent_in_place->get_future();
+  engine->loop().post([&] {
+    int sent = 0;
+    for (const auto& job : jobs) {
+      const std::uint64_t echoes = engine->stats().echoes_sent;
+      results.push_back(submit(*engine, *job));
+      if (engine->stats().echoes_sent == echoes + 1) ++sent;
+    }
+    sent_in_place->set_value(sent);
+  });
+  REQUIRE(in_place.wait_for(10s) == std::future_status::ready);
+  CHECK(in_place.get() == kRounds);
+  for (auto& r : results) CHECK(wait_for(r).received == 1);
+  const RoundEngineStats after = engine->stats();
+  CHECK(after.replies - before.replies == kRounds);
+  CHECK(after.send_stamped - before.send_stamped == kRounds);
+  CHECK(after.receive_stamped - before.receive_stamped == kRounds);
+}
+
 TEST_CASE("round engine: rounds in flight at stop are dropped without a call") {
   auto engine = start_engine();
   const auto job = Job::icmp("127.0.0.1", 3, 500ms, 1s);

@@ -96,7 +96,7 @@ void RoundEngine::State::start_icmp(RoundCommon common, SocketAddress target) {
     }
     auto channel = std::make_unique<EchoChannel>(std::move(socket.value()));
     channel->buffer.resize(kBufferBytes);
-    channel->next_seq = static_cast<std::uint16_t>(echo_io::random_bits());
+    channel->next_seq = static_cast<std::uint16_t>(random.next());
     const int fd = channel->socket.fd();
     const int on = 1;
     (void)::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on));
@@ -120,7 +120,7 @@ void RoundEngine::State::start_icmp(RoundCommon common, SocketAddress target) {
   auto round = std::make_unique<IcmpRound>(std::move(common));
   round->target = target;
   round->channel = found->second.get();
-  const std::uint64_t bits = echo_io::random_bits();
+  const std::uint64_t bits = random.next();
   std::memcpy(round->cookie.data(), &bits, round->cookie.size());
   round->echoes.resize(static_cast<std::size_t>(std::max(spec.icmp.pings, 0)));
   round->start = now;
@@ -190,7 +190,10 @@ std::optional<Duration> RoundEngine::State::step_icmp(std::uint64_t id, MonoTime
   EchoChannel& channel = *round.channel;
   while (round.next < round.echoes.size() &&
          now >= round.start + spec.icmp.spacing * static_cast<long>(round.next)) {
-    if (send_echo(round, round.next, stats)) read_channel(channel, true);  // its send stamp
+    // Its send stamp is read with the reply: the error queue makes the
+    // socket ready, and read_channel takes stamps before replies. Reading
+    // it here cost two more system calls per echo.
+    send_echo(round, round.next, stats);
     ++round.next;
   }
   bool expiring = false;
@@ -319,6 +322,8 @@ void credit(ReadContext& c, IcmpRound& round, RoundEcho& echo, const echo_io::Pa
     echo.result.rtt = kernel_rtt;
     echo.result.receive_stamped = packet.stamp.has_value();
     echo.result.send_stamped = echo.sent_kernel.has_value();
+    if (echo.result.send_stamped) ++c.state.stats.send_stamped;
+    if (echo.result.receive_stamped) ++c.state.stats.receive_stamped;
   }
   if (round.timer && round.next == round.echoes.size() &&
       std::all_of(round.echoes.begin(), round.echoes.end(),
@@ -376,10 +381,9 @@ void forget_expired(EchoChannel& channel, MonoTime now) {
 
 }  // namespace
 
-void RoundEngine::State::read_channel(EchoChannel& channel, bool errors_only) {
+void RoundEngine::State::read_channel(EchoChannel& channel) {
   ReadContext c{*this, channel};
   bool read = take_errors(c);
-  if (errors_only) return;
   forget_expired(channel, Steady::now());
   for (int i = 0; i < kMaxReads; ++i) {
     errno = 0;
