@@ -177,7 +177,7 @@ Step run_step(const Options& o, int targets) {
         Round round{planned, Steady::now(), 0, 0, {}};
         record(i, round, run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock}));
       },
-      launch);
+      launch, engine ? &engine->loop() : nullptr);
   const double cpu0 = cpu_seconds();
   const MonoTime t0 = Steady::now();
   scheduler.start();
