@@ -1,6 +1,7 @@
 #include "probes/round_engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "probes/binding.h"
@@ -18,9 +19,13 @@ int wanted_family(const ProbeRequest& request) {
 }
 
 // Bucket b holds lags in [2^(b/2), 2^((b+1)/2)) ns.
+// Without log2(): this runs for every timer firing. floor(2 log2 ns) is
+// twice the top bit's place, plus one in the upper half of its octave.
 std::size_t bucket_of(Duration lag, std::size_t buckets) {
-  const double ns = static_cast<double>(std::max<std::int64_t>(lag.count(), 1));
-  return std::min(static_cast<std::size_t>(2.0 * std::log2(ns)), buckets - 1);
+  const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(lag.count(), 1));
+  const std::size_t top = static_cast<std::size_t>(std::bit_width(ns)) - 1;
+  const bool upper = static_cast<double>(ns) >= static_cast<double>(1ull << top) * M_SQRT2;
+  return std::min(2 * top + (upper ? 1 : 0), buckets - 1);
 }
 
 Duration bucket_top(std::size_t b) {

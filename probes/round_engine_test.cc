@@ -15,6 +15,7 @@
 #include "core/fd.h"
 #include "probes/netns_test_support.h"
 #include "probes/probe.h"
+#include "probes/round_engine_state.h"
 
 namespace linewatch {
 namespace {
@@ -334,6 +335,22 @@ TEST_CASE("round engine: rounds submitted on the loop start in place with both k
   CHECK(after.replies - before.replies == kRounds);
   CHECK(after.send_stamped - before.send_stamped == kRounds);
   CHECK(after.receive_stamped - before.receive_stamped == kRounds);
+}
+
+// p99 is the top of the √2-wide bucket holding the 99th sample: within a
+// factor √2 above it, never below, and never above the max.
+TEST_CASE("round engine: the lag window's p99 lies within its bucket of the true figure") {
+  LagWindow window(10s);
+  const MonoTime t0 = Steady::now();
+  for (const Duration lag : {Duration(100us), Duration(3ms), Duration(1500ns)}) {
+    LagWindow w(10s);
+    for (int i = 0; i < 990; ++i) w.record(t0, lag);
+    for (int i = 0; i < 10; ++i) w.record(t0, lag * 100);
+    CHECK(w.p99(t0) >= lag);
+    CHECK(w.p99(t0) <= lag * 1.4143);
+    CHECK(w.max(t0) == lag * 100);
+  }
+  CHECK(window.p99(t0) == Duration::zero());
 }
 
 TEST_CASE("round engine: rounds in flight at stop are dropped without a call") {
