@@ -94,7 +94,7 @@ Scheduler::Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers
       loop_timetable_(intervals_of(jobs_), clock.now(), owned_by(routes_, true)) {}
 
 Scheduler::~Scheduler() {
-  if (!threads_.empty()) stop(Duration::max());
+  if (running_) stop(Duration::max());
 }
 
 void Scheduler::start() {
@@ -104,7 +104,20 @@ void Scheduler::start() {
     const MonoTime now = clock_.now();
     timetable_ = Timetable(intervals_of(jobs_), now, owned_by(routes_, false));
     loop_timetable_ = Timetable(intervals_of(jobs_), now, owned_by(routes_, true));
-    live_threads_ = worker_count_ + 1;
+  }
+  // Threads only for the jobs that need them: a worker runs one job at a
+  // time and a job never runs twice at once, so workers beyond the jobs
+  // routed to them would idle for ever; with every job on the loop, no
+  // thread at all (32 idle threads cost more than 100 ICMP targets' rounds
+  // over a few seconds, and their stacks count in the RSS).
+  int on_workers = 0;
+  for (const Route r : routes_) on_workers += r == Route::worker || r == Route::resolve_then_launch;
+  const int workers = std::min(worker_count_, on_workers);
+  const bool timer_thread = timetable_.next_due().has_value();
+  {
+    std::lock_guard lock(mu_);
+    live_threads_ = workers + (timer_thread ? 1 : 0);
+    running_ = true;
   }
   if (const auto first = loop_timetable_.next_due(); loop_ && first) {
     // The loop's clock and clock_ are the same steady clock (see the constructor).
@@ -112,8 +125,8 @@ void Scheduler::start() {
       return loop_->add_timer(due, [this](MonoTime now) { return on_loop_timer(now); });
     });
   }
-  threads_.emplace_back([this] { timer_loop(); });
-  for (int i = 0; i < worker_count_; ++i) threads_.emplace_back([this] { worker_loop(); });
+  if (timer_thread) threads_.emplace_back([this] { timer_loop(); });
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
 }
 
 bool Scheduler::stop(Duration grace) {
@@ -140,6 +153,7 @@ bool Scheduler::stop(Duration grace) {
     for (auto& t : threads_) t.join();
   }
   threads_.clear();
+  running_ = false;
   return all_done;
 }
 

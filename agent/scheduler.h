@@ -5,8 +5,9 @@
 // which starts them without waiting (on the round engine's event loop) and
 // reports their end through `finished`; the rest (HTTP, LLM, TCP with
 // send/expect) go to `workers` threads, where a round blocks its worker for
-// at most its budget. So `workers` bounds only those, and a slow HTTP
-// endpoint cannot starve the packet rounds. A packet job whose host is a
+// at most its budget. So `workers` bounds only those (no more start than
+// there are such jobs, none when there is none), and a slow HTTP endpoint
+// cannot starve the packet rounds. A packet job whose host is a
 // name is handed to a worker to resolve, which then launches it and moves
 // on. When every worker is busy, due rounds wait in a queue and start late
 // (counted in lag); no round stacks on its own job (the Timetable skips
@@ -19,7 +20,8 @@
 // kLaunchSlack of each other share a wake-up (starting up to that much
 // late; planned times, hence the spread and the lag figures, are as
 // before). Both timetables are built from every job's interval, so the
-// rounds are spread exactly as one timetable spreads them.
+// rounds are spread exactly as one timetable spreads them. When the loop
+// times every job, the scheduler starts no thread of its own.
 //
 // Thread-safe: stats() may be called from any thread. start() and stop() from
 // the owner only.
@@ -159,6 +161,7 @@ class Scheduler {
   MinuteWindow overrun_window_;  // guarded by mu_
   MinuteWindow missed_window_;   // guarded by mu_
   std::vector<std::thread> threads_;
+  bool running_ = false;  // owner only: between start() and stop()
 };
 
 }  // namespace linewatch

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -299,4 +300,54 @@ TEST_CASE("a scheduler whose loop stopped first still stops") {
   l.loop->stop();
   CHECK(s.stop(1s));
   CHECK(l.launched() >= 2);
+}
+
+namespace {
+
+std::size_t threads_now() {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// Idle threads cost CPU to start and join and RSS for their stacks: a
+// scheduler starts workers only for the jobs they can run, and no thread
+// when the loop times every job.
+TEST_CASE("the scheduler starts only the threads its jobs need") {
+  Fixture f(4, 50ms);
+  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
+  SystemClock clock;
+  LoopLaunches l;
+  l.planned.resize(4);
+  SUBCASE("every job on the loop: no thread") {
+    Scheduler s(
+        clock, make_jobs(f.config), 32, [](std::size_t, const ProbeJob&, MonoTime) {}, l.launch(),
+        l.loop.get());
+    const std::size_t before = threads_now();
+    s.start();
+    CHECK(threads_now() == before);
+    std::this_thread::sleep_for(120ms);
+    CHECK(s.stop(1s));
+    CHECK(l.launched() >= 4);
+  }
+  SUBCASE("two worker jobs of 32 workers: the timer and two workers") {
+    f.config.targets[0].probes[0].tcp.send = "x";
+    f.config.targets[1].probes[0].tcp.send = "x";
+    std::atomic<int> ran{0};
+    Scheduler s(
+        clock, make_jobs(f.config), 32, [&](std::size_t, const ProbeJob&, MonoTime) { ++ran; },
+        l.launch(), l.loop.get());
+    const std::size_t before = threads_now();
+    s.start();
+    CHECK(threads_now() == before + 3);
+    std::this_thread::sleep_for(120ms);
+    CHECK(s.stop(1s));
+    CHECK(ran.load() >= 2);
+    CHECK(l.launched() >= 2);
+  }
 }
