@@ -124,7 +124,8 @@ void FailoverParts::stop() {
 }
 
 void Agent::Impl::on_round(Probing& p, std::size_t job_index, const ProbeJob& job) {
-  on_result(p, job_index, run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock, &tls}));
+  on_result(p, job_index,
+            run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock, &tls}));
 }
 
 void Agent::Impl::on_result(Probing& p, std::size_t job_index, const ProbeResult& r) {
@@ -268,7 +269,7 @@ std::unique_ptr<Probing> Agent::Impl::make_probing(std::shared_ptr<const Config>
   p->scheduler = std::make_unique<Scheduler>(
       clock, std::move(jobs), p->config->agent.workers,
       [this, raw](std::size_t i, const ProbeJob& job, MonoTime) { on_round(*raw, i, job); },
-      std::move(launch));
+      std::move(launch), p->engine ? &p->engine->loop() : nullptr);
   return p;
 }
 

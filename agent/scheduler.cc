@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "probes/event_loop.h"
 #include "probes/round_engine.h"
 #include "probes/socket.h"
 
@@ -53,6 +54,14 @@ bool literal_host(const ProbeSpec& spec) {
   return parse_numeric_address(host, 0, ignored);
 }
 
+template <class Route>
+std::vector<bool> owned_by(const std::vector<Route>& routes, bool loop) {
+  std::vector<bool> owned;
+  owned.reserve(routes.size());
+  for (const Route r : routes) owned.push_back((r == Route::loop_launch) == loop);
+  return owned;
+}
+
 std::vector<Duration> intervals_of(const std::vector<ProbeJob>& jobs) {
   std::vector<Duration> out;
   out.reserve(jobs.size());
@@ -62,45 +71,77 @@ std::vector<Duration> intervals_of(const std::vector<ProbeJob>& jobs) {
 }  // namespace
 
 Scheduler::Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers, Runner run,
-                     Launch launch)
+                     Launch launch, EventLoop* loop)
     : clock_(clock),
       jobs_(std::move(jobs)),
       worker_count_(workers < 1 ? 1 : workers),
       run_(std::move(run)),
       launch_(std::move(launch)),
+      loop_(launch_ ? loop : nullptr),
       routes_([&] {
         std::vector<Route> routes;
         for (const ProbeJob& j : jobs_) {
           if (!launch_ || !RoundEngine::handles(*j.spec))
             routes.push_back(Route::worker);
+          else if (!literal_host(*j.spec))
+            routes.push_back(Route::resolve_then_launch);
           else
-            routes.push_back(literal_host(*j.spec) ? Route::launch : Route::resolve_then_launch);
+            routes.push_back(loop_ ? Route::loop_launch : Route::launch);
         }
         return routes;
       }()),
-      timetable_(intervals_of(jobs_), clock.now()) {}
+      timetable_(intervals_of(jobs_), clock.now(), owned_by(routes_, false)),
+      loop_timetable_(intervals_of(jobs_), clock.now(), owned_by(routes_, true)) {}
 
 Scheduler::~Scheduler() {
-  if (!threads_.empty()) stop(Duration::max());
+  if (running_) stop(Duration::max());
 }
 
 void Scheduler::start() {
   {
     std::lock_guard lock(mu_);
     // Re-anchor on the start time so construction-to-start delay is not a burst.
-    timetable_ = Timetable(intervals_of(jobs_), clock_.now());
-    live_threads_ = worker_count_ + 1;
+    const MonoTime now = clock_.now();
+    timetable_ = Timetable(intervals_of(jobs_), now, owned_by(routes_, false));
+    loop_timetable_ = Timetable(intervals_of(jobs_), now, owned_by(routes_, true));
   }
-  threads_.emplace_back([this] { timer_loop(); });
-  for (int i = 0; i < worker_count_; ++i) threads_.emplace_back([this] { worker_loop(); });
+  // Threads only for the jobs that need them: a worker runs one job at a
+  // time and a job never runs twice at once, so workers beyond the jobs
+  // routed to them would idle for ever; with every job on the loop, no
+  // thread at all (32 idle threads cost more than 100 ICMP targets' rounds
+  // over a few seconds, and their stacks count in the RSS).
+  int on_workers = 0;
+  for (const Route r : routes_) on_workers += r == Route::worker || r == Route::resolve_then_launch;
+  const int workers = std::min(worker_count_, on_workers);
+  const bool timer_thread = timetable_.next_due().has_value();
+  {
+    std::lock_guard lock(mu_);
+    live_threads_ = workers + (timer_thread ? 1 : 0);
+    running_ = true;
+  }
+  if (const auto first = loop_timetable_.next_due(); loop_ && first) {
+    // The loop's clock and clock_ are the same steady clock (see the constructor).
+    loop_timer_ = loop_->call([this, due = *first] {
+      return loop_->add_timer(due, [this](MonoTime now) { return on_loop_timer(now); });
+    });
+  }
+  if (timer_thread) threads_.emplace_back([this] { timer_loop(); });
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
 }
 
 bool Scheduler::stop(Duration grace) {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    queue_.clear();
+    timer_cv_.notify_all();
+    work_cv_.notify_all();
+  }
+  // Not under mu_: the loop's timer takes it. After this the timer never
+  // fires again (a stopped loop runs the call here).
+  if (loop_timer_) loop_->call([this, id = *loop_timer_] { loop_->cancel_timer(id); });
+  loop_timer_.reset();
   std::unique_lock lock(mu_);
-  stopping_ = true;
-  queue_.clear();
-  timer_cv_.notify_all();
-  work_cv_.notify_all();
   const auto idle = [&] { return live_threads_ == 0 && stats_.launched_in_flight == 0; };
   const bool all_done = grace == Duration::max() ? (idle_cv_.wait(lock, idle), true)
                                                  : idle_cv_.wait_for(lock, grace, idle);
@@ -112,14 +153,15 @@ bool Scheduler::stop(Duration grace) {
     for (auto& t : threads_) t.join();
   }
   threads_.clear();
+  running_ = false;
   return all_done;
 }
 
 SchedulerStats Scheduler::stats() const {
   std::lock_guard lock(mu_);
   SchedulerStats s = stats_;
-  s.overruns = timetable_.overruns();
-  s.missed = timetable_.missed();
+  s.overruns = timetable_.overruns() + loop_timetable_.overruns();
+  s.missed = timetable_.missed() + loop_timetable_.missed();
   s.queued = queue_.size();
   const MonoTime now = clock_.now();
   s.rounds_per_second =
@@ -147,7 +189,7 @@ void Scheduler::launch(const Timetable::Slot& slot) {
 void Scheduler::finished(std::size_t job) {
   std::lock_guard lock(mu_);
   --stats_.launched_in_flight;
-  timetable_.set_running(job, false);
+  (routes_[job] == Route::loop_launch ? loop_timetable_ : timetable_).set_running(job, false);
   if (stopping_) idle_cv_.notify_all();
 }
 
@@ -188,6 +230,31 @@ void Scheduler::timer_loop() {
   }
   --live_threads_;
   idle_cv_.notify_all();
+}
+
+// Launches the loop's due rounds in place and returns the delay to the next
+// wake-up: the next due start, or kLaunchSlack from now if that is sooner.
+// `now` is the loop's time, on clock_'s scale: the returned delay counts from it.
+std::optional<Duration> Scheduler::on_loop_timer(MonoTime now) {
+  std::unique_lock lock(mu_);
+  if (stopping_) return std::nullopt;
+  const std::uint64_t overruns = loop_timetable_.overruns();
+  const std::uint64_t missed = loop_timetable_.missed();
+  loop_launching_.clear();
+  for (const auto& slot : loop_timetable_.take_due(now)) {
+    loop_timetable_.set_running(slot.job, true);
+    count_start(slot);
+    ++stats_.launched_in_flight;
+    loop_launching_.push_back(slot);
+  }
+  if (const std::uint64_t n = loop_timetable_.overruns() - overruns) overrun_window_.add(now, n);
+  if (const std::uint64_t n = loop_timetable_.missed() - missed) missed_window_.add(now, n);
+  const std::optional<MonoTime> next = loop_timetable_.next_due();
+  // Outside the lock: a round that ends at once calls finished().
+  lock.unlock();
+  for (const auto& slot : loop_launching_) launch(slot);
+  if (!next) return std::nullopt;
+  return std::max(*next - now, kLaunchSlack);
 }
 
 void Scheduler::worker_loop() {

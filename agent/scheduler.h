@@ -5,12 +5,23 @@
 // which starts them without waiting (on the round engine's event loop) and
 // reports their end through `finished`; the rest (HTTP, LLM, TCP with
 // send/expect) go to `workers` threads, where a round blocks its worker for
-// at most its budget. So `workers` bounds only those, and a slow HTTP
-// endpoint cannot starve the packet rounds. A packet job whose host is a
+// at most its budget. So `workers` bounds only those (no more start than
+// there are such jobs, none when there is none), and a slow HTTP endpoint
+// cannot starve the packet rounds. A packet job whose host is a
 // name is handed to a worker to resolve, which then launches it and moves
 // on. When every worker is busy, due rounds wait in a queue and start late
 // (counted in lag); no round stacks on its own job (the Timetable skips
 // that slot). Without `launch`, every round runs on a worker.
+//
+// With an event loop (the round engine's), the packet rounds to literal
+// addresses are timed on that loop instead of the timer thread: one timer
+// there takes what is due and launches it in place, so a round costs the
+// loop one wake-up and no posted function, and rounds due within
+// kLaunchSlack of each other share a wake-up (starting up to that much
+// late; planned times, hence the spread and the lag figures, are as
+// before). Both timetables are built from every job's interval, so the
+// rounds are spread exactly as one timetable spreads them. When the loop
+// times every job, the scheduler starts no thread of its own.
 //
 // Thread-safe: stats() may be called from any thread. start() and stop() from
 // the owner only.
@@ -73,20 +84,30 @@ class MinuteWindow {
   std::optional<MonoTime> first_;
 };
 
+class EventLoop;
+
 class Scheduler {
  public:
+  // Rounds timed on the loop and due within this of the first due start in
+  // the same wake-up.
+  static constexpr Duration kLaunchSlack = std::chrono::milliseconds(1);
+
   // Runs one round of jobs[index]; called on a worker thread. Must not throw.
   using Runner = std::function<void(std::size_t index, const ProbeJob& job, MonoTime planned)>;
   // Starts one round of jobs[index] and returns without waiting for it; the
   // round calls `finished` once, from any thread, when it has ended. Called
-  // on the timer thread (a literal host) or a worker (a name to resolve).
-  // Must not throw nor block beyond resolving a name.
+  // on the timer thread or, given a loop, on the loop thread (a literal
+  // host), or on a worker (a name to resolve). Must not throw nor block
+  // beyond resolving a name.
   using Launch = std::function<void(std::size_t index, const ProbeJob& job, MonoTime planned,
                                     std::function<void()> finished)>;
 
-  // `launch` empty: every round runs on the workers.
+  // `launch` empty: every round runs on the workers. `loop` (with launch;
+  // not owned; must outlive this, or be stopped before stop() is called)
+  // times the rounds `launch` starts at once; then `clock` must be the
+  // steady clock the loop runs on.
   Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers, Runner run,
-            Launch launch = {});
+            Launch launch = {}, EventLoop* loop = nullptr);
   ~Scheduler();  // stop(grace = infinite) if still running
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -107,6 +128,7 @@ class Scheduler {
  private:
   void timer_loop();
   void worker_loop();
+  std::optional<Duration> on_loop_timer(MonoTime now);  // the loop's packet timetable
   void launch(const Timetable::Slot& slot);
   void finished(std::size_t job);
   void count_start(const Timetable::Slot& slot);  // mu_ held
@@ -116,24 +138,30 @@ class Scheduler {
   const int worker_count_;
   const Runner run_;
   const Launch launch_;
+  EventLoop* const loop_;
   // Per job: launched straight from the timer thread (a packet round to a
-  // literal address), launched from a worker (to a name), or run on a worker.
-  enum class Route : std::uint8_t { launch, resolve_then_launch, worker };
+  // literal address), the same from the loop's timer, launched from a worker
+  // (to a name), or run on a worker.
+  enum class Route : std::uint8_t { launch, loop_launch, resolve_then_launch, worker };
   const std::vector<Route> routes_;
 
   mutable std::mutex mu_;
-  std::condition_variable timer_cv_;   // wakes the timer on stop
-  std::condition_variable work_cv_;    // wakes workers on new slots or stop
-  std::condition_variable idle_cv_;    // wakes stop() as rounds end
-  Timetable timetable_;                // guarded by mu_
-  std::deque<Timetable::Slot> queue_;  // guarded by mu_
-  bool stopping_ = false;              // guarded by mu_
-  int live_threads_ = 0;               // guarded by mu_
-  SchedulerStats stats_;               // guarded by mu_ (overruns/missed read from timetable_)
-  MinuteWindow started_window_;        // guarded by mu_
-  MinuteWindow overrun_window_;        // guarded by mu_
-  MinuteWindow missed_window_;         // guarded by mu_
+  std::condition_variable timer_cv_;             // wakes the timer on stop
+  std::condition_variable work_cv_;              // wakes workers on new slots or stop
+  std::condition_variable idle_cv_;              // wakes stop() as rounds end
+  Timetable timetable_;                          // guarded by mu_: every job but loop_launch ones
+  Timetable loop_timetable_;                     // guarded by mu_: loop_launch jobs
+  std::optional<std::uint64_t> loop_timer_;      // the loop's timer id; owner only
+  std::vector<Timetable::Slot> loop_launching_;  // on_loop_timer()'s scratch; loop thread
+  std::deque<Timetable::Slot> queue_;            // guarded by mu_
+  bool stopping_ = false;                        // guarded by mu_
+  int live_threads_ = 0;                         // guarded by mu_
+  SchedulerStats stats_;         // guarded by mu_ (overruns/missed read from timetable_)
+  MinuteWindow started_window_;  // guarded by mu_
+  MinuteWindow overrun_window_;  // guarded by mu_
+  MinuteWindow missed_window_;   // guarded by mu_
   std::vector<std::thread> threads_;
+  bool running_ = false;  // owner only: between start() and stop()
 };
 
 }  // namespace linewatch

@@ -6,9 +6,12 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
+
+#include "probes/event_loop.h"
 
 using namespace linewatch;
 using namespace std::chrono_literals;
@@ -201,4 +204,150 @@ TEST_CASE("stop waits for launched rounds and counts them in flight") {
   CHECK(released.load());
   ender.join();
   CHECK(s.stats().launched_in_flight == 0);
+}
+
+namespace {
+
+// Launches on a loop: where each launch ran and what it planned, per job.
+struct LoopLaunches {
+  std::unique_ptr<EventLoop> loop = [] {
+    auto l = EventLoop::start();
+    REQUIRE(l.ok());
+    return std::move(l).value();
+  }();
+  std::mutex mu;
+  std::vector<std::vector<MonoTime>> planned;
+  int off_loop = 0;
+  Scheduler::Launch launch() {
+    return [this](std::size_t i, const ProbeJob&, MonoTime at, std::function<void()> finished) {
+      {
+        std::lock_guard lock(mu);
+        if (!loop->in_loop_thread()) ++off_loop;
+        planned[i].push_back(at);
+      }
+      finished();
+    };
+  }
+  std::size_t launched() {
+    std::lock_guard lock(mu);
+    std::size_t n = 0;
+    for (const auto& job : planned) n += job.size();
+    return n;
+  }
+};
+
+}  // namespace
+
+// Packet rounds timed on the loop: launched there, never overrunning, each
+// job on its own grid, the jobs spread over the interval as one timetable
+// spreads them (the worker job keeps its place among them), and stop()
+// cancels the loop's timer: nothing launches after it returns.
+TEST_CASE("packet rounds timed on the loop keep the spread and stop cleanly") {
+  constexpr int kJobs = 5;
+  Fixture f(kJobs, 50ms);
+  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
+  f.config.targets[2].probes[0].tcp.send = "x";  // not the engine's: a worker's
+  SystemClock clock;
+  LoopLaunches l;
+  l.planned.resize(kJobs);
+  std::vector<MonoTime> worker_planned;
+  std::mutex worker_mu;
+  Scheduler s(
+      clock, make_jobs(f.config), 1,
+      [&](std::size_t, const ProbeJob&, MonoTime at) {
+        std::lock_guard lock(worker_mu);
+        worker_planned.push_back(at);
+      },
+      l.launch(), l.loop.get());
+  s.start();
+  std::this_thread::sleep_for(400ms);
+  CHECK(s.stop(1s));
+  const std::size_t after_stop = l.launched();
+  std::this_thread::sleep_for(120ms);
+  CHECK(l.launched() == after_stop);
+  const auto st = s.stats();
+  CHECK(st.overruns == 0);
+  CHECK(st.missed == 0);
+  CHECK(st.launched_in_flight == 0);
+  CHECK(l.off_loop == 0);
+  CHECK(st.rounds == l.launched() + worker_planned.size());
+  CHECK(l.planned[2].empty());
+  l.planned[2] = worker_planned;
+  for (const auto& job : l.planned) {
+    REQUIRE(job.size() >= 4);
+    for (std::size_t k = 1; k < job.size(); ++k) CHECK(job[k] - job[k - 1] == Duration(50ms));
+  }
+  // Job i's grid sits i/5 of the interval after job 0's.
+  for (int i = 1; i < kJobs; ++i) {
+    const Duration gap = (l.planned[i][0] - l.planned[0][0]) % Duration(50ms);
+    CHECK(gap == Duration(10ms) * i);
+  }
+}
+
+// The agent stops its engine's loop after the scheduler, but a scheduler
+// stopped after its loop must not hang nor touch the loop's thread.
+TEST_CASE("a scheduler whose loop stopped first still stops") {
+  Fixture f(2, 20ms);
+  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
+  SystemClock clock;
+  LoopLaunches l;
+  l.planned.resize(2);
+  Scheduler s(
+      clock, make_jobs(f.config), 1, [](std::size_t, const ProbeJob&, MonoTime) {}, l.launch(),
+      l.loop.get());
+  s.start();
+  std::this_thread::sleep_for(60ms);
+  l.loop->stop();
+  CHECK(s.stop(1s));
+  CHECK(l.launched() >= 2);
+}
+
+namespace {
+
+std::size_t threads_now() {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// Idle threads cost CPU to start and join and RSS for their stacks: a
+// scheduler starts workers only for the jobs they can run, and no thread
+// when the loop times every job.
+TEST_CASE("the scheduler starts only the threads its jobs need") {
+  Fixture f(4, 50ms);
+  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
+  SystemClock clock;
+  LoopLaunches l;
+  l.planned.resize(4);
+  SUBCASE("every job on the loop: no thread") {
+    Scheduler s(
+        clock, make_jobs(f.config), 32, [](std::size_t, const ProbeJob&, MonoTime) {}, l.launch(),
+        l.loop.get());
+    const std::size_t before = threads_now();
+    s.start();
+    CHECK(threads_now() == before);
+    std::this_thread::sleep_for(120ms);
+    CHECK(s.stop(1s));
+    CHECK(l.launched() >= 4);
+  }
+  SUBCASE("two worker jobs of 32 workers: the timer and two workers") {
+    f.config.targets[0].probes[0].tcp.send = "x";
+    f.config.targets[1].probes[0].tcp.send = "x";
+    std::atomic<int> ran{0};
+    Scheduler s(
+        clock, make_jobs(f.config), 32, [&](std::size_t, const ProbeJob&, MonoTime) { ++ran; },
+        l.launch(), l.loop.get());
+    const std::size_t before = threads_now();
+    s.start();
+    CHECK(threads_now() == before + 3);
+    std::this_thread::sleep_for(120ms);
+    CHECK(s.stop(1s));
+    CHECK(ran.load() >= 2);
+    CHECK(l.launched() >= 2);
+  }
 }

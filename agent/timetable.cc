@@ -22,7 +22,8 @@ Duration offset(Duration interval, std::size_t i, std::size_t n) {
 
 }  // namespace
 
-Timetable::Timetable(const std::vector<Duration>& intervals, MonoTime start) {
+Timetable::Timetable(const std::vector<Duration>& intervals, MonoTime start,
+                     const std::vector<bool>& owned) {
   std::map<Duration::rep, std::size_t> per_interval;
   for (auto iv : intervals) ++per_interval[iv.count()];
   std::map<Duration::rep, std::size_t> placed;
@@ -31,23 +32,23 @@ Timetable::Timetable(const std::vector<Duration>& intervals, MonoTime start) {
     const std::size_t i = placed[iv.count()]++;
     const std::size_t n = per_interval[iv.count()];
     jobs_.push_back(Job{iv, saturating_add(start, offset(iv, i, n))});
+    const std::size_t job = jobs_.size() - 1;
+    if (owned.empty() || (job < owned.size() && owned[job])) heap_.emplace(jobs_.back().due, job);
   }
 }
 
 std::optional<MonoTime> Timetable::next_due() const {
-  std::optional<MonoTime> best;
-  for (const auto& j : jobs_)
-    if (!best || j.due < *best) best = j.due;
-  return best;
+  if (heap_.empty()) return std::nullopt;
+  return heap_.top().first;
 }
 
 std::vector<Timetable::Slot> Timetable::take_due(MonoTime now) {
-  // O(jobs) per call: fine for thousands of jobs at the timer's tick rate, and
-  // simpler to keep correct than a heap that must be re-keyed on every skip.
+  // A job's due time changes only here, so its heap entry never needs re-keying.
   std::vector<Slot> out;
-  for (std::size_t i = 0; i < jobs_.size(); ++i) {
+  while (!heap_.empty() && heap_.top().first <= now) {
+    const std::size_t i = heap_.top().second;
+    heap_.pop();
     Job& j = jobs_[i];
-    if (j.due > now) continue;
     const MonoTime planned = j.due;
     j.due = saturating_add(j.due, j.interval);
     if (j.due <= now) {
@@ -58,6 +59,7 @@ std::vector<Timetable::Slot> Timetable::take_due(MonoTime now) {
       missed_ += static_cast<std::uint64_t>(late / j.interval + 1);
       j.due = saturating_add(j.due + (late - late % j.interval), j.interval);
     }
+    heap_.emplace(j.due, i);
     if (j.running) {
       ++overruns_;
       continue;

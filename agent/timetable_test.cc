@@ -126,3 +126,38 @@ TEST_CASE("an interval as long as the clock's range saturates instead of wrappin
   CHECK(tt.missed() == 0);
   CHECK(*tt.next_due() == tt.due(1));
 }
+
+TEST_CASE("two timetables splitting the jobs spread them as one and take only their own") {
+  FakeClock clock;
+  const MonoTime t0 = clock.now();
+  const std::vector<Duration> intervals(6, 600ms);
+  const std::vector<bool> mine = {true, false, true, false, false, true};
+  std::vector<bool> theirs;
+  for (const bool m : mine) theirs.push_back(!m);
+  Timetable whole(intervals, t0), a(intervals, t0, mine), b(intervals, t0, theirs);
+  std::vector<Timetable::Slot> from_whole, from_parts;
+  for (int tick = 0; tick < 30; ++tick) {
+    for (auto s : whole.take_due(clock.now())) from_whole.push_back(s);
+    for (auto s : a.take_due(clock.now())) {
+      CHECK(mine[s.job]);
+      from_parts.push_back(s);
+    }
+    for (auto s : b.take_due(clock.now())) {
+      CHECK(!mine[s.job]);
+      from_parts.push_back(s);
+    }
+    clock.advance(100ms);
+  }
+  const auto key = [](const Timetable::Slot& s) { return std::make_pair(s.planned, s.job); };
+  const auto by_key = [&](const Timetable::Slot& x, const Timetable::Slot& y) {
+    return key(x) < key(y);
+  };
+  std::sort(from_whole.begin(), from_whole.end(), by_key);
+  std::sort(from_parts.begin(), from_parts.end(), by_key);
+  REQUIRE(from_whole.size() == 30);
+  REQUIRE(from_parts.size() == from_whole.size());
+  for (std::size_t i = 0; i < from_whole.size(); ++i)
+    CHECK(key(from_parts[i]) == key(from_whole[i]));
+  CHECK(a.next_due() == t0 + 3s);  // job 0's sixth slot
+  CHECK(b.next_due() == t0 + 3s + 100ms);
+}

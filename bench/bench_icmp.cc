@@ -26,10 +26,15 @@
 //   --fping PATH      fping binary, default fping (from PATH); "" skips it
 //   --pairs N         linewatch/fping comparison pairs at the largest passing
 //                     T (the median ratio is the figure), default 3
+//   --first-target A  an IPv4 address: targets are A, A+1, ... (skipping .0
+//                     and .255) instead of loopback; for a lab's far end
+//                     (198.18.0.0/15 only), run inside the lab's namespace
 //   --engine          run the rounds on the round engine (one event loop, one
 //                     shared echo socket), as the agent does; without it,
 //                     each round runs run_probe() on a worker with its own socket
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -73,6 +78,7 @@ struct Options {
   std::string fping = "fping";
   int pairs = 3;
   bool engine = false;
+  std::string first_target;  // empty: loopback
 
   Duration interval() const {
     return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(pings / rate));
@@ -89,6 +95,21 @@ struct Options {
 std::string loopback_address(int i) {
   const int host = (i / 254) * 256 + (i % 254) + 1;
   return "127.0." + std::to_string(host / 256) + "." + std::to_string(host % 256);
+}
+
+// The i-th target: loopback, or counted up from --first-target as loopback
+// is (the first is A itself; host bytes .0 and .255 skipped).
+std::string target_address(const Options& o, int i) {
+  if (o.first_target.empty()) return loopback_address(i);
+  in_addr a{};
+  ::inet_pton(AF_INET, o.first_target.c_str(), &a);
+  const std::uint32_t base = ntohl(a.s_addr);
+  const std::uint32_t host = static_cast<std::uint32_t>((i / 254) * 256 + (i % 254));
+  const std::uint32_t v = (base & 0xffffff00u) + (base & 0xffu) + host;
+  in_addr out{htonl(v)};
+  char text[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &out, text, sizeof(text));
+  return text;
 }
 
 struct Echoes {
@@ -131,7 +152,7 @@ Config make_config(const Options& o, int targets) {
     p.kind = ProbeKind::icmp;
     p.timing.interval = o.interval();
     p.timing.timeout = milliseconds(o.timeout_ms);
-    p.icmp.host = loopback_address(i);
+    p.icmp.host = target_address(o, i);
     p.icmp.pings = o.pings;
     p.icmp.spacing = milliseconds(o.spacing_ms);
     c.targets.push_back(TargetSpec{p.icmp.host, {p}});
@@ -177,7 +198,7 @@ Step run_step(const Options& o, int targets) {
         Round round{planned, Steady::now(), 0, 0, {}};
         record(i, round, run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock}));
       },
-      launch);
+      launch, engine ? &engine->loop() : nullptr);
   const double cpu0 = cpu_seconds();
   const MonoTime t0 = Steady::now();
   scheduler.start();
@@ -249,7 +270,7 @@ FpingRun run_fping(const Options& o, int targets) {
                                    "-p",    fmt("%.3f", period_ms),
                                    "-i",    fmt("%.3f", gap_ms),
                                    "-t",    std::to_string(o.timeout_ms)};
-  for (int i = 0; i < targets; ++i) args.push_back(loopback_address(i));
+  for (int i = 0; i < targets; ++i) args.push_back(target_address(o, i));
   PeerProcess fping(std::move(args));
   if (!fping.running()) {
     run.error = fping.error();
@@ -354,6 +375,12 @@ int run(const Options& o) {
     best = s;
   }
   print_steps(steps);
+  {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    std::printf("peak RSS of this process: %.1f MB\n",
+                static_cast<double>(usage.ru_maxrss) / 1024.0);
+  }
   if (!best) {
     std::printf("\nno step passed; largest sustainable T is below %d\n", o.start);
     return steps.empty() ? 1 : 0;
@@ -408,10 +435,25 @@ int main(int argc, char** argv) {
   app.add_option("--pairs", o.pairs, "linewatch/fping comparison pairs")->check(CLI::Range(0, 20));
   app.add_option("--fping", o.fping, "fping binary; empty skips the comparison");
   app.add_flag("--engine", o.engine, "run rounds on the round engine, as the agent does");
+  app.add_option("--first-target", o.first_target,
+                 "first target address (IPv4, 198.18.0.0/15); default loopback")
+      ->check(CLI::ValidIPV4);
   CLI11_PARSE(app, argc, argv);
   if (o.pings > 1 && std::chrono::milliseconds(o.spacing_ms) * (o.pings - 1) >= o.interval()) {
     std::fprintf(stderr, "bench_icmp: a round (pings × spacing) must fit in pings/rate\n");
     return 2;
+  }
+  if (!o.first_target.empty()) {
+    // Network safety: only the benchmarking range, which labs use inside
+    // their own namespaces; first and last target both.
+    for (const int i : {0, o.max_targets - 1}) {
+      in_addr a{};
+      ::inet_pton(AF_INET, linewatch::bench::target_address(o, i).c_str(), &a);
+      if ((ntohl(a.s_addr) & 0xfffe0000u) != 0xc6120000u) {
+        std::fprintf(stderr, "bench_icmp: --first-target: targets must lie in 198.18.0.0/15\n");
+        return 2;
+      }
+    }
   }
   return linewatch::bench::run(o);
 }

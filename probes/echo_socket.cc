@@ -116,24 +116,12 @@ void ensure_receive_buffer(int fd, std::size_t bytes) {
     (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, sizeof(value));
 }
 
-// The error queue holds two kinds of news: send stamps (numbered by
-// datagram, thanks to OPT_ID) and, with IP_RECVERR, ICMP errors quoting the
-// request they are about.
-ErrorNews read_error(int fd, int family, std::optional<std::uint16_t> our_id) {
-  Control control;
-  std::uint8_t quoted[64];
-  ErrorNews news;
-  iovec io{quoted, sizeof(quoted)};
-  msghdr msg{};
-  msg.msg_name = &news.destination;
-  msg.msg_namelen = sizeof(news.destination);
-  msg.msg_iov = &io;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.bytes;
-  msg.msg_controllen = sizeof(control.bytes);
-  const ssize_t n = ::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
-  if (n < 0) return news;  // Kind::none
-  news.kind = ErrorNews::Kind::other;
+namespace {
+
+// Fills `news` (kind `other` so far) from one message taken from the error
+// queue, `quoted` holding its first `n` bytes.
+void parse_error(msghdr& msg, std::size_t n, const std::uint8_t* quoted, int family,
+                 std::optional<std::uint16_t> our_id, ErrorNews& news) {
   std::optional<sock_extended_err> error;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     const bool ip_error = (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
@@ -142,19 +130,75 @@ ErrorNews read_error(int fd, int family, std::optional<std::uint16_t> our_id) {
     error.emplace();
     std::memcpy(&*error, CMSG_DATA(c), sizeof(sock_extended_err));
   }
-  if (!error) return news;
+  if (!error) return;
   if (error->ee_origin == SO_EE_ORIGIN_TIMESTAMPING) {
-    if (error->ee_info != SCM_TSTAMP_SND && error->ee_info != SCM_TSTAMP_SCHED) return news;
+    if (error->ee_info != SCM_TSTAMP_SND && error->ee_info != SCM_TSTAMP_SCHED) return;
     news.kind = ErrorNews::Kind::send_stamp;
     news.key = error->ee_data;
     news.at_queue = error->ee_info == SCM_TSTAMP_SCHED;
     news.stamp = software_stamp(msg);
   } else if (error->ee_origin == SO_EE_ORIGIN_ICMP || error->ee_origin == SO_EE_ORIGIN_ICMP6) {
     news.kind = ErrorNews::Kind::icmp_error;
-    news.seq = icmp_wire::quoted_request_seq({quoted, static_cast<std::size_t>(n)}, family, our_id);
+    news.seq = icmp_wire::quoted_request_seq({quoted, n}, family, our_id);
     news.error = static_cast<int>(error->ee_errno);
   }
+}
+
+// The receive stamp and drop count of one datagram's control messages.
+void parse_packet(msghdr& msg, Packet& packet) {
+  packet.stamp = software_stamp(msg);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
+    if (c->cmsg_len < CMSG_LEN(sizeof(std::uint32_t))) continue;
+    std::uint32_t drops = 0;
+    std::memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+    packet.drops = drops;
+  }
+}
+
+// Bytes of an error-queue message kept: an ICMP error's quoted request
+// header (the send stamps quote nothing: OPT_TSONLY).
+constexpr std::size_t kQuoteBytes = 64;
+
+}  // namespace
+
+// The error queue holds two kinds of news: send stamps (numbered by
+// datagram, thanks to OPT_ID) and, with IP_RECVERR, ICMP errors quoting the
+// request they are about.
+ErrorNews read_error(int fd, int family, std::optional<std::uint16_t> our_id) {
+  ErrorNews news;
+  const int n = read_errors(fd, family, our_id, {&news, 1});
+  if (n <= 0) news = ErrorNews{};  // Kind::none
   return news;
+}
+
+int read_errors(int fd, int family, std::optional<std::uint16_t> our_id, std::span<ErrorNews> out) {
+  const std::size_t count = std::min(out.size(), kMaxBatch);
+  Control control[kMaxBatch];
+  std::uint8_t quoted[kMaxBatch][kQuoteBytes];
+  iovec io[kMaxBatch];
+  mmsghdr messages[kMaxBatch];
+  for (std::size_t i = 0; i < count; ++i) {
+    out[i] = ErrorNews{};
+    io[i] = iovec{quoted[i], kQuoteBytes};
+    messages[i] = mmsghdr{};
+    msghdr& msg = messages[i].msg_hdr;
+    msg.msg_name = &out[i].destination;
+    msg.msg_namelen = sizeof(out[i].destination);
+    msg.msg_iov = &io[i];
+    msg.msg_iovlen = 1;
+    msg.msg_control = control[i].bytes;
+    msg.msg_controllen = sizeof(control[i].bytes);
+  }
+  const int got =
+      ::recvmmsg(fd, messages, static_cast<unsigned>(count), MSG_ERRQUEUE | MSG_DONTWAIT, nullptr);
+  if (got <= 0) return got;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
+    out[i].kind = ErrorNews::Kind::other;
+    parse_error(messages[i].msg_hdr, std::min<std::size_t>(messages[i].msg_len, kQuoteBytes),
+                quoted[i], family, our_id, out[i]);
+  }
+  return got;
 }
 
 std::optional<Packet> read_packet(int fd, std::span<std::uint8_t> buffer) {
@@ -171,15 +215,34 @@ std::optional<Packet> read_packet(int fd, std::span<std::uint8_t> buffer) {
   const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
   if (n < 0) return std::nullopt;
   packet.bytes = std::min(static_cast<std::size_t>(n), buffer.size());
-  packet.stamp = software_stamp(msg);
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) continue;
-    if (c->cmsg_len < CMSG_LEN(sizeof(std::uint32_t))) continue;
-    std::uint32_t drops = 0;
-    std::memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-    packet.drops = drops;
-  }
+  parse_packet(msg, packet);
   return packet;
+}
+
+int read_packets(int fd, std::span<std::uint8_t> buffer, std::size_t slot, std::span<Packet> out) {
+  const std::size_t count = std::min({out.size(), kMaxBatch, slot ? buffer.size() / slot : 0});
+  Control control[kMaxBatch];
+  iovec io[kMaxBatch];
+  mmsghdr messages[kMaxBatch];
+  for (std::size_t i = 0; i < count; ++i) {
+    out[i] = Packet{};
+    io[i] = iovec{buffer.data() + i * slot, slot};
+    messages[i] = mmsghdr{};
+    msghdr& msg = messages[i].msg_hdr;
+    msg.msg_name = &out[i].from;
+    msg.msg_namelen = sizeof(out[i].from);
+    msg.msg_iov = &io[i];
+    msg.msg_iovlen = 1;
+    msg.msg_control = control[i].bytes;
+    msg.msg_controllen = sizeof(control[i].bytes);
+  }
+  const int got = ::recvmmsg(fd, messages, static_cast<unsigned>(count), MSG_DONTWAIT, nullptr);
+  if (got <= 0) return got;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
+    out[i].bytes = std::min<std::size_t>(messages[i].msg_len, slot);
+    parse_packet(messages[i].msg_hdr, out[i]);
+  }
+  return got;
 }
 
 }  // namespace echo_io

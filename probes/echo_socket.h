@@ -82,6 +82,15 @@ struct ErrorNews {
 // quoted requests must carry `our_id`; pass nullopt for a ping socket.
 ErrorNews read_error(int fd, int family, std::optional<std::uint16_t> our_id);
 
+// Messages one batched read takes at most (recvmmsg).
+inline constexpr std::size_t kMaxBatch = 32;
+
+// As read_error, up to min(out.size(), kMaxBatch) messages with one
+// recvmmsg() (none is of Kind::none). Returns how many were stored; fewer
+// than asked means the queue is empty now. 0 or -1 (errno set: EAGAIN when
+// nothing is queued) when none was read.
+int read_errors(int fd, int family, std::optional<std::uint16_t> our_id, std::span<ErrorNews> out);
+
 // One datagram read from a socket.
 struct Packet {
   std::size_t bytes = 0;  // of the buffer now holding it (truncated to its size)
@@ -95,6 +104,13 @@ struct Packet {
 // Reads one datagram from `fd` into `buffer` (non-blocking). Nullopt when
 // none is queued (or on a read error).
 std::optional<Packet> read_packet(int fd, std::span<std::uint8_t> buffer);
+
+// Reads up to min(out.size(), kMaxBatch, buffer.size() / slot) datagrams
+// with one recvmmsg() (non-blocking), datagram i into `slot` bytes at
+// buffer[i × slot] (truncated past that; out[i].bytes says how much it
+// holds). Returns how many; fewer than asked means the queue is empty now.
+// -1 (errno set: EAGAIN when nothing is queued) when none was read.
+int read_packets(int fd, std::span<std::uint8_t> buffer, std::size_t slot, std::span<Packet> out);
 
 }  // namespace echo_io
 

@@ -1,6 +1,7 @@
 #include "probes/round_engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 #include "probes/binding.h"
@@ -18,9 +19,13 @@ int wanted_family(const ProbeRequest& request) {
 }
 
 // Bucket b holds lags in [2^(b/2), 2^((b+1)/2)) ns.
+// Without log2(): this runs for every timer firing. floor(2 log2 ns) is
+// twice the top bit's place, plus one in the upper half of its octave.
 std::size_t bucket_of(Duration lag, std::size_t buckets) {
-  const double ns = static_cast<double>(std::max<std::int64_t>(lag.count(), 1));
-  return std::min(static_cast<std::size_t>(2.0 * std::log2(ns)), buckets - 1);
+  const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(lag.count(), 1));
+  const std::size_t top = static_cast<std::size_t>(std::bit_width(ns)) - 1;
+  const bool upper = static_cast<double>(ns) >= static_cast<double>(1ull << top) * M_SQRT2;
+  return std::min(2 * top + (upper ? 1 : 0), buckets - 1);
 }
 
 Duration bucket_top(std::size_t b) {
@@ -108,11 +113,14 @@ void RoundEngine::submit(const ProbeRequest& request, Done done) {
       ProbeResult r;
       r.kind = ProbeKind::icmp;
       r = failed(std::move(r), addresses.failure());
+      if (loop_->in_loop_thread()) return state->finish(common, std::move(r));
       loop_->post([state, c = std::move(common), r = std::move(r)]() mutable {
         state->finish(c, std::move(r));
       });
       return;
     }
+    if (loop_->in_loop_thread())
+      return state->start_icmp(std::move(common), addresses.value().front());
     loop_->post([state, c = std::move(common), a = addresses.value().front()]() mutable {
       state->start_icmp(std::move(c), a);
     });
@@ -132,6 +140,7 @@ void RoundEngine::submit(const ProbeRequest& request, Done done) {
   } else {
     round->last = addresses.failure();
   }
+  if (loop_->in_loop_thread()) return state->start_tcp(std::move(round));
   // shared_ptr: std::function needs a copyable callable.
   auto shared = std::make_shared<std::unique_ptr<TcpRound>>(std::move(round));
   loop_->post([state, shared] { state->start_tcp(std::move(*shared)); });
@@ -146,6 +155,8 @@ RoundEngineStats RoundEngine::stats() const {
   s.icmp_sockets = c.icmp_sockets.load(std::memory_order_relaxed);
   s.echoes_sent = c.echoes_sent.load(std::memory_order_relaxed);
   s.replies = c.replies.load(std::memory_order_relaxed);
+  s.send_stamped = c.send_stamped.load(std::memory_order_relaxed);
+  s.receive_stamped = c.receive_stamped.load(std::memory_order_relaxed);
   s.late_replies = c.late_replies.load(std::memory_order_relaxed);
   s.ignored = c.ignored.load(std::memory_order_relaxed);
   s.overflow_drops = c.overflow_drops.load(std::memory_order_relaxed);

@@ -74,14 +74,16 @@ struct RoundEngineStats {
   std::uint64_t in_flight = 0;     // rounds submitted and not done
   std::uint64_t icmp_sockets = 0;  // shared echo sockets open
   std::uint64_t echoes_sent = 0;
-  std::uint64_t replies = 0;         // replies credited to their echo
-  std::uint64_t late_replies = 0;    // replies received after their echo's deadline: dropped
-  std::uint64_t ignored = 0;         // packets answering no echo (strangers, duplicates)
-  std::uint64_t overflow_drops = 0;  // replies the kernel dropped: a receive buffer was full
-  std::uint64_t receive_errors = 0;  // recvmsg() failures other than "nothing queued"
-  std::uint64_t send_errors = 0;     // requests sendto() refused
-  std::uint64_t connects = 0;        // TCP connects run
-  Duration lag_p99{};                // how late the loop's timers fired, last window
+  std::uint64_t replies = 0;          // replies credited to their echo
+  std::uint64_t send_stamped = 0;     // of those, RTTs from the kernel's send stamp
+  std::uint64_t receive_stamped = 0;  // of those, RTTs to the kernel's receive stamp
+  std::uint64_t late_replies = 0;     // replies received after their echo's deadline: dropped
+  std::uint64_t ignored = 0;          // packets answering no echo (strangers, duplicates)
+  std::uint64_t overflow_drops = 0;   // replies the kernel dropped: a receive buffer was full
+  std::uint64_t receive_errors = 0;   // recvmsg() failures other than "nothing queued"
+  std::uint64_t send_errors = 0;      // requests sendto() refused
+  std::uint64_t connects = 0;         // TCP connects run
+  Duration lag_p99{};                 // how late the loop's timers fired, last window
   Duration lag_max{};
 };
 
@@ -104,11 +106,12 @@ class RoundEngine {
   static bool handles(const ProbeSpec& spec);
 
   // Starts one round of `request` (a kind handles() accepts) and returns;
-  // `done` gets its result once. A host name is resolved here, on the
-  // calling thread, bounded by the round's timeout (a literal costs
-  // nothing). Everything the request refers to must outlive the round: until
-  // `done` was called, or stop() returned. After stop() the round is dropped
-  // and `done` is never called.
+  // `done` gets its result once. On the loop thread (a timer on loop()) the
+  // round starts here and now, without a posted function or a wake-up, and
+  // `done` may run before submit() returns (a socket that cannot be opened). A host name is
+  // resolved here, on the calling thread, bounded by the round's timeout (a literal costs nothing).
+  // Everything the request refers to must outlive the round: until `done` was called, or stop()
+  // returned. After stop() the round is dropped and `done` is never called.
   void submit(const ProbeRequest& request, Done done);
 
   // Ends the loop: no `done` runs after it returns; rounds in flight are
@@ -120,6 +123,10 @@ class RoundEngine {
 
   // Runs `fn` on the loop thread (tests use it to stall the loop).
   bool post(EventLoop::Callback fn);
+
+  // The engine's loop, for timers that submit rounds from it (the
+  // scheduler's packet timetable). Lives until the engine is destroyed.
+  EventLoop& loop() { return *loop_; }
 
   struct State;  // the loop's state: rounds, sockets, counters
 

@@ -15,6 +15,7 @@
 #include "core/fd.h"
 #include "probes/netns_test_support.h"
 #include "probes/probe.h"
+#include "probes/round_engine_state.h"
 
 namespace linewatch {
 namespace {
@@ -298,6 +299,58 @@ TEST_CASE("round engine: a TCP connect with no answer times out as run_probe doe
     CHECK(r.reason == Reason::timeout);
     CHECK(r.duration >= 200ms);
   });
+}
+
+// The scheduler submits from a timer on the engine's loop: the round starts
+// in place (its echo is on the wire before submit returns, with no posted
+// function), and the send stamps, now read with the replies rather than
+// after each send, still start every RTT.
+TEST_CASE("round engine: rounds submitted on the loop start in place with both kernel stamps") {
+  auto engine = start_engine();
+  // A first round wakes the host's receive stamps (a deferred static key).
+  const auto warm = Job::icmp("127.0.0.1", 1, 0ms, 1s);
+  auto first = submit(*engine, *warm);
+  REQUIRE(wait_for(first).ok);
+  const RoundEngineStats before = engine->stats();
+  constexpr int kRounds = 20;
+  std::vector<std::unique_ptr<Job>> jobs;
+  for (int i = 0; i < kRounds; ++i)
+    jobs.push_back(Job::icmp("127.0.0." + std::to_string(i + 1), 1, 0ms, 1s));
+  std::vector<std::future<ProbeResult>> results;
+  auto sent_in_place = std::make_shared<std::promise<int>>();
+  std::future<int> in_place = sent_in_place->get_future();
+  engine->loop().post([&] {
+    int sent = 0;
+    for (const auto& job : jobs) {
+      const std::uint64_t echoes = engine->stats().echoes_sent;
+      results.push_back(submit(*engine, *job));
+      if (engine->stats().echoes_sent == echoes + 1) ++sent;
+    }
+    sent_in_place->set_value(sent);
+  });
+  REQUIRE(in_place.wait_for(10s) == std::future_status::ready);
+  CHECK(in_place.get() == kRounds);
+  for (auto& r : results) CHECK(wait_for(r).received == 1);
+  const RoundEngineStats after = engine->stats();
+  CHECK(after.replies - before.replies == kRounds);
+  CHECK(after.send_stamped - before.send_stamped == kRounds);
+  CHECK(after.receive_stamped - before.receive_stamped == kRounds);
+}
+
+// p99 is the top of the √2-wide bucket holding the 99th sample: within a
+// factor √2 above it, never below, and never above the max.
+TEST_CASE("round engine: the lag window's p99 lies within its bucket of the true figure") {
+  LagWindow window(10s);
+  const MonoTime t0 = Steady::now();
+  for (const Duration lag : {Duration(100us), Duration(3ms), Duration(1500ns)}) {
+    LagWindow w(10s);
+    for (int i = 0; i < 990; ++i) w.record(t0, lag);
+    for (int i = 0; i < 10; ++i) w.record(t0, lag * 100);
+    CHECK(w.p99(t0) >= lag);
+    CHECK(w.p99(t0) <= lag * 1.4143);
+    CHECK(w.max(t0) == lag * 100);
+  }
+  CHECK(window.p99(t0) == Duration::zero());
 }
 
 TEST_CASE("round engine: rounds in flight at stop are dropped without a call") {

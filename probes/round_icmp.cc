@@ -2,6 +2,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <span>
@@ -15,15 +16,19 @@ using Steady = std::chrono::steady_clock;
 
 // Reads per wake-up and per queue: a flood must not hold the loop; what is
 // left keeps the descriptor ready.
-constexpr int kMaxReads = 1024;
+constexpr std::size_t kMaxReads = 1024;
 // Sends remembered for matching their stamps; a stamp comes within the send
 // call (queue stamp) or soon after (driver stamp).
 constexpr std::size_t kMaxSends = 4096;
 // The kernel's interval lies inside the user-space one; slack for the two
 // clocks being read a few instructions apart (as EchoSocket).
 constexpr Duration kClockSlack = std::chrono::microseconds(50);
-// The largest reply: a 65,507-byte payload behind its headers.
-constexpr std::size_t kBufferBytes = 65536 + echo_io::kReplySlack;
+// Room for one datagram of a batched read. A reply is known by its headers
+// and cookie (icmp_wire::is_reply), which kReplySlack covers behind the
+// largest IPv4 header; the rest of a long payload is cut off by the kernel.
+constexpr std::size_t kSlotBytes = 256;
+static_assert(kSlotBytes >= echo_io::kReplySlack);
+constexpr std::size_t kBufferBytes = kSlotBytes * echo_io::kMaxBatch;
 
 std::optional<std::uint16_t> wire_seq(std::span<const std::uint8_t> packet, bool ip_header) {
   std::size_t offset = 0;
@@ -61,18 +66,18 @@ ProbeResult icmp_result(const IcmpRound& round) {
   }
   summarise_echoes(r);
   r.ok = r.received > 0;
-  const std::string host = round.target.host();
+  const auto host = [&round] { return round.target.host(); };  // text only for a failure
   if (r.ok) {
     r.reason = Reason::ok;
   } else if (send_errno != 0) {
     r.reason = reason_for_errno(send_errno);
-    r.detail = "echo request to " + host + ": " + std::strerror(send_errno);
+    r.detail = "echo request to " + host() + ": " + std::strerror(send_errno);
   } else if (icmp_errno != 0) {
     r.reason = reason_for_errno(icmp_errno);
-    r.detail = "no reply from " + host + ": " + std::strerror(icmp_errno) + " (ICMP error)";
+    r.detail = "no reply from " + host() + ": " + std::strerror(icmp_errno) + " (ICMP error)";
   } else {
     r.reason = Reason::timeout;
-    r.detail = "no reply from " + host + " to " + std::to_string(r.sent) + " echo requests";
+    r.detail = "no reply from " + host() + " to " + std::to_string(r.sent) + " echo requests";
   }
   return r;
 }
@@ -96,7 +101,7 @@ void RoundEngine::State::start_icmp(RoundCommon common, SocketAddress target) {
     }
     auto channel = std::make_unique<EchoChannel>(std::move(socket.value()));
     channel->buffer.resize(kBufferBytes);
-    channel->next_seq = static_cast<std::uint16_t>(echo_io::random_bits());
+    channel->next_seq = static_cast<std::uint16_t>(random.next());
     const int fd = channel->socket.fd();
     const int on = 1;
     (void)::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof(on));
@@ -120,7 +125,7 @@ void RoundEngine::State::start_icmp(RoundCommon common, SocketAddress target) {
   auto round = std::make_unique<IcmpRound>(std::move(common));
   round->target = target;
   round->channel = found->second.get();
-  const std::uint64_t bits = echo_io::random_bits();
+  const std::uint64_t bits = random.next();
   std::memcpy(round->cookie.data(), &bits, round->cookie.size());
   round->echoes.resize(static_cast<std::size_t>(std::max(spec.icmp.pings, 0)));
   round->start = now;
@@ -190,7 +195,10 @@ std::optional<Duration> RoundEngine::State::step_icmp(std::uint64_t id, MonoTime
   EchoChannel& channel = *round.channel;
   while (round.next < round.echoes.size() &&
          now >= round.start + spec.icmp.spacing * static_cast<long>(round.next)) {
-    if (send_echo(round, round.next, stats)) read_channel(channel, true);  // its send stamp
+    // Its send stamp is read with the reply: the error queue makes the
+    // socket ready, and read_channel takes stamps before replies. Reading
+    // it here cost two more system calls per echo.
+    send_echo(round, round.next, stats);
     ++round.next;
   }
   bool expiring = false;
@@ -280,17 +288,25 @@ void on_icmp_error(ReadContext& c, const echo_io::ErrorNews& news) {
   if (round->timer) c.state.loop.reschedule(*round->timer, Steady::now());
 }
 
-// Returns whether anything was read.
+// Returns whether anything was read. Batched (recvmmsg): the send stamps of
+// a wake-up's echoes, usually all of them, come in one system call.
 bool take_errors(ReadContext& c) {
   const EchoSocket& socket = c.channel.socket;
-  for (int i = 0; i < kMaxReads; ++i) {
-    const echo_io::ErrorNews news =
-        echo_io::read_error(socket.fd(), socket.family(), socket.reply_id());
-    if (news.kind == echo_io::ErrorNews::Kind::none) return i > 0;
-    if (news.kind == echo_io::ErrorNews::Kind::send_stamp) on_stamp(c, news);
-    if (news.kind == echo_io::ErrorNews::Kind::icmp_error) on_icmp_error(c, news);
+  std::array<echo_io::ErrorNews, echo_io::kMaxBatch> batch;
+  bool read = false;
+  for (std::size_t taken = 0; taken < kMaxReads;) {
+    const int n = echo_io::read_errors(socket.fd(), socket.family(), socket.reply_id(), batch);
+    if (n <= 0) break;
+    read = true;
+    taken += static_cast<std::size_t>(n);
+    for (int i = 0; i < n; ++i) {
+      const echo_io::ErrorNews& news = batch[static_cast<std::size_t>(i)];
+      if (news.kind == echo_io::ErrorNews::Kind::send_stamp) on_stamp(c, news);
+      if (news.kind == echo_io::ErrorNews::Kind::icmp_error) on_icmp_error(c, news);
+    }
+    if (static_cast<std::size_t>(n) < batch.size()) break;  // the queue is empty
   }
-  return true;
+  return read;
 }
 
 // Credits `packet` to its echo, as EchoSocket::take_replies does.
@@ -319,6 +335,8 @@ void credit(ReadContext& c, IcmpRound& round, RoundEcho& echo, const echo_io::Pa
     echo.result.rtt = kernel_rtt;
     echo.result.receive_stamped = packet.stamp.has_value();
     echo.result.send_stamped = echo.sent_kernel.has_value();
+    if (echo.result.send_stamped) ++c.state.stats.send_stamped;
+    if (echo.result.receive_stamped) ++c.state.stats.receive_stamped;
   }
   if (round.timer && round.next == round.echoes.size() &&
       std::all_of(round.echoes.begin(), round.echoes.end(),
@@ -328,7 +346,7 @@ void credit(ReadContext& c, IcmpRound& round, RoundEcho& echo, const echo_io::Pa
 
 // One packet read from the channel: a reply to an echo in flight, a late
 // one, or a stranger.
-void on_packet(ReadContext& c, const echo_io::Packet& packet) {
+void on_packet(ReadContext& c, const echo_io::Packet& packet, std::span<const std::uint8_t> bytes) {
   EchoChannel& channel = c.channel;
   const EchoSocket& socket = channel.socket;
   if (packet.drops) {
@@ -336,7 +354,6 @@ void on_packet(ReadContext& c, const echo_io::Packet& packet) {
     c.state.stats.overflow_drops += static_cast<std::uint32_t>(*packet.drops - before);
     channel.drops_seen = packet.drops;
   }
-  const std::span<const std::uint8_t> bytes{channel.buffer.data(), packet.bytes};
   const std::optional<std::uint16_t> seq = wire_seq(bytes, socket.replies_have_ip_header());
   if (!seq) {
     ++c.state.stats.ignored;
@@ -376,16 +393,15 @@ void forget_expired(EchoChannel& channel, MonoTime now) {
 
 }  // namespace
 
-void RoundEngine::State::read_channel(EchoChannel& channel, bool errors_only) {
+void RoundEngine::State::read_channel(EchoChannel& channel) {
   ReadContext c{*this, channel};
   bool read = take_errors(c);
-  if (errors_only) return;
   forget_expired(channel, Steady::now());
-  for (int i = 0; i < kMaxReads; ++i) {
+  std::array<echo_io::Packet, echo_io::kMaxBatch> batch;
+  for (std::size_t taken = 0; taken < kMaxReads;) {
     errno = 0;
-    const std::optional<echo_io::Packet> packet =
-        echo_io::read_packet(channel.socket.fd(), channel.buffer);
-    if (!packet) {
+    const int n = echo_io::read_packets(channel.socket.fd(), channel.buffer, kSlotBytes, batch);
+    if (n <= 0) {
       if (errno != 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         ++stats.receive_errors;
         if (errno == ENOBUFS) ++stats.overflow_drops;
@@ -393,7 +409,10 @@ void RoundEngine::State::read_channel(EchoChannel& channel, bool errors_only) {
       break;
     }
     read = true;
-    on_packet(c, *packet);
+    taken += static_cast<std::size_t>(n);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
+      on_packet(c, batch[i], {channel.buffer.data() + i * kSlotBytes, batch[i].bytes});
+    if (static_cast<std::size_t>(n) < batch.size()) break;  // the queue is empty
   }
   // Nothing read: the wake-up came from a pending socket error alone (a hard
   // ICMP error sets one); reading it keeps epoll from reporting it again.
