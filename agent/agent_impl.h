@@ -1,6 +1,7 @@
 // Agent::Impl: the running agent's parts, shared by agent.cc (open, start,
-// stop, the status) and agent_reload.cc (the config reload). Not a public
-// header: only those two files include it.
+// stop), agent_status.cc (the status, routes and lines documents) and
+// agent_reload.cc (the config reload). Not a public header: only those three
+// files include it.
 //
 // Parts that a reload replaces (the scheduler, the failover with its
 // liveness, apply and pushers, the bandwidth sampler, the receivers, the
