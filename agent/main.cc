@@ -97,6 +97,8 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run the agent in the foreground (Ctrl-C stops it)");
   run->add_option("-c,--config", config_path, "Configuration file")->capture_default_str();
   run->footer(
+      "SIGHUP (or POST /-/reload with agent.api_token_file's token) re-reads the config: a\n"
+      "bad one is refused with its errors and the running one stays. See docs/api.md.\n"
       "Exit codes: 0 stopped by SIGINT or SIGTERM, 1 invalid config, 2 unreadable config or\n"
       "environment (busy listen address, data_dir unusable, a key not set). See docs/cli.md.");
 

@@ -75,6 +75,8 @@ tree_mode() {
   cmp -s "$conf" "$src/packaging/linewatch.yaml" || fail "$conf is not the shipped default"
   grep -qx 'ExecStart=/usr/local/bin/linewatch run -c /etc/linewatch/linewatch.yaml' "$unit" ||
     fail "ExecStart does not name the installed binary: $(grep ExecStart "$unit")"
+  grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" ||
+    fail "no ExecReload sending SIGHUP: systemctl reload would not reload"
   check_shipped_config "$bin" "$conf"
 
   note "a second install keeps an edited config"
