@@ -307,6 +307,11 @@ MetricsSources Agent::Impl::metrics_sources() {
     std::shared_lock l(parts_mu);
     return bandwidth->snapshot();
   };
+  // The cache the availability rule reads: a scrape never waits for SQLite,
+  // and its asking keeps the figures refreshed.
+  s.availability = [this](const std::string& line, Duration window) {
+    return availability.availability(AlertScopeKey{line, "", ""}, window, clock.now());
+  };
   s.alerts = [this] { return alerting->view(); };
   s.alerting_dropped = [this] { return alerting->stats().dropped; };
   if (receivers.sender) {

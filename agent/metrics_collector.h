@@ -90,6 +90,9 @@ struct MetricsSources {
   std::function<LocalApplyStats()> apply;
   std::function<std::vector<GatewayStatus>()> gateways;
   std::function<std::vector<LineBandwidth>()> bandwidth;
+  // A line's availability over a window (StoreAvailability's line key: every
+  // target, network failures only); nullopt until read. Must not block.
+  std::function<std::optional<double>(const std::string& line, Duration window)> availability;
   std::function<AlertsView()> alerts;
   std::function<std::uint64_t()> alerting_dropped;  // AlertingStats::dropped
   // Receivers' figures; a receiver whose queues could not be read has

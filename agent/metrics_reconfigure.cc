@@ -71,9 +71,11 @@ void MetricsCollector::Impl::relines(const Config& config) {
   std::set<const void*> kept;
   for (LineMetrics& l : lines) {
     for (const LineMetrics& o : old)
-      if (o.id == l.id) l.rx = o.rx, l.tx = o.tx, l.utilisation = o.utilisation;
+      if (o.id == l.id)
+        l.rx = o.rx, l.tx = o.tx, l.utilisation = o.utilisation, l.availability = o.availability;
     keep(kept, l.state[0], l.state[1], l.state[2], l.takes_traffic, l.alive, l.score,
-         l.flap_penalty, l.capacity, l.rx, l.tx, l.utilisation);
+         l.flap_penalty, l.capacity, l.rx, l.tx, l.utilisation, l.availability[0],
+         l.availability[1], l.availability[2]);
   }
   for (const LineMetrics& o : old) {
     for (prometheus::Gauge* g : o.state) drop_unless(metrics.line_state, g, kept);
@@ -85,6 +87,7 @@ void MetricsCollector::Impl::relines(const Config& config) {
     drop_unless(metrics.line_bandwidth, o.rx, kept);
     drop_unless(metrics.line_bandwidth, o.tx, kept);
     drop_unless(metrics.line_utilisation, o.utilisation, kept);
+    for (prometheus::Gauge* g : o.availability) drop_unless(metrics.line_availability, g, kept);
   }
 }
 

@@ -151,6 +151,19 @@ void MetricsCollector::Impl::read_bandwidth() {
   }
 }
 
+void MetricsCollector::Impl::read_availability() {
+  if (!sources.availability) return;
+  static constexpr std::array<std::pair<const char*, Duration>, 3> kWindows{
+      {{"1h", std::chrono::hours(1)},
+       {"24h", std::chrono::hours(24)},
+       {"30d", std::chrono::hours(720)}}};
+  for (LineMetrics& l : lines)
+    for (std::size_t i = 0; i < kWindows.size(); ++i)
+      set_or_remove(metrics.line_availability, l.availability[i],
+                    {{"line", l.id}, {"window", kWindows[i].first}},
+                    sources.availability(l.id, kWindows[i].second));
+}
+
 void MetricsCollector::Impl::read_alerts() {
   if (sources.alerting_dropped)
     raise_to(metrics.alerting_inbox_dropped.Add({}),
@@ -202,6 +215,7 @@ std::string MetricsCollector::scrape() {
   impl_->read_failover();
   impl_->read_routes();
   impl_->read_bandwidth();
+  impl_->read_availability();
   impl_->read_alerts();
   impl_->read_receivers();
   return impl_->metrics.render();

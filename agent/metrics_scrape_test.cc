@@ -1,5 +1,6 @@
 // The scrape side of MetricsCollector: families set from other components'
 // snapshots, handed in through MetricsSources.
+#include <map>
 #include <doctest/doctest.h>
 
 #include "agent/metrics_collector.h"
@@ -32,6 +33,7 @@ struct Fakes {
   AlertsView alerts;
   std::uint64_t alerting_dropped = 0;
   std::vector<ReceiverFigures> receivers;
+  std::map<std::pair<std::string, Duration>, double> availability;  // absent: not read yet
 
   MetricsSources sources() {
     MetricsSources s;
@@ -44,6 +46,11 @@ struct Fakes {
     s.alerts = [this] { return alerts; };
     s.alerting_dropped = [this] { return alerting_dropped; };
     s.receivers = [this] { return receivers; };
+    s.availability = [this](const std::string& line, Duration window) -> std::optional<double> {
+      auto it = availability.find({line, window});
+      if (it == availability.end()) return std::nullopt;
+      return it->second;
+    };
     return s;
   }
 };
@@ -120,6 +127,27 @@ TEST_CASE("metrics scrape: agent health from the scheduler and storage stats") {
   CHECK(s.at("linewatch_scheduler_rounds_total") == 130);
   CHECK(s.at("linewatch_storage_write_errors_total") == 4);
   CHECK(s.at("linewatch_storage_failing") == 0);
+}
+
+TEST_CASE("metrics scrape: each line's availability per window once read, absent before") {
+  Fakes f;
+  MetricsCollector m(config_with_routes(), f.sources());
+  auto s = samples(m.scrape());
+  CHECK(count_of(s, "linewatch_line_availability_ratio") == 0);  // nothing read: no zero
+  f.availability[{"a", 1h}] = 0.999;
+  f.availability[{"a", 24h}] = 0.98;
+  f.availability[{"a", 720h}] = 0.95;
+  f.availability[{"b", 24h}] = 1.0;
+  s = samples(m.scrape());
+  CHECK(count_of(s, "linewatch_line_availability_ratio") == 4);
+  CHECK(s.at("linewatch_line_availability_ratio{line=\"a\",window=\"1h\"}") == 0.999);
+  CHECK(s.at("linewatch_line_availability_ratio{line=\"a\",window=\"24h\"}") == 0.98);
+  CHECK(s.at("linewatch_line_availability_ratio{line=\"a\",window=\"30d\"}") == 0.95);
+  CHECK(s.at("linewatch_line_availability_ratio{line=\"b\",window=\"24h\"}") == 1.0);
+  // A figure that can no longer be read goes, rather than keeping its old value.
+  f.availability.erase({"a", 1h});
+  s = samples(m.scrape());
+  CHECK(count_of(s, "linewatch_line_availability_ratio") == 3);
 }
 
 TEST_CASE("metrics scrape: each route's lines carry their weight in the plan, 0 when left out") {

@@ -8,8 +8,8 @@
 #pragma once
 
 #include <array>
-#include <map>
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -62,6 +62,8 @@ struct LineMetrics {
   prometheus::Gauge* rx = nullptr;
   prometheus::Gauge* tx = nullptr;
   prometheus::Gauge* utilisation = nullptr;
+  // linewatch_line_availability_ratio by window (kAvailabilityWindows), once read.
+  std::array<prometheus::Gauge*, 3> availability{};
 };
 
 struct GatewayMetrics {
@@ -101,6 +103,7 @@ struct MetricsCollector::Impl {
   void read_failover();
   void read_routes();
   void read_bandwidth();
+  void read_availability();
   void read_alerts();
   void read_receivers();
   void read_reload();

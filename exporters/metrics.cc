@@ -56,6 +56,10 @@ constexpr MetricSpec kCatalogue[] = {
     {"linewatch_line_utilisation_ratio", MT::gauge, "line", "ratio",
      "max(rx, tx) over the line's capacity; above 1 when the interface carries more. Absent "
      "without a capacity or while not measured."},
+    {"linewatch_line_availability_ratio", MT::gauge, "line,window", "ratio",
+     "Share of the line's rounds over the window (1h, 24h, 30d) without a network failure, "
+     "every target together, from the agent's own rollups (as the availability rule reads "
+     "them; up to 30 s old). Absent until first read."},
     {"linewatch_line_capacity_bytes_per_second", MT::gauge, "line", "bytes/s",
      "The line's configured capacity (lines[].capacity, in bits/s there) in bytes per second."},
     // Routes
@@ -220,6 +224,7 @@ LinewatchMetrics::LinewatchMetrics()
       line_flap_penalty(gauge("linewatch_line_flap_penalty")),
       line_bandwidth(gauge("linewatch_line_bandwidth_bytes_per_second")),
       line_utilisation(gauge("linewatch_line_utilisation_ratio")),
+      line_availability(gauge("linewatch_line_availability_ratio")),
       line_capacity(gauge("linewatch_line_capacity_bytes_per_second")),
       route_plan_version(gauge("linewatch_route_plan_version")),
       route_plan_panic(gauge("linewatch_route_plan_panic")),

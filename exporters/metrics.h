@@ -7,7 +7,7 @@
 // (seconds, bytes per second, ratios 0..1; promtool refuses bits), counters
 // end in _total. Label values come only from the config's ids (line, target, gateway, receiver,
 // alert rule, route prefix) or from fixed sets in the code (kind, reason, phase, state,
-// direction, row, result), never from a URL or a secret, so the number of series is
+// direction, row, result, window), never from a URL or a secret, so the number of series is
 // bounded by the config. docs/metrics.md lists every family; a test checks
 // it against the catalogue.
 //
@@ -104,6 +104,7 @@ class LinewatchMetrics {
   Gauges& line_flap_penalty;
   Gauges& line_bandwidth;
   Gauges& line_utilisation;
+  Gauges& line_availability;
   Gauges& line_capacity;
   // Routes.
   Gauges& route_plan_version;

@@ -32,7 +32,7 @@ TEST_CASE("metrics catalogue: every entry has its family and no name is taken tw
 
 TEST_CASE("metrics catalogue: names follow the Prometheus conventions") {
   const std::set<std::string_view> labels{"line",  "target",    "kind",  "reason",  "phase",
-                                          "state", "direction", "row",   "gateway", "receiver", "route",
+                                          "state", "direction", "row",   "gateway", "receiver", "route", "window",
                                           "rule",  "version",   "result"};
   for (const MetricSpec& s : metric_catalogue()) {
     CAPTURE(s.name);

@@ -180,6 +180,12 @@ expected = {
 }
 # results_total: reason ok for every series, plus one per failure reason seen
 # (none expected on loopback, but a slow round must not fail the count).
+# Availability appears per line x window once its rollups were first read (a
+# scrape asks, a later one sees it): at most every line x window, each once.
+avail = series.pop("linewatch_line_availability_ratio", [])
+assert len({(l["line"], l["window"]) for l, _ in avail}) == len(avail) <= len(lines) * 3, avail
+assert all(l["line"] in lines and l["window"] in ("1h", "24h", "30d") and 0 <= v <= 1
+           for l, v in avail), avail
 results = series.pop("linewatch_probe_results_total")
 reasons = {"ok", "timeout", "refused", "unreachable", "dns", "tls", "http_status", "body_mismatch",
            "bind", "internal", "protocol", "auth", "rate_limited", "server_error", "bad_response",
