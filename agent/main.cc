@@ -37,6 +37,14 @@ void add_agent_options(CLI::App* command, std::string& config_path, std::string&
   command->add_flag("--json", json, "Print the API's JSON instead of a table");
 }
 
+// --timeout DURATION: how long a query command waits for the agent.
+void add_timeout(CLI::App* command, std::string& timeout) {
+  command->add_option("--timeout", timeout, "How long to wait for the agent (100ms to 60s)")
+      ->type_name("DURATION")
+      ->capture_default_str()
+      ->check(duration_in(100ms, 60s));
+}
+
 // --watch [INTERVAL] and --count N of a query command.
 struct WatchFlags {
   CLI::Option* watch = nullptr;
@@ -113,10 +121,7 @@ int main(int argc, char** argv) {
   auto* st = app.add_subcommand("status", "Show every line × target from the running agent");
   add_agent_options(st, status.config_path, status.agent_url, status.json);
   std::string status_timeout = "3s";
-  st->add_option("--timeout", status_timeout, "How long to wait for the agent (100ms to 60s)")
-      ->type_name("DURATION")
-      ->capture_default_str()
-      ->check(duration_in(100ms, 60s));
+  add_timeout(st, status_timeout);
   WatchFlags status_watch;
   add_watch(st, status_watch);
   st->footer(
@@ -128,10 +133,7 @@ int main(int argc, char** argv) {
   auto* li = app.add_subcommand("lines", "Show each line's state, health, role and traffic");
   add_agent_options(li, lines.config_path, lines.agent_url, lines.json);
   std::string lines_timeout = "3s";
-  li->add_option("--timeout", lines_timeout, "How long to wait for the agent (100ms to 60s)")
-      ->type_name("DURATION")
-      ->capture_default_str()
-      ->check(duration_in(100ms, 60s));
+  add_timeout(li, lines_timeout);
   WatchFlags lines_watch;
   add_watch(li, lines_watch);
   li->footer(std::string("Exit codes: 0 no line is down, 1 a line is down, 2 no agent answering,\n"
