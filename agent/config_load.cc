@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/eventhandler.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -335,11 +336,17 @@ Result<Config> load_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return io_error(path + ": cannot read: " + std::strerror(errno));
   // Read one byte past the limit, never more: the size of a pipe or a device
-  // is not known in advance.
-  std::string text(kMaxFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  // is not known in advance. In chunks, not into one buffer of the limit's
+  // size: freeing a block that large raises glibc's mmap threshold for the
+  // process's life, and later large blocks then stay resident after free.
+  std::string text;
+  char chunk[64 * 1024];
+  while (text.size() <= kMaxFileBytes && in) {
+    const std::size_t want = std::min(sizeof chunk, kMaxFileBytes + 1 - text.size());
+    in.read(chunk, static_cast<std::streamsize>(want));
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) return io_error(path + ": cannot read: " + std::strerror(errno));
-  text.resize(static_cast<std::size_t>(in.gcount()));
   if (text.size() > kMaxFileBytes) return too_large(path);
   return load_config_string(text, path);
 }
