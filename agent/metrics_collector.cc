@@ -1,44 +1,44 @@
 #include "agent/metrics_collector.h"
 
-#include <cmath>
-#include <set>
+#include <utility>
 
 #include "agent/metrics_series.h"
 #include "rules/alert_rules.h"
 
 namespace linewatch {
 
-std::string series_key(std::string_view line, std::string_view target, ProbeKind kind) {
-  std::string key;
-  key.reserve(line.size() + target.size() + 8);
-  key.append(line).push_back('\0');
-  key.append(target).push_back('\0');
-  key.append(to_string(kind));
-  return key;
-}
-
-void MetricsCollector::Impl::add_probe(const std::string& line, const std::string& target,
-                                       const ProbeSpec& spec) {
-  auto s = std::make_unique<ProbeMetrics>();
-  s->kind = spec.kind;
-  s->labels = {{"line", line}, {"target", target}, {"kind", std::string(to_string(spec.kind))}};
-  const std::vector<double> buckets(rtt_buckets().begin(), rtt_buckets().end());
-  s->rtt = &metrics.probe_rtt.Add(s->labels, buckets);
-  s->success = &metrics.probe_success.Add(s->labels);
-  s->loss = &metrics.probe_loss.Add(s->labels);
-  s->jitter = &metrics.probe_jitter.Add(s->labels);
-  auto ok = s->labels;
-  ok.emplace("reason", to_string(Reason::ok));
-  s->results[static_cast<std::size_t>(Reason::ok)] = &metrics.probe_results.Add(ok);
-  const prometheus::Labels pair{{"line", line}, {"target", target}};
-  if (spec.kind == ProbeKind::icmp) {
-    s->echoes_sent = &metrics.probe_echoes_sent.Add(pair);
-    s->echoes_lost = &metrics.probe_echoes_lost.Add(pair);
+void MetricsCollector::Impl::build_probes(const Config& config,
+                                          std::vector<std::unique_ptr<ProbeSeries>> old) {
+  // Declared first, so the old labels outlive `kept`, whose keys view them.
+  LabelPool labels;
+  std::unordered_map<SeriesKey, std::unique_ptr<ProbeSeries>, SeriesKeyHash> kept;
+  for (auto& s : old) {
+    const SeriesKey key{*s->line, *s->target, s->kind};
+    kept.emplace(key, std::move(s));
   }
-  if (spec.kind == ProbeKind::llm && spec.llm.mode == LlmMode::completion)
-    s->ttft = &metrics.llm_ttft.Add(pair, buckets);
-  probes_by_key.emplace(series_key(line, target, spec.kind), s.get());
-  probes.push_back(std::move(s));
+  std::swap(labels, probe_labels);
+  probes.clear();
+  probes_by_key.clear();
+  for (const ProbeJob& job : make_jobs(config)) {
+    const std::string* line = probe_labels.intern(job.line->id);
+    const std::string* target = probe_labels.intern(job.target->id);
+    const ProbeKind kind = job.spec->kind;
+    const bool ttft = kind == ProbeKind::llm && job.spec->llm.mode == LlmMode::completion;
+    const SeriesKey key{*line, *target, kind};
+    if (probes_by_key.contains(key)) continue;
+    std::unique_ptr<ProbeSeries> s;
+    if (auto it = kept.find(key); it != kept.end()) {
+      s = std::move(it->second);
+      s->line = line;
+      s->target = target;
+      if (!ttft) s->ttft.reset();
+      if (ttft && !s->ttft) s->ttft = std::make_unique<SeriesHistogram>();
+    } else {
+      s = std::make_unique<ProbeSeries>(line, target, kind, ttft);
+    }
+    probes_by_key.emplace(key, s.get());
+    probes.push_back(std::move(s));
+  }
 }
 
 void MetricsCollector::Impl::add_lines(const Config& config) {
@@ -151,74 +151,15 @@ void MetricsCollector::Impl::add_agent() {
   metrics.start_time.Add({}).Set(seconds(options.started.time_since_epoch()));
 }
 
-ProbeMetrics* MetricsCollector::Impl::find(const ProbeResult& r) const {
-  auto it = probes_by_key.find(series_key(r.line, r.target, r.kind));
+ProbeSeries* MetricsCollector::Impl::find(const ProbeResult& r) const {
+  auto it = probes_by_key.find(SeriesKey{r.line, r.target, r.kind});
   return it == probes_by_key.end() ? nullptr : it->second;
-}
-
-namespace {
-
-// Adds one RTT (seconds) to the histogram and the RFC 3550 jitter estimate.
-void add_rtt(ProbeMetrics& s, double rtt) {
-  s.rtt->Observe(rtt);
-  if (s.last_rtt) s.jitter_estimate += (std::fabs(rtt - *s.last_rtt) - s.jitter_estimate) / 16.0;
-  s.last_rtt = rtt;
-}
-
-void set_phase(LinewatchMetrics& m, ProbeMetrics& s, ProbePhase phase,
-               const std::optional<Duration>& d) {
-  if (!d) return;
-  auto& gauge = s.phases[static_cast<std::size_t>(phase)];
-  if (!gauge) {
-    auto labels = s.labels;
-    labels.emplace("phase", kPhaseNames[static_cast<std::size_t>(phase)]);
-    gauge = &m.probe_phase.Add(labels);
-  }
-  gauge->Set(seconds(*d));
-}
-
-}  // namespace
-
-void MetricsCollector::Impl::observe(ProbeMetrics& s, const ProbeResult& r) {
-  std::lock_guard lk(s.mu);
-  auto& result = s.results[static_cast<std::size_t>(r.reason)];
-  if (!result) {
-    auto labels = s.labels;
-    labels.emplace("reason", to_string(r.reason));
-    result = &metrics.probe_results.Add(labels);
-  }
-  result->Increment();
-  s.success->Set(r.ok ? 1 : 0);
-  if (r.kind == ProbeKind::icmp && !r.rtts.empty()) {
-    for (const auto& echo : r.rtts)
-      if (echo) add_rtt(s, seconds(*echo));
-  } else if (r.rtt) {
-    add_rtt(s, seconds(*r.rtt));
-  }
-  s.jitter->Set(s.jitter_estimate);
-  if (s.echoes_sent) {
-    s.echoes_sent->Increment(std::max(r.sent, 0));
-    s.echoes_lost->Increment(std::max(r.sent - r.received, 0));
-  }
-  const bool echoes = r.kind == ProbeKind::icmp && r.sent > 0;
-  s.loss->Set(echoes ? r.loss() : (r.ok ? 0 : 1));
-  set_phase(metrics, s, ProbePhase::dns, r.phases.dns);
-  set_phase(metrics, s, ProbePhase::connect, r.phases.connect);
-  set_phase(metrics, s, ProbePhase::tls, r.phases.tls);
-  set_phase(metrics, s, ProbePhase::ttfb, r.phases.ttfb);
-  set_phase(metrics, s, ProbePhase::transfer, r.phases.transfer);
-  if (r.llm) {
-    set_phase(metrics, s, ProbePhase::ttft, r.llm->ttft);
-    set_phase(metrics, s, ProbePhase::total, r.llm->total);
-    if (s.ttft && r.llm->ttft) s.ttft->Observe(seconds(*r.llm->ttft));
-  }
 }
 
 MetricsCollector::MetricsCollector(const Config& config, MetricsSources sources,
                                    MetricsOptions options)
     : impl_(std::make_unique<Impl>(std::move(sources), std::move(options))) {
-  for (const ProbeJob& job : make_jobs(config))
-    impl_->add_probe(job.line->id, job.target->id, *job.spec);
+  impl_->build_probes(config, {});
   impl_->add_lines(config);
   impl_->add_routes(config);
   impl_->add_alerts_and_receivers(config);
@@ -231,12 +172,12 @@ std::size_t MetricsCollector::probe_series() const { return impl_->probes.size()
 
 void MetricsCollector::on_result(const ProbeResult& result) {
   std::shared_lock lk(impl_->series_mu);
-  ProbeMetrics* s = impl_->find(result);
+  ProbeSeries* s = impl_->find(result);
   if (!s) {
     impl_->unknown->Increment();
     return;
   }
-  impl_->observe(*s, result);
+  record(*s, result);
 }
 
 }  // namespace linewatch

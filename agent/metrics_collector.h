@@ -22,11 +22,12 @@
 // Threading. on_result() runs on probe workers, several at once: it finds
 // its series in a map built at construction (changed only by reconfigure(),
 // under a reader-writer lock the rounds share), takes that series' own short lock and updates
-// prometheus-cpp metrics (atomics and short locks); it never waits on the scrape, storage or the
+// its plain figures (agent/metrics_probe_series.h); it never waits on the scrape, storage or the
 // network. scrape() runs on the API's thread: it calls the sources (each copies a snapshot under
 // its owner's lock; the outbox's is one short SQLite read of its own connection), sets the snapshot
-// families and renders; concurrent scrapes are serialised. Neither path touches the failover's
-// decision state or the scheduler's timer.
+// families (prometheus-cpp) and renders, the probe families straight from their series (taking
+// each series' lock briefly, agent/metrics_probe_text.h); concurrent scrapes are serialised.
+// Neither path touches the failover's decision state or the scheduler's timer.
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <sstream>
 #include <thread>
 
 #include "agent/metrics_test_support.h"
@@ -209,6 +211,73 @@ TEST_CASE("metrics: results from many workers at once are all counted") {
       kThreads / 2 * kRounds);
   CHECK(s.at("linewatch_probe_rtt_seconds_count{kind=\"http\",line=\"a\",target=\"api\"}") ==
         kThreads / 2 * kRounds);
+}
+
+TEST_CASE("metrics: a reload keeps the counters of the series it keeps and drops the others") {
+  Config c = two_line_config();
+  MetricsCollector m(c, {});
+  ProbeResult r = round("a", "edge", ProbeKind::icmp, true);
+  r.rtts = {10ms};
+  r.sent = 2;
+  r.received = 1;
+  m.on_result(r);
+  m.on_result(round("b", "api", ProbeKind::tcp, false, Reason::refused));
+  ProbeResult h = round("b", "api", ProbeKind::http, true);
+  h.phases.ttfb = 5ms;
+  m.on_result(h);
+
+  // Line b goes, line c comes; target edge stays on a.
+  c.lines = {c.lines[0], with_id<LineSpec>("c")};
+  m.reconfigure(c, {});
+  CHECK(m.probe_series() == 8);
+  auto s = samples(m.scrape());
+  const std::string l = "kind=\"icmp\",line=\"a\",target=\"edge\"";
+  CHECK(s.at("linewatch_probe_rtt_seconds_count{" + l + "}") == 1);
+  CHECK(s.at("linewatch_probe_echoes_sent_total{line=\"a\",target=\"edge\"}") == 2);
+  CHECK(s.at("linewatch_probe_echoes_lost_total{line=\"a\",target=\"edge\"}") == 1);
+  CHECK(s.at("linewatch_probe_results_total{kind=\"icmp\",line=\"a\",reason=\"ok\",target="
+             "\"edge\"}") == 1);
+  CHECK(s.at("linewatch_probe_results_total{kind=\"icmp\",line=\"c\",reason=\"ok\",target="
+             "\"edge\"}") == 0);
+  for (const auto& [key, value] : s) {
+    CAPTURE(key);
+    CHECK(key.find("line=\"b\"") == std::string::npos);
+  }
+  CHECK(count_of(s, "linewatch_probe_phase_seconds") == 0);  // b's phases went with it
+  CHECK(count_of(s, "linewatch_probe_results_total") == 8);
+
+  // A later round of a kept series goes on from its old counts.
+  m.on_result(r);
+  s = samples(m.scrape());
+  CHECK(s.at("linewatch_probe_rtt_seconds_count{" + l + "}") == 2);
+  CHECK(s.at("linewatch_probe_echoes_sent_total{line=\"a\",target=\"edge\"}") == 4);
+}
+
+TEST_CASE("metrics: each probe family is written once, in prometheus-cpp's family order") {
+  MetricsCollector m(two_line_config(), {});
+  ProbeResult h = round("a", "api", ProbeKind::http, true);
+  h.phases.ttfb = 5ms;
+  m.on_result(h);
+  const std::string text = m.scrape();
+  std::vector<std::string> types;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("# TYPE ")) types.push_back(line.substr(7));
+  auto at = [&](const std::string& family) {
+    const auto it = std::find_if(types.begin(), types.end(),
+                                 [&](const std::string& t) { return t.starts_with(family + " "); });
+    REQUIRE(it != types.end());
+    CHECK(std::count_if(types.begin(), types.end(),
+                        [&](const std::string& t) { return t.starts_with(family + " "); }) == 1);
+    return it - types.begin();
+  };
+  // Counters, then gauges, then histograms; the probe families first in each.
+  CHECK(at("linewatch_probe_results_total") == 0);
+  CHECK(at("linewatch_probe_echoes_lost_total") < at("linewatch_metrics_unknown_results_total"));
+  CHECK(at("linewatch_metrics_unknown_results_total") < at("linewatch_probe_success"));
+  CHECK(at("linewatch_probe_phase_seconds") < at("linewatch_line_capacity_bytes_per_second"));
+  CHECK(at("linewatch_start_time_seconds") < at("linewatch_probe_rtt_seconds"));
+  CHECK(at("linewatch_llm_ttft_seconds") == static_cast<long>(types.size()) - 1);
 }
 
 }  // namespace

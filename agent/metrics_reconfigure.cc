@@ -4,8 +4,10 @@
 // for the same labels, so the parts mirrored from snapshots (lines,
 // gateways, receivers, alert rules) are simply added again from the new
 // config, and what the old config had beyond that is removed. Probe series
-// are matched by key so that their per-series state (jitter estimate, the
-// failure reasons and phases seen) goes on too.
+// are our own (agent/metrics_probe_series.h): build_probes() keeps those the
+// new config still has, matched by line, target and kind, with all their
+// figures (counters, histograms, jitter estimate, the reasons and phases
+// seen), and drops the rest, which leave the exposition with them.
 #include <set>
 
 #include "agent/metrics_collector.h"
@@ -26,41 +28,6 @@ void keep(std::set<const void*>& kept, Metric*... metrics) {
 }
 
 }  // namespace
-
-void MetricsCollector::Impl::remove_probe(ProbeMetrics& s) {
-  metrics.probe_rtt.Remove(s.rtt);
-  metrics.probe_success.Remove(s.success);
-  metrics.probe_loss.Remove(s.loss);
-  metrics.probe_jitter.Remove(s.jitter);
-  if (s.echoes_sent) metrics.probe_echoes_sent.Remove(s.echoes_sent);
-  if (s.echoes_lost) metrics.probe_echoes_lost.Remove(s.echoes_lost);
-  if (s.ttft) metrics.llm_ttft.Remove(s.ttft);
-  for (prometheus::Counter* c : s.results)
-    if (c) metrics.probe_results.Remove(c);
-  for (prometheus::Gauge* g : s.phases)
-    if (g) metrics.probe_phase.Remove(g);
-}
-
-void MetricsCollector::Impl::reprobe(const Config& config) {
-  std::set<std::string> wanted;
-  for (const ProbeJob& job : make_jobs(config))
-    wanted.insert(series_key(job.line->id, job.target->id, job.spec->kind));
-  std::vector<std::unique_ptr<ProbeMetrics>> kept;
-  probes_by_key.clear();
-  for (auto& s : probes) {
-    const std::string key = series_key(s->labels.at("line"), s->labels.at("target"), s->kind);
-    if (!wanted.contains(key)) {
-      remove_probe(*s);
-      continue;
-    }
-    probes_by_key.emplace(key, s.get());
-    kept.push_back(std::move(s));
-  }
-  probes = std::move(kept);
-  for (const ProbeJob& job : make_jobs(config))
-    if (!probes_by_key.contains(series_key(job.line->id, job.target->id, job.spec->kind)))
-      add_probe(job.line->id, job.target->id, *job.spec);
-}
 
 // Lines of the new config; a line that stays keeps its bandwidth series.
 void MetricsCollector::Impl::relines(const Config& config) {
@@ -142,7 +109,7 @@ void MetricsCollector::reconfigure(const Config& config, MetricsSources sources)
   std::lock_guard scrape(impl_->scrape_mu);
   std::unique_lock series(impl_->series_mu);
   impl_->sources = std::move(sources);
-  impl_->reprobe(config);
+  impl_->build_probes(config, std::move(impl_->probes));
   impl_->relines(config);
   impl_->rebuild_rest(config);
 }

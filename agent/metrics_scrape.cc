@@ -1,8 +1,10 @@
 // MetricsCollector::scrape(): the families that mirror other components'
-// snapshots, set from those snapshots on the API's thread.
+// snapshots, set from those snapshots on the API's thread, then the text:
+// the probe families from their series, the rest from the registry.
 #include <map>
 
 #include "agent/metrics_collector.h"
+#include "agent/metrics_probe_text.h"
 #include "agent/metrics_series.h"
 
 namespace linewatch {
@@ -218,7 +220,9 @@ std::string MetricsCollector::scrape() {
   impl_->read_availability();
   impl_->read_alerts();
   impl_->read_receivers();
-  return impl_->metrics.render();
+  std::string out;
+  write_metrics(impl_->probes, impl_->metrics.registry().Collect(), out);
+  return out;
 }
 
 }  // namespace linewatch

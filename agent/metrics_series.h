@@ -2,6 +2,8 @@
 // and the results path) and metrics_scrape.cc (the scrape). Not a public
 // header: only those two files include it.
 //
+// The probe series are our own (agent/metrics_probe_series.h), written by
+// agent/metrics_probe_text.h; every other family is prometheus-cpp's.
 // Pointers to prometheus-cpp metrics stay valid while their family holds
 // them (the families live in `metrics` for the collector's life; only the
 // scrape removes bandwidth series, and it is the only reader of those).
@@ -19,34 +21,9 @@
 #include <vector>
 
 #include "agent/metrics_collector.h"
+#include "agent/metrics_probe_series.h"
 
 namespace linewatch {
-
-// Phases of probe_phase_seconds, in Phases' order, then the LLM's.
-enum class ProbePhase : std::size_t { dns, connect, tls, ttfb, transfer, ttft, total };
-inline constexpr std::size_t kProbePhases = 7;
-inline constexpr const char* kPhaseNames[kProbePhases] = {"dns",      "connect", "tls",  "ttfb",
-                                                          "transfer", "ttft",    "total"};
-inline constexpr std::size_t kReasons = static_cast<std::size_t>(kLastReason) + 1;
-
-// One line × target × kind.
-struct ProbeMetrics {
-  prometheus::Labels labels;  // line, target, kind
-  ProbeKind kind = ProbeKind::icmp;
-  prometheus::Histogram* rtt = nullptr;
-  prometheus::Gauge* success = nullptr;
-  prometheus::Gauge* loss = nullptr;
-  prometheus::Gauge* jitter = nullptr;
-  prometheus::Counter* echoes_sent = nullptr;  // icmp only
-  prometheus::Counter* echoes_lost = nullptr;  // icmp only
-  prometheus::Histogram* ttft = nullptr;       // llm only
-
-  std::mutex mu;  // one round at a time per series; guards the rest
-  std::array<prometheus::Counter*, kReasons> results{};   // created on first sight
-  std::array<prometheus::Gauge*, kProbePhases> phases{};  // created on first sight
-  std::optional<double> last_rtt;                         // seconds, for the jitter
-  double jitter_estimate = 0;                             // seconds
-};
 
 // One line.
 struct LineMetrics {
@@ -89,9 +66,10 @@ struct RowCounters {
 struct MetricsCollector::Impl {
   Impl(MetricsSources s, MetricsOptions o) : sources(std::move(s)), options(std::move(o)) {}
 
-  ProbeMetrics* find(const ProbeResult& r) const;
-  void observe(ProbeMetrics& s, const ProbeResult& r);
-  void add_probe(const std::string& line, const std::string& target, const ProbeSpec& spec);
+  ProbeSeries* find(const ProbeResult& r) const;
+  // The config's probe series in make_jobs order: `old` series of the same
+  // line, target and kind are kept (their figures go on), the rest made new.
+  void build_probes(const Config& config, std::vector<std::unique_ptr<ProbeSeries>> old);
   void add_lines(const Config& config);
   void add_routes(const Config& config);
   void add_alerts_and_receivers(const Config& config);
@@ -109,8 +87,6 @@ struct MetricsCollector::Impl {
   void read_reload();
 
   // reconfigure()'s parts.
-  void reprobe(const Config& config);
-  void remove_probe(ProbeMetrics& s);
   void relines(const Config& config);
   void rebuild_rest(const Config& config);
 
@@ -121,9 +97,10 @@ struct MetricsCollector::Impl {
   // Built by the constructor; changed only by reconfigure(), which holds
   // series_mu exclusively (rounds hold it shared) and scrape_mu.
   mutable std::shared_mutex series_mu;
-  std::vector<std::unique_ptr<ProbeMetrics>> probes;
-  std::unordered_map<std::string, ProbeMetrics*> probes_by_key;  // series_key()
-  std::vector<LineMetrics> lines;                                // config order
+  std::vector<std::unique_ptr<ProbeSeries>> probes;  // make_jobs order
+  std::unordered_map<SeriesKey, ProbeSeries*, SeriesKeyHash> probes_by_key;
+  LabelPool probe_labels;          // the probes' line and target ids
+  std::vector<LineMetrics> lines;  // config order
   std::unordered_map<std::string, LineMetrics*> lines_by_id;
   std::unordered_map<std::string, GatewayMetrics> gateways;
   // linewatch_route_next_hop_weight by routes[].prefix, then line.
@@ -137,9 +114,6 @@ struct MetricsCollector::Impl {
 
   std::mutex scrape_mu;  // one scrape at a time
 };
-
-// The key of probes_by_key: line, target and kind, NUL between.
-std::string series_key(std::string_view line, std::string_view target, ProbeKind kind);
 
 // A duration in seconds, the unit of every time metric.
 inline double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }

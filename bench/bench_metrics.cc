@@ -3,8 +3,9 @@
 // cycling icmp, tcp, http as --kinds says), feeds every series ROUNDS
 // rounds (5-echo ICMP rounds, 1 % of rounds failing with a timeout; TCP
 // and HTTP rounds with their phases), then times SCRAPES scrapes (snapshot
-// reads with no sources, the registry's Collect and prometheus-cpp's
-// TextSerializer) and the fan-out path (on_result) per round. No network.
+// reads with no sources, the probe families written from their series, the
+// rest of the registry through its Collect) and the fan-out path (on_result)
+// per round. No network.
 //
 // Usage: bench_metrics [--lines 100] [--targets 100] [--kinds icmp] [--rounds 3] [--scrapes 20]
 //                      [--out FILE]
