@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,8 +61,12 @@ struct Conn {
   std::string in;            // the head so far, then the body after it
   std::size_t head_end = 0;  // Phase::body: where the body starts in `in`
   ParsedHead parsed;         // Phase::body: the request waiting for its body
-  std::string out;           // the answer
-  std::size_t sent = 0;
+  // The answer: its head, then its body. Apart, so a large body (a /metrics
+  // scrape of thousands of series) is sent from where the handler built it,
+  // never copied behind its head.
+  std::string out;
+  std::string body;
+  std::size_t sent = 0;  // bytes of out, then of body, sent
   Conns::iterator self;  // where it sits in Loop::conns_
 };
 
@@ -136,7 +141,7 @@ class HttpServer::Loop {
   void on_head(Conn& c, std::size_t end);
   void read_body(Conn& c);
   void serve(Conn& c, HttpRequest request);
-  void answer(Conn& c, const HttpResponse& response, bool head_only);
+  void answer(Conn& c, HttpResponse response, bool head_only);
   void write_answer(Conn& c);
   void discard_input(Conn& c);
   void drop(Conn& c, bool reset = false);
@@ -388,21 +393,32 @@ void HttpServer::Loop::serve(Conn& c, HttpRequest request) {
   } catch (...) {
     response = error_response(500);
   }
-  answer(c, response, request.method == "HEAD");
+  answer(c, std::move(response), request.method == "HEAD");
 }
 
-void HttpServer::Loop::answer(Conn& c, const HttpResponse& response, bool head_only) {
+void HttpServer::Loop::answer(Conn& c, HttpResponse response, bool head_only) {
   std::string().swap(c.in);
   c.parsed = ParsedHead{};
-  c.out = format_response(response, head_only, std::chrono::system_clock::now());
+  c.out = format_response(response, true, std::chrono::system_clock::now());
+  if (!head_only) c.body = std::move(response.body);
   c.sent = 0;
   c.phase = Phase::answer;
   set_deadline(c, Steady::now() + opt_.write_timeout);
 }
 
 void HttpServer::Loop::write_answer(Conn& c) {
-  while (c.sent < c.out.size()) {
-    const ssize_t n = send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+  const std::size_t total = c.out.size() + c.body.size();
+  while (c.sent < total) {
+    iovec parts[2];
+    int count = 0;
+    if (c.sent < c.out.size()) parts[count++] = {c.out.data() + c.sent, c.out.size() - c.sent};
+    const std::size_t in_body = c.sent > c.out.size() ? c.sent - c.out.size() : 0;
+    if (in_body < c.body.size())
+      parts[count++] = {c.body.data() + in_body, c.body.size() - in_body};
+    msghdr msg{};
+    msg.msg_iov = parts;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t n = sendmsg(c.fd.get(), &msg, MSG_NOSIGNAL);
     if (n >= 0) {
       c.sent += static_cast<std::size_t>(n);
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -412,6 +428,7 @@ void HttpServer::Loop::write_answer(Conn& c) {
     }
   }
   std::string().swap(c.out);
+  std::string().swap(c.body);
   shutdown(c.fd.get(), SHUT_WR);
   c.phase = Phase::linger;
   set_deadline(c, Steady::now() + kLinger);
