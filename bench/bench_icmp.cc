@@ -9,7 +9,9 @@
 // its slots skipped (overruns + missed) or lost echoes, or the time budget
 // would be exceeded. At the largest passing T, fping -q -C runs as a child
 // with the same targets, count per target and per-target period; its CPU
-// comes from wait4(). This repeats in --pairs alternating pairs; each pair's
+// comes from wait4(), so it holds its start-up and whole run; linewatch's
+// counts the same span, from building the step's targets, engine and
+// scheduler to the engine's stop. This repeats in --pairs alternating pairs; each pair's
 // CPU ratio and median RTTs are printed, with their medians.
 // Needs root (raw sockets).
 //
@@ -161,6 +163,10 @@ Config make_config(const Options& o, int targets) {
 }
 
 Step run_step(const Options& o, int targets) {
+  // From here, as fping's CPU counts from its start: building the targets,
+  // the engine (its loop thread) and the scheduler are what fping's start-up
+  // does for it (parsing its targets, opening its socket).
+  const double cpu0 = cpu_seconds();
   const Config config = make_config(o, targets);
   const SystemClock clock;
   // Per-job vectors: a job never runs twice at once and the scheduler's mutex
@@ -199,7 +205,6 @@ Step run_step(const Options& o, int targets) {
         record(i, round, run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock}));
       },
       launch, engine ? &engine->loop() : nullptr);
-  const double cpu0 = cpu_seconds();
   const MonoTime t0 = Steady::now();
   scheduler.start();
   std::this_thread::sleep_until(t0 + o.window() + o.drain());
