@@ -90,8 +90,31 @@ Scheduler::Scheduler(const Clock& clock, std::vector<ProbeJob> jobs, int workers
         }
         return routes;
       }()),
+      launch_slack_([&] {
+        std::vector<Duration> on_loop;
+        for (std::size_t i = 0; i < jobs_.size(); ++i)
+          if (routes_[i] == Route::loop_launch) on_loop.push_back(jobs_[i].spec->timing.interval);
+        return launch_slack_for(on_loop);
+      }()),
       timetable_(intervals_of(jobs_), clock.now(), owned_by(routes_, false)),
       loop_timetable_(intervals_of(jobs_), clock.now(), owned_by(routes_, true)) {}
+
+Duration Scheduler::launch_slack_for(const std::vector<Duration>& intervals) {
+  double per_second = 0;  // rounds a second, all jobs together
+  Duration shortest = Duration::max();
+  for (const Duration iv : intervals) {
+    if (iv <= Duration::zero()) continue;
+    per_second += 1.0 / std::chrono::duration<double>(iv).count();
+    shortest = std::min(shortest, iv);
+  }
+  if (per_second <= 0) return kLaunchSlack;
+  const auto slack = std::chrono::duration_cast<Duration>(
+      std::chrono::duration<double>(kLaunchBatch / per_second));
+  // A late start stays far from the job's next slot, where a stalled loop
+  // would turn it into a missed one.
+  const Duration ceiling = std::min(kMaxLaunchSlack, shortest / kSlackPerInterval);
+  return std::clamp(slack, kLaunchSlack, std::max(ceiling, kLaunchSlack));
+}
 
 Scheduler::~Scheduler() {
   if (running_) stop(Duration::max());
@@ -194,7 +217,7 @@ void Scheduler::finished(std::size_t job) {
 }
 
 void Scheduler::timer_loop() {
-  std::vector<Timetable::Slot> launching;
+  std::vector<Timetable::Slot> due, launching;
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const auto next = timetable_.next_due();
@@ -206,8 +229,9 @@ void Scheduler::timer_loop() {
     const std::uint64_t overruns = timetable_.overruns();
     const std::uint64_t missed = timetable_.missed();
     const MonoTime now = clock_.now();
+    timetable_.take_due(now, due);
     launching.clear();
-    for (const auto& slot : timetable_.take_due(now)) {
+    for (const auto& slot : due) {
       timetable_.set_running(slot.job, true);
       if (routes_[slot.job] == Route::launch) {
         count_start(slot);
@@ -233,19 +257,18 @@ void Scheduler::timer_loop() {
 }
 
 // Launches the loop's due rounds in place and returns the delay to the next
-// wake-up: the next due start, or kLaunchSlack from now if that is sooner.
+// wake-up: the next due start, or the launch slack from now if that is sooner.
 // `now` is the loop's time, on clock_'s scale: the returned delay counts from it.
 std::optional<Duration> Scheduler::on_loop_timer(MonoTime now) {
   std::unique_lock lock(mu_);
   if (stopping_) return std::nullopt;
   const std::uint64_t overruns = loop_timetable_.overruns();
   const std::uint64_t missed = loop_timetable_.missed();
-  loop_launching_.clear();
-  for (const auto& slot : loop_timetable_.take_due(now)) {
+  loop_timetable_.take_due(now, loop_launching_);
+  for (const auto& slot : loop_launching_) {
     loop_timetable_.set_running(slot.job, true);
     count_start(slot);
     ++stats_.launched_in_flight;
-    loop_launching_.push_back(slot);
   }
   if (const std::uint64_t n = loop_timetable_.overruns() - overruns) overrun_window_.add(now, n);
   if (const std::uint64_t n = loop_timetable_.missed() - missed) missed_window_.add(now, n);
@@ -254,7 +277,7 @@ std::optional<Duration> Scheduler::on_loop_timer(MonoTime now) {
   lock.unlock();
   for (const auto& slot : loop_launching_) launch(slot);
   if (!next) return std::nullopt;
-  return std::max(*next - now, kLaunchSlack);
+  return std::max(*next - now, launch_slack_);
 }
 
 void Scheduler::worker_loop() {

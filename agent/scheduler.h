@@ -16,11 +16,16 @@
 // With an event loop (the round engine's), the packet rounds to literal
 // addresses are timed on that loop instead of the timer thread: one timer
 // there takes what is due and launches it in place, so a round costs the
-// loop one wake-up and no posted function, and rounds due within
-// kLaunchSlack of each other share a wake-up (starting up to that much
-// late; planned times, hence the spread and the lag figures, are as
-// before). Both timetables are built from every job's interval, so the
-// rounds are spread exactly as one timetable spreads them. When the loop
+// loop no posted function, and rounds due within the launch slack of each
+// other share a wake-up (starting up to that much late; planned times,
+// hence the spread, are as before; the lag figures show the wait). The
+// slack is about kLaunchBatch mean gaps between the loop's rounds, within
+// [kLaunchSlack, kMaxLaunchSlack] and at most a tenth of the shortest
+// interval: at 100 targets a second a round alone was a whole wake-up of a
+// cold thread, a cost that sharing divides, and at 10,000 the floor keeps
+// each wake-up's burst of echoes as small as before. Both timetables are
+// built from every job's interval, so the rounds are spread exactly as one
+// timetable spreads them. When the loop
 // times every job, the scheduler starts no thread of its own.
 //
 // Thread-safe: stats() may be called from any thread. start() and stop() from
@@ -88,9 +93,17 @@ class EventLoop;
 
 class Scheduler {
  public:
-  // Rounds timed on the loop and due within this of the first due start in
-  // the same wake-up.
+  // Rounds timed on the loop and due within the launch slack after a
+  // wake-up wait for the next one, which is that much later: the slack's
+  // floor and ceiling, and how many mean gaps between rounds it spans.
   static constexpr Duration kLaunchSlack = std::chrono::milliseconds(1);
+  static constexpr Duration kMaxLaunchSlack = std::chrono::milliseconds(30);
+  static constexpr int kLaunchBatch = 4;
+  static constexpr int kSlackPerInterval = 10;  // the slack is at most this part of an interval
+  // The launch slack of jobs with these intervals (each > 0): kLaunchBatch
+  // times the mean gap between their rounds, clamped to the floor and to the
+  // ceiling or a tenth of the shortest interval, whichever is less.
+  static Duration launch_slack_for(const std::vector<Duration>& intervals);
 
   // Runs one round of jobs[index]; called on a worker thread. Must not throw.
   using Runner = std::function<void(std::size_t index, const ProbeJob& job, MonoTime planned)>;
@@ -125,6 +138,9 @@ class Scheduler {
 
   SchedulerStats stats() const;
 
+  // The launch slack of the jobs timed on the loop (kLaunchSlack without any).
+  Duration launch_slack() const { return launch_slack_; }
+
  private:
   void timer_loop();
   void worker_loop();
@@ -144,6 +160,7 @@ class Scheduler {
   // (to a name), or run on a worker.
   enum class Route : std::uint8_t { launch, loop_launch, resolve_then_launch, worker };
   const std::vector<Route> routes_;
+  const Duration launch_slack_;
 
   mutable std::mutex mu_;
   std::condition_variable timer_cv_;             // wakes the timer on stop

@@ -284,6 +284,56 @@ TEST_CASE("packet rounds timed on the loop keep the spread and stop cleanly") {
   }
 }
 
+TEST_CASE("the launch slack spans a few gaps between rounds within its floor and ceiling") {
+  const auto slack = [](int jobs, Duration interval) {
+    return Scheduler::launch_slack_for(
+        std::vector<Duration>(static_cast<std::size_t>(jobs), interval));
+  };
+  CHECK(slack(0, 1s) == Scheduler::kLaunchSlack);
+  CHECK(slack(200, 1s) == Duration(20ms));  // 4 gaps of 5 ms
+  CHECK(slack(100, 1s) == Scheduler::kMaxLaunchSlack);
+  CHECK(slack(10000, 1s) == Scheduler::kLaunchSlack);
+  CHECK(slack(5, 50ms) == Duration(5ms));           // a tenth of the interval
+  CHECK(slack(1, 5ms) == Scheduler::kLaunchSlack);  // never below the floor
+  // Mixed intervals: rounds a second add up (100 at 1 s and 100 at 0.5 s: 300/s).
+  std::vector<Duration> mixed(100, 1s);
+  mixed.insert(mixed.end(), 100, 500ms);
+  CHECK(Scheduler::launch_slack_for(mixed) ==
+        std::chrono::duration_cast<Duration>(std::chrono::duration<double>(4.0 / 300)));
+}
+
+// Sparse rounds share wake-ups: 100 jobs at 0.5 s are 5 ms apart, so each
+// wake-up of the loop launches about four (20 ms of slack), never one early.
+TEST_CASE("sparse packet rounds on the loop share wake-ups and never start early") {
+  constexpr int kJobs = 100;
+  Fixture f(kJobs, 500ms);
+  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
+  SystemClock clock;
+  LoopLaunches l;
+  std::vector<MonoTime> at;  // loop thread only until stop()
+  int early = 0;
+  Scheduler s(
+      clock, make_jobs(f.config), 1, [](std::size_t, const ProbeJob&, MonoTime) {},
+      [&](std::size_t, const ProbeJob&, MonoTime planned, std::function<void()> finished) {
+        const MonoTime now = clock.now();
+        if (now < planned) ++early;
+        at.push_back(now);
+        finished();
+      },
+      l.loop.get());
+  CHECK(s.launch_slack() == Duration(20ms));
+  s.start();
+  std::this_thread::sleep_for(700ms);
+  CHECK(s.stop(1s));
+  const auto launches = l.loop->call([&] { return at; });
+  REQUIRE(launches.size() >= kJobs);
+  // Launches of one wake-up come microseconds apart; wake-ups, milliseconds.
+  std::size_t wakeups = 1;
+  for (std::size_t i = 1; i < launches.size(); ++i) wakeups += launches[i] - launches[i - 1] > 1ms;
+  CHECK(wakeups * 2 <= launches.size());
+  CHECK(early == 0);
+}
+
 // The agent stops its engine's loop after the scheduler, but a scheduler
 // stopped after its loop must not hang nor touch the loop's thread.
 TEST_CASE("a scheduler whose loop stopped first still stops") {

@@ -43,8 +43,14 @@ std::optional<MonoTime> Timetable::next_due() const {
 }
 
 std::vector<Timetable::Slot> Timetable::take_due(MonoTime now) {
-  // A job's due time changes only here, so its heap entry never needs re-keying.
   std::vector<Slot> out;
+  take_due(now, out);
+  return out;
+}
+
+void Timetable::take_due(MonoTime now, std::vector<Slot>& out) {
+  // A job's due time changes only here, so its heap entry never needs re-keying.
+  out.clear();
   while (!heap_.empty() && heap_.top().first <= now) {
     const std::size_t i = heap_.top().second;
     heap_.pop();
@@ -66,7 +72,6 @@ std::vector<Timetable::Slot> Timetable::take_due(MonoTime now) {
     }
     out.push_back(Slot{i, planned});
   }
-  return out;
 }
 
 }  // namespace linewatch

@@ -52,6 +52,9 @@ class Timetable {
   // stalled for more than an interval) are skipped and counted too, so a stall never causes a
   // burst.
   std::vector<Slot> take_due(MonoTime now);
+  // The same into `out` (cleared first), whose capacity is kept: a timer
+  // that wakes every few milliseconds allocates nothing.
+  void take_due(MonoTime now, std::vector<Slot>& out);
 
   void set_running(std::size_t job, bool running) { jobs_.at(job).running = running; }
   bool running(std::size_t job) const { return jobs_.at(job).running; }

@@ -9,7 +9,9 @@
 // its slots skipped (overruns + missed) or lost echoes, or the time budget
 // would be exceeded. At the largest passing T, fping -q -C runs as a child
 // with the same targets, count per target and per-target period; its CPU
-// comes from wait4(). This repeats in --pairs alternating pairs; each pair's
+// comes from wait4(), so it holds its start-up and whole run; linewatch's
+// counts the same span, from building the step's targets, engine and
+// scheduler to the engine's stop. This repeats in --pairs alternating pairs; each pair's
 // CPU ratio and median RTTs are printed, with their medians.
 // Needs root (raw sockets).
 //
@@ -32,13 +34,26 @@
 //   --engine          run the rounds on the round engine (one event loop, one
 //                     shared echo socket), as the agent does; without it,
 //                     each round runs run_probe() on a worker with its own socket
+//   --host-netns      stay in the caller's network namespace (see below)
+//
+// With loopback targets the bench first enters a network namespace of its own
+// (loopback up, nothing else), and fping, its child, runs there too. fping's
+// raw socket has no filter: the kernel hands it every ICMP packet of its
+// namespace, so on a shared host other processes' pings (another agent, a
+// test) landed in fping's CPU, 5-10 times its own cost, while linewatch's
+// filtered socket never saw them. In a namespace of their own both see only
+// their own traffic.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +93,7 @@ struct Options {
   std::string fping = "fping";
   int pairs = 3;
   bool engine = false;
+  bool host_netns = false;
   std::string first_target;  // empty: loopback
 
   Duration interval() const {
@@ -161,6 +177,10 @@ Config make_config(const Options& o, int targets) {
 }
 
 Step run_step(const Options& o, int targets) {
+  // From here, as fping's CPU counts from its start: building the targets,
+  // the engine (its loop thread) and the scheduler are what fping's start-up
+  // does for it (parsing its targets, opening its socket).
+  const double cpu0 = cpu_seconds();
   const Config config = make_config(o, targets);
   const SystemClock clock;
   // Per-job vectors: a job never runs twice at once and the scheduler's mutex
@@ -199,7 +219,6 @@ Step run_step(const Options& o, int targets) {
         record(i, round, run_probe(ProbeRequest{*job.line, job.target->id, *job.spec, clock}));
       },
       launch, engine ? &engine->loop() : nullptr);
-  const double cpu0 = cpu_seconds();
   const MonoTime t0 = Steady::now();
   scheduler.start();
   std::this_thread::sleep_until(t0 + o.window() + o.drain());
@@ -335,16 +354,33 @@ void print_pairs(std::vector<Pair>& pairs) {
     t.add({std::to_string(i + 1), sent_replies(p.linewatch.echoes),
            fmt("%.3f", p.linewatch.echoes.cpu_s), fmt("%.1f", per_thousand_ms(p.linewatch.echoes)),
            sent_replies(p.fping.echoes), fmt("%.3f", p.fping.echoes.cpu_s),
-           fmt("%.1f", per_thousand_ms(p.fping.echoes)), fmt("%.1fx", p.ratio()), fmt("%.3f", lr),
+           fmt("%.1f", per_thousand_ms(p.fping.echoes)), fmt("%.2fx", p.ratio()), fmt("%.3f", lr),
            fmt("%.3f", fr)});
     if (p.fping.exit_status != 0 || !p.fping.error.empty())
       std::printf("pair %zu: fping exit status %d %s\n", i + 1, p.fping.exit_status,
                   p.fping.error.c_str());
   }
-  t.add({"median", "", "", "", "", "", "", fmt("%.1fx", quantile(ratios, 0.5)),
+  t.add({"median", "", "", "", "", "", "", fmt("%.2fx", quantile(ratios, 0.5)),
          fmt("%.3f", quantile(lw_rtt, 0.5)), fmt("%.3f", quantile(fp_rtt, 0.5))});
   t.print("bench_icmp at " + std::to_string(pairs.front().linewatch.targets) +
           " targets: linewatch (lw) vs fping, same targets, count and period");
+}
+
+// Moves this process (still one thread) into a new network namespace and
+// brings its loopback up. Returns an error text, empty on success.
+std::string enter_own_netns() {
+  if (::unshare(CLONE_NEWNET) != 0) return std::string("unshare: ") + std::strerror(errno);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  ifreq lo{};
+  std::strncpy(lo.ifr_name, "lo", IFNAMSIZ - 1);
+  std::string error;
+  if (::ioctl(fd, SIOCGIFFLAGS, &lo) != 0) error = std::string("lo flags: ") + std::strerror(errno);
+  lo.ifr_flags = static_cast<short>(lo.ifr_flags | IFF_UP);
+  if (error.empty() && ::ioctl(fd, SIOCSIFFLAGS, &lo) != 0)
+    error = std::string("lo up: ") + std::strerror(errno);
+  ::close(fd);
+  return error;
 }
 
 int run(const Options& o) {
@@ -356,6 +392,14 @@ int run(const Options& o) {
       o.rate, o.pings, o.spacing_ms, std::chrono::duration<double>(o.interval()).count(), o.rounds,
       step_s, o.engine ? "round engine" : (std::to_string(o.workers) + " workers").c_str(),
       o.budget_s);
+  if (o.first_target.empty() && !o.host_netns) {
+    if (const std::string error = enter_own_netns(); !error.empty()) {
+      std::fprintf(stderr, "bench_icmp: own network namespace: %s (--host-netns skips it)\n",
+                   error.c_str());
+      return 1;
+    }
+    std::printf("in a network namespace of its own (loopback only), fping too\n");
+  }
   const MonoTime begin = Steady::now();
   const double fping_s = o.fping.empty() ? 0.0 : step_s;
   std::vector<Step> steps;
@@ -435,6 +479,9 @@ int main(int argc, char** argv) {
   app.add_option("--pairs", o.pairs, "linewatch/fping comparison pairs")->check(CLI::Range(0, 20));
   app.add_option("--fping", o.fping, "fping binary; empty skips the comparison");
   app.add_flag("--engine", o.engine, "run rounds on the round engine, as the agent does");
+  app.add_flag("--host-netns", o.host_netns,
+               "loopback targets: stay in this network namespace, where fping also reads "
+               "every other process's ICMP");
   app.add_option("--first-target", o.first_target,
                  "first target address (IPv4, 198.18.0.0/15); default loopback")
       ->check(CLI::ValidIPV4);

@@ -104,35 +104,105 @@ void EventLoop::unwatch(int fd) {
   watch_of_fd_.erase(it);
 }
 
+// A TimerId is the slot's generation (high 32 bits) and its index.
+EventLoop::Timer* EventLoop::find_timer(TimerId id) {
+  const auto slot = static_cast<std::size_t>(id & 0xffffffffu);
+  if (slot >= timers_.size()) return nullptr;
+  Timer& t = timers_[slot];
+  if (!t.live || t.generation != static_cast<std::uint32_t>(id >> 32)) return nullptr;
+  return &t;
+}
+
+namespace {
+// The heap's order: std::push_heap keeps the largest on top, so "later"
+// puts the earliest there; timers due together fire in the order they were
+// scheduled.
+template <class E>
+bool later(const E& a, const E& b) {
+  return a.due != b.due ? a.due > b.due : a.order > b.order;
+}
+}  // namespace
+
+void EventLoop::schedule(std::uint32_t slot, MonoTime due) {
+  Timer& t = timers_[slot];
+  t.due = due;
+  ++t.version;
+  heap_.push_back(Entry{due, next_order_++, slot, t.version});
+  std::push_heap(heap_.begin(), heap_.end(), later<Entry>);
+  // Reschedules leave stale entries: sweep them once they outnumber the
+  // live timers, so the heap stays O(live) however often timers move.
+  if (heap_.size() > 2 * live_timers_ + 64) {
+    std::erase_if(heap_, [this](const Entry& e) { return !valid(e); });
+    std::make_heap(heap_.begin(), heap_.end(), later<Entry>);
+  }
+}
+
+bool EventLoop::valid(const Entry& e) const {
+  const Timer& t = timers_[e.slot];
+  return t.live && !t.firing && t.version == e.version;
+}
+
+void EventLoop::release(std::uint32_t slot) {
+  Timer& t = timers_[slot];
+  t.live = false;
+  t.callback = nullptr;
+  ++t.generation;
+  ++t.version;  // its heap entries go stale
+  --live_timers_;
+  free_slots_.push_back(slot);
+}
+
+std::optional<MonoTime> EventLoop::next_due() {
+  while (!heap_.empty() && !valid(heap_.front())) {
+    std::pop_heap(heap_.begin(), heap_.end(), later<Entry>);
+    heap_.pop_back();
+  }
+  if (heap_.empty()) return std::nullopt;
+  return heap_.front().due;
+}
+
 EventLoop::TimerId EventLoop::add_timer(MonoTime due, TimerCallback callback) {
-  const TimerId id = next_timer_++;
-  timers_.emplace(id, Timer{due, std::make_shared<TimerCallback>(std::move(callback))});
-  timer_order_.emplace(due, id);
-  return id;
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(timers_.size());
+    timers_.emplace_back();
+  }
+  Timer& t = timers_[slot];
+  t.callback = std::move(callback);
+  t.live = true;
+  ++live_timers_;
+  schedule(slot, due);
+  return (static_cast<TimerId>(t.generation) << 32) | slot;
 }
 
 void EventLoop::cancel_timer(TimerId id) {
-  const auto it = timers_.find(id);
-  if (it == timers_.end()) return;
-  timer_order_.erase({it->second.due, id});
-  timers_.erase(it);
+  Timer* t = find_timer(id);
+  if (t == nullptr) return;
+  const auto slot = static_cast<std::uint32_t>(id & 0xffffffffu);
+  // From its own callback: the callback is running, so its slot is freed
+  // when it returns.
+  if (t->firing) {
+    t->live = false;
+    return;
+  }
+  release(slot);
 }
 
 void EventLoop::reschedule(TimerId id, MonoTime due) {
-  const auto it = timers_.find(id);
-  if (it == timers_.end()) return;
-  if (timer_order_.erase({it->second.due, id}) == 0) return;  // firing now: its delay wins
-  it->second.due = due;
-  timer_order_.emplace(due, id);
+  Timer* t = find_timer(id);
+  if (t == nullptr || t->firing) return;  // firing now: its delay wins
+  schedule(static_cast<std::uint32_t>(id & 0xffffffffu), due);
 }
 
 void EventLoop::run() {
   std::vector<epoll_event> events(kMaxEvents);
   while (!stopping_) {
-    std::optional<MonoTime> until;
-    if (!timer_order_.empty()) until = timer_order_.begin()->first;
+    const std::optional<MonoTime> until = next_due();
     const int ready = wait(until, events.data());
-    for (int i = 0; i < ready; ++i) dispatch(events[static_cast<std::size_t>(i)].data.u64);
+    for (int i = 0; i < ready; ++i) dispatch(events[static_cast<std::size_t>(i)]);
     run_due_timers();
     if (!run_posted()) stopping_ = true;
   }
@@ -162,12 +232,15 @@ int EventLoop::wait(std::optional<MonoTime> until, epoll_event* events) {
   return std::max(n, 0);
 }
 
-void EventLoop::dispatch(std::uint64_t id) {
+void EventLoop::dispatch(const epoll_event& event) {
+  const std::uint64_t id = event.data.u64;
   if (id == kWakeId) return;  // run_posted() reads the eventfd
   const auto it = watches_.find(id);
   if (it == watches_.end()) return;  // unwatched earlier in this batch
   const std::shared_ptr<Callback> callback = it->second.callback;
+  ready_events_ = event.events;
   (*callback)();
+  ready_events_ = 0;
 }
 
 void EventLoop::run_due_timers() {
@@ -175,23 +248,24 @@ void EventLoop::run_due_timers() {
   // Collected first: a timer rescheduled for `now` fires in the next
   // iteration, after descriptors, so it cannot starve them.
   due_.clear();
-  for (auto it = timer_order_.begin(); it != timer_order_.end() && it->first <= now; ++it)
-    due_.push_back(it->second);
-  for (const TimerId id : due_) {
-    auto it = timers_.find(id);
-    if (it == timers_.end()) continue;   // cancelled by an earlier callback
-    if (it->second.due > now) continue;  // put off by an earlier callback
-    timer_order_.erase({it->second.due, id});
-    const std::shared_ptr<TimerCallback> callback = it->second.callback;
-    const std::optional<Duration> next = (*callback)(now);
-    it = timers_.find(id);
-    if (it == timers_.end()) continue;  // cancelled from its own callback
-    if (!next) {
-      timers_.erase(it);
+  while (!heap_.empty() && heap_.front().due <= now) {
+    const Entry e = heap_.front();
+    std::pop_heap(heap_.begin(), heap_.end(), later<Entry>);
+    heap_.pop_back();
+    if (valid(e)) due_.emplace_back(e.slot, timers_[e.slot].generation);
+  }
+  for (const auto& [slot, generation] : due_) {
+    Timer& t = timers_[slot];  // a deque: stays put while callbacks add timers
+    if (!t.live || t.generation != generation) continue;  // cancelled by an earlier callback
+    if (t.due > now) continue;                            // put off by an earlier callback
+    t.firing = true;
+    const std::optional<Duration> next = t.callback(now);
+    t.firing = false;
+    if (!t.live || !next) {  // cancelled from its own callback, or ended
+      release(slot);
       continue;
     }
-    it->second.due = now + std::max(*next, Duration::zero());
-    timer_order_.emplace(it->second.due, id);
+    schedule(slot, now + std::max(*next, Duration::zero()));
   }
 }
 

@@ -11,9 +11,14 @@
 // Costs (n = timers, all per call on the loop thread unless said):
 // - one iteration: one epoll_pwait2() (ns timeout; epoll_wait() rounded up
 //   to whole ms where the kernel lacks it) and one steady-clock read;
-// - add_timer, cancel_timer, reschedule, each firing: O(log n) (a sorted set), one
-//   std::function call; a timer that fires is never early, and late by the
-//   wake-up latency plus the thread's timer slack (50 µs by default);
+// - add_timer, reschedule, each firing: O(log n) (a binary heap in one
+//   vector), one std::function call; cancel_timer O(1). No allocation once
+//   the loop has held as many timers as now: timers live in reused slots,
+//   and a reschedule or cancel leaves a stale heap entry, skipped when it
+//   surfaces and swept when stale entries outnumber live ones (a sorted set
+//   and a map with a shared callback cost four allocations per round's
+//   timer). A timer that fires is never early, and late by the wake-up
+//   latency plus the thread's timer slack (50 µs by default);
 // - watch / unwatch: one epoll_ctl(); a ready descriptor: one hash look-up;
 // - post (any thread): a mutex and, when the queue was empty, one eventfd
 //   write to wake the loop; call() adds a promise and a wait.
@@ -29,13 +34,12 @@
 #include <sys/epoll.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <future>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
@@ -100,6 +104,11 @@ class EventLoop {
   // caller's; unwatch it before closing it. Failure: io error (epoll_ctl),
   // e.g. the fd is already watched.
   Status watch(int fd, Callback on_ready, std::uint32_t events = EPOLLIN);
+  // Loop thread only: inside a watch callback, the epoll events (EPOLLIN,
+  // EPOLLERR, ...) that made its descriptor ready this time, so it can skip
+  // reading a queue that holds nothing; 0 outside watch callbacks.
+  std::uint32_t ready_events() const { return ready_events_; }
+
   // Loop thread only. Stops watching `fd`; a readiness already reported in
   // this iteration is not delivered. Unknown fds are ignored.
   void unwatch(int fd);
@@ -119,7 +128,7 @@ class EventLoop {
   EventLoop(Fd epoll, Fd wake);
   void run();
   int wait(std::optional<MonoTime> until, epoll_event* events);
-  void dispatch(std::uint64_t id);
+  void dispatch(const epoll_event& event);
   void run_due_timers();
   bool run_posted();  // returns false when the loop should end
 
@@ -127,10 +136,28 @@ class EventLoop {
     int fd;
     std::shared_ptr<Callback> callback;  // shared: survives unwatch from inside itself
   };
+  // A timer's slot, reused after the timer ends (a new generation, so an
+  // old id finds nothing). In a deque: a callback that adds timers must not
+  // move the slot, and the callback, it runs from.
   struct Timer {
-    MonoTime due;
-    std::shared_ptr<TimerCallback> callback;
+    MonoTime due{};
+    TimerCallback callback;
+    std::uint32_t generation = 1;
+    std::uint32_t version = 0;  // bumped at each (re)scheduling: older heap entries are stale
+    bool live = false;
+    bool firing = false;
   };
+  struct Entry {  // a heap entry: valid while its timer's version is unchanged
+    MonoTime due;
+    std::uint64_t order;  // ties on `due` go in scheduling order
+    std::uint32_t slot;
+    std::uint32_t version;
+  };
+  Timer* find_timer(TimerId id);
+  void schedule(std::uint32_t slot, MonoTime due);  // push a fresh heap entry
+  void release(std::uint32_t slot);
+  bool valid(const Entry& e) const;
+  std::optional<MonoTime> next_due();  // drops stale entries from the top
 
   Fd epoll_;
   Fd wake_;  // eventfd: post() and stop() wake the loop through it
@@ -141,11 +168,15 @@ class EventLoop {
   std::unordered_map<std::uint64_t, Watch> watches_;  // epoll data → registration
   std::unordered_map<int, std::uint64_t> watch_of_fd_;
   std::uint64_t next_watch_ = 1;
-  std::map<TimerId, Timer> timers_;
-  std::set<std::pair<MonoTime, TimerId>> timer_order_;
-  TimerId next_timer_ = 1;
-  std::vector<TimerId> due_;  // run_due_timers()' scratch, kept to avoid allocating
+  std::deque<Timer> timers_;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t live_timers_ = 0;
+  std::uint64_t next_order_ = 0;
+  std::vector<Entry> heap_;  // min-heap on due (std::push_heap with `later`)
+  std::vector<std::pair<std::uint32_t, std::uint32_t>>
+      due_;  // run_due_timers()' scratch: slot, generation
   bool stopping_ = false;
+  std::uint32_t ready_events_ = 0;  // of the watch callback running now
 
   std::mutex join_mutex_;  // stop() from two threads joins once
   std::mutex mutex_;

@@ -165,6 +165,41 @@ TEST_CASE("a timer that cancels itself from its callback does not fire again") {
   CHECK(fired == 1);
 }
 
+TEST_CASE(
+    "a timer moved many times fires once at its last time and an ended timer's id finds nothing") {
+  auto loop = started();
+  std::vector<int> fired;
+  const MonoTime base = Steady::now() + 10ms;
+  const auto ended = loop->call([&] {
+    // Each move leaves a stale entry behind: far more than the sweep allows.
+    const auto moved = loop->add_timer(base + 1h, [&](MonoTime) -> std::optional<Duration> {
+      fired.push_back(1);
+      return std::nullopt;
+    });
+    for (int i = 0; i < 10000; ++i) loop->reschedule(moved, base + 1h - std::chrono::seconds(i));
+    loop->reschedule(moved, base);
+    const auto gone = loop->add_timer(base + 1h, [&](MonoTime) -> std::optional<Duration> {
+      fired.push_back(2);
+      return std::nullopt;
+    });
+    loop->cancel_timer(gone);
+    // Takes the freed slot: the old id must not reach it.
+    loop->add_timer(base + 5ms, [&](MonoTime) -> std::optional<Duration> {
+      fired.push_back(3);
+      return std::nullopt;
+    });
+    loop->reschedule(gone, base - 1ms);
+    loop->cancel_timer(gone);
+    return gone;
+  });
+  std::this_thread::sleep_until(base + 40ms);
+  const auto seen = loop->call([&] {
+    loop->reschedule(ended, Steady::now());  // ended: ignored
+    return fired;
+  });
+  CHECK(seen == std::vector<int>{1, 3});
+}
+
 TEST_CASE("a watched descriptor calls back while readable and not after unwatch") {
   auto loop = started();
   Signal signal;

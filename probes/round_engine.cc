@@ -102,13 +102,26 @@ bool RoundEngine::handles(const ProbeSpec& spec) {
 
 void RoundEngine::submit(const ProbeRequest& request, Done done) {
   if (state_->stopped) return;
-  RoundCommon common{state_->next_round++, request,      std::move(done), request.clock.wall_now(),
-                     request.clock.now(),  Steady::now()};
+  const MonoTime steady = Steady::now();
+  RoundCommon common{state_->next_round++, request, std::move(done), request.clock.wall_now(),
+                     request.clock.now(),  steady};
   ++state_->submitted;
   State* state = state_.get();
-  const MonoTime deadline = Steady::now() + request.spec.timing.timeout;
+  const MonoTime deadline = steady + request.spec.timing.timeout;
   if (request.spec.kind == ProbeKind::icmp) {
-    auto addresses = resolve_host(request.spec.icmp.host, 0, wanted_family(request), deadline);
+    // A literal of the wanted family needs no look-up (nor its vector);
+    // anything else, the wrong family's refusal included, is resolve_host's.
+    const int family = wanted_family(request);
+    SocketAddress literal;
+    if (parse_numeric_address(request.spec.icmp.host, 0, literal) &&
+        (family == AF_UNSPEC || literal.family() == family)) {
+      if (loop_->in_loop_thread()) return state->start_icmp(std::move(common), literal);
+      loop_->post([state, c = std::move(common), literal]() mutable {
+        state->start_icmp(std::move(c), literal);
+      });
+      return;
+    }
+    auto addresses = resolve_host(request.spec.icmp.host, 0, family, deadline);
     if (!addresses.ok()) {
       ProbeResult r;
       r.kind = ProbeKind::icmp;

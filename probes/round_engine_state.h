@@ -4,6 +4,8 @@
 // except the atomics, which submit() touches from any thread.
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -115,6 +117,10 @@ struct EchoChannel {
   };
   std::deque<Send> sends;
   std::optional<std::uint32_t> drops_seen;  // the kernel's drop count at the last read
+  // Messages the next batched read of each queue sets up room for: follows
+  // what the last wake-up found (round_icmp.cc, batch_for).
+  std::size_t error_batch = 4;
+  std::size_t packet_batch = 4;
 
   explicit EchoChannel(EchoSocket s) : socket(std::move(s)) {}
 };
@@ -194,8 +200,10 @@ struct RoundEngine::State {
   // round_icmp.cc
   void start_icmp(RoundCommon common, SocketAddress target);
   std::optional<Duration> step_icmp(std::uint64_t id, MonoTime now);
-  // Reads what `channel` has queued: send stamps and ICMP errors, then replies.
-  void read_channel(EchoChannel& channel);
+  // Reads what `channel` has queued: send stamps and ICMP errors, then
+  // replies; with `events` (epoll's, from a wake-up) only the queues they
+  // report (EPOLLERR: the error queue, EPOLLIN: replies).
+  void read_channel(EchoChannel& channel, std::uint32_t events = EPOLLIN | EPOLLERR);
 
   // round_tcp.cc
   void start_tcp(std::unique_ptr<TcpRound> round);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <span>
@@ -29,6 +30,8 @@ constexpr Duration kClockSlack = std::chrono::microseconds(50);
 constexpr std::size_t kSlotBytes = 256;
 static_assert(kSlotBytes >= echo_io::kReplySlack);
 constexpr std::size_t kBufferBytes = kSlotBytes * echo_io::kMaxBatch;
+// The smallest batch a read sets up (see batch_for).
+constexpr std::size_t kMinBatch = 4;
 
 std::optional<std::uint16_t> wire_seq(std::span<const std::uint8_t> packet, bool ip_header) {
   std::size_t offset = 0;
@@ -112,7 +115,8 @@ void RoundEngine::State::start_icmp(RoundCommon common, SocketAddress target) {
       echo_io::ensure_receive_buffer(fd, options.receive_buffer_bytes);
     }
     EchoChannel* raw = channel.get();
-    if (Status s = loop.watch(fd, [this, raw] { read_channel(*raw); }); !s.ok()) {
+    if (Status s = loop.watch(fd, [this, raw] { read_channel(*raw, loop.ready_events()); });
+        !s.ok()) {
       ProbeResult r;
       r.kind = ProbeKind::icmp;
       finish(common, failed(std::move(r), ProbeFailure{Reason::internal, s.error().message}));
@@ -288,14 +292,27 @@ void on_icmp_error(ReadContext& c, const echo_io::ErrorNews& news) {
   if (round->timer) c.state.loop.reschedule(*round->timer, Steady::now());
 }
 
+// The first batch size of the next wake-up's reads, after this one took
+// `taken` messages: room for as many. A batch is set up in full before the
+// call (a message header and a zeroed result per slot, a few hundred bytes
+// each), and at a few echoes per wake-up 32 slots cost more than the
+// messages read. Within a wake-up a full batch doubles the next one.
+std::size_t batch_for(std::size_t taken) {
+  return std::clamp(std::bit_ceil(std::max<std::size_t>(taken, 1)), kMinBatch, echo_io::kMaxBatch);
+}
+
 // Returns whether anything was read. Batched (recvmmsg): the send stamps of
 // a wake-up's echoes, usually all of them, come in one system call.
 bool take_errors(ReadContext& c) {
-  const EchoSocket& socket = c.channel.socket;
+  EchoChannel& channel = c.channel;
+  const EchoSocket& socket = channel.socket;
   std::array<echo_io::ErrorNews, echo_io::kMaxBatch> batch;
+  std::size_t size = channel.error_batch;
   bool read = false;
-  for (std::size_t taken = 0; taken < kMaxReads;) {
-    const int n = echo_io::read_errors(socket.fd(), socket.family(), socket.reply_id(), batch);
+  std::size_t taken = 0;
+  while (taken < kMaxReads) {
+    const int n = echo_io::read_errors(socket.fd(), socket.family(), socket.reply_id(),
+                                       std::span(batch).first(size));
     if (n <= 0) break;
     read = true;
     taken += static_cast<std::size_t>(n);
@@ -304,8 +321,10 @@ bool take_errors(ReadContext& c) {
       if (news.kind == echo_io::ErrorNews::Kind::send_stamp) on_stamp(c, news);
       if (news.kind == echo_io::ErrorNews::Kind::icmp_error) on_icmp_error(c, news);
     }
-    if (static_cast<std::size_t>(n) < batch.size()) break;  // the queue is empty
+    if (static_cast<std::size_t>(n) < size) break;  // the queue is empty
+    size = std::min(size * 2, echo_io::kMaxBatch);
   }
+  if (read) channel.error_batch = batch_for(taken);
   return read;
 }
 
@@ -393,14 +412,20 @@ void forget_expired(EchoChannel& channel, MonoTime now) {
 
 }  // namespace
 
-void RoundEngine::State::read_channel(EchoChannel& channel) {
+void RoundEngine::State::read_channel(EchoChannel& channel, std::uint32_t events) {
   ReadContext c{*this, channel};
-  bool read = take_errors(c);
+  // A queue epoll did not report holds nothing: not reading it saves a
+  // system call per wake-up (a send stamp and its reply mostly come apart).
+  bool read = (events & EPOLLERR) != 0 && take_errors(c);
   forget_expired(channel, Steady::now());
   std::array<echo_io::Packet, echo_io::kMaxBatch> batch;
-  for (std::size_t taken = 0; taken < kMaxReads;) {
+  std::size_t size = channel.packet_batch;
+  std::size_t taken = 0;
+  bool packets = false;
+  while ((events & EPOLLIN) != 0 && taken < kMaxReads) {
     errno = 0;
-    const int n = echo_io::read_packets(channel.socket.fd(), channel.buffer, kSlotBytes, batch);
+    const int n = echo_io::read_packets(channel.socket.fd(), channel.buffer, kSlotBytes,
+                                        std::span(batch).first(size));
     if (n <= 0) {
       if (errno != 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         ++stats.receive_errors;
@@ -408,12 +433,14 @@ void RoundEngine::State::read_channel(EchoChannel& channel) {
       }
       break;
     }
-    read = true;
+    read = packets = true;
     taken += static_cast<std::size_t>(n);
     for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i)
       on_packet(c, batch[i], {channel.buffer.data() + i * kSlotBytes, batch[i].bytes});
-    if (static_cast<std::size_t>(n) < batch.size()) break;  // the queue is empty
+    if (static_cast<std::size_t>(n) < size) break;  // the queue is empty
+    size = std::min(size * 2, echo_io::kMaxBatch);
   }
+  if (packets) channel.packet_batch = batch_for(taken);
   // Nothing read: the wake-up came from a pending socket error alone (a hard
   // ICMP error sets one); reading it keeps epoll from reporting it again.
   if (!read) {
