@@ -84,12 +84,12 @@ void Alerting::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Alerting::on_result(const ProbeResult& result) { push(Round{result, MonoTime{}}); }
+void Alerting::on_result(const ProbeResult& result) { push(Round{AlertRound(result), MonoTime{}}); }
 
 void Alerting::on_bandwidth(const std::string& line, const BandwidthReading& reading) {
   // The engine samples only rates with a utilisation; the rest need no copy.
   if (reading.state != CounterState::measuring || !reading.utilisation) return;
-  push(Bandwidth{line, reading});
+  push(Bandwidth{line, *reading.utilisation, reading.interval, reading.at});
 }
 
 void Alerting::LineEventTap::emit(const Event& event) {
@@ -101,32 +101,39 @@ void Alerting::LineEventTap::emit(const Event& event) {
 }
 
 void Alerting::push(Input input) {
-  std::lock_guard lock(mu_);
-  if (stopping_) return;
-  if (inbox_.size() >= options_.inbox_capacity) {
-    ++stats_.dropped;
-    return;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    if (inbox_.size() >= options_.inbox_capacity) {
+      ++stats_.dropped;
+      return;
+    }
+    // Stamped under the lock: arrival times never go back in inbox order, as
+    // the engine's windows require.
+    if (auto* round = std::get_if<Round>(&input)) round->at = clock_.now();
+    inbox_.push_back(std::move(input));
+    if (inbox_.size() != std::max<std::size_t>(options_.drain_at, 1)) return;
   }
-  // Stamped under the lock: arrival times never go back in inbox order, as
-  // the engine's windows require.
-  if (auto* round = std::get_if<Round>(&input)) round->at = clock_.now();
-  inbox_.push_back(std::move(input));
+  wake_.notify_all();
 }
 
 void Alerting::apply(Input& input) {
   if (auto* round = std::get_if<Round>(&input)) {
-    const ProbeResult& r = round->result;
+    const AlertRound& r = round->round;
     engine_.observe(r, round->at);
-    if (r.llm && r.llm->ttft) engine_.observe_ttft(r.line, r.target, *r.llm->ttft, round->at);
+    if (r.ttft != AlertRound::kNone)
+      engine_.observe_ttft(r.line, r.target, std::chrono::microseconds(r.ttft), round->at);
   } else if (auto* bw = std::get_if<Bandwidth>(&input)) {
-    engine_.observe_bandwidth(bw->line, bw->reading);
+    engine_.observe_bandwidth(bw->line, bw->utilisation, bw->interval, bw->at);
   } else if (auto* line = std::get_if<LineDown>(&input)) {
     engine_.set_line_down(line->line, line->down);
   }
 }
 
 void Alerting::step() {
-  std::vector<Input> inputs;
+  // The inbox and this buffer swap, so neither grows afresh each time.
+  std::vector<Input> inputs = std::move(spare_);
+  inputs.clear();
   std::unique_ptr<AlertEngine> next;
   {
     std::lock_guard lock(mu_);
@@ -142,6 +149,10 @@ void Alerting::step() {
     engine_ = std::move(*next);
   }
   for (; i < inputs.size(); ++i) apply(inputs[i]);
+  inputs.clear();
+  // A burst's buffer goes; the usual one stays.
+  if (inputs.capacity() > 4 * std::max<std::size_t>(options_.drain_at, 1)) inputs.shrink_to_fit();
+  spare_ = std::move(inputs);
   const MonoTime now = clock_.now();
   if (now < next_evaluation_) return;
   // Evaluations run at their scheduled ticks, exactly a period apart, so a
@@ -183,7 +194,9 @@ void Alerting::run() {
     const Duration wait = std::clamp<Duration>(
         next_evaluation_ - clock_.now(), std::chrono::milliseconds(1), options_.evaluate_every);
     std::unique_lock lock(mu_);
-    if (wake_.wait_for(lock, wait, [this] { return stopping_; })) return;
+    const std::size_t drain_at = std::max<std::size_t>(options_.drain_at, 1);
+    wake_.wait_for(lock, wait, [&] { return stopping_ || inbox_.size() >= drain_at; });
+    if (stopping_) return;
   }
 }
 

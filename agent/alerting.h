@@ -12,8 +12,12 @@
 //                                                          ─> EventSink, NoticeSink, active()
 //
 // Threading. Inputs may come from any thread and never block: each copies
-// what it needs into a bounded inbox (AlertingOptions::inbox_capacity) and
-// returns; a full inbox drops the input and counts it. Results are stamped
+// what it needs (a round as an AlertRound: ids, outcome and RTTs, not the
+// whole ProbeResult) into a bounded inbox (AlertingOptions::inbox_capacity)
+// and returns; a full inbox drops the input and counts it. The thread takes
+// the inbox at each evaluation and whenever it reaches
+// AlertingOptions::drain_at inputs, so that it holds little between
+// evaluations however many targets report. Results are stamped
 // with clock.now() as they enter, so samples keep their arrival time however
 // late the thread takes them. The engine lives on the one thread start()
 // runs; tests call step() themselves on a fake clock and never start it.
@@ -77,6 +81,9 @@ struct AlertingOptions {
   // Inputs waiting for the alerting thread; beyond this they are dropped and
   // counted. One second of results of 5000 jobs fits easily. Default: 65536.
   std::size_t inbox_capacity = 65536;
+  // Inputs that wake the alerting thread to take the inbox before the next
+  // evaluation (at least 1). Default: 1024, about 150 KB of rounds.
+  std::size_t drain_at = 1024;
 };
 
 // Counters since construction, for the status and tests.
@@ -145,12 +152,14 @@ class Alerting {
 
  private:
   struct Round {
-    ProbeResult result;
+    AlertRound round;
     MonoTime at;
   };
-  struct Bandwidth {
+  struct Bandwidth {  // a measuring reading with a utilisation
     std::string line;
-    BandwidthReading reading;
+    double utilisation;
+    Duration interval;
+    MonoTime at;
   };
   struct LineDown {
     std::string line;
@@ -187,6 +196,7 @@ class Alerting {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::vector<Input> inbox_;                  // guarded by mu_
+  std::vector<Input> spare_;                  // alerting thread: the last inbox taken, for reuse
   std::unique_ptr<AlertEngine> next_engine_;  // guarded by mu_: from reconfigure()
   bool stopping_ = false;                     // guarded by mu_
   AlertsView view_;                           // guarded by mu_

@@ -338,3 +338,49 @@ TEST_CASE("alerting: a reconfigure the engine refuses leaves the running rules a
   REQUIRE(rig.alerting->view().alerts.size() == 1);
   CHECK(rig.alerting->view().alerts[0].rule == "refused");
 }
+
+TEST_CASE("alerting: the thread takes a filling inbox before its next evaluation") {
+  SystemClock clock;
+  RecordingEvents events;
+  RecordingNotices notices;
+  AlertingOptions options;
+  options.evaluate_every = 1h;  // no evaluation during the test: only the inbox wakes it
+  options.drain_at = 4;
+  auto a = Alerting::create(config_with({rule("refused", AlertMetric::failures, 0, 0s)}), clock,
+                            events, notices, nullptr, options);
+  REQUIRE(a.ok());
+  (*a)->start();
+  // The thread's first step may take the first inputs; the second batch
+  // comes while it waits for an evaluation an hour away.
+  for (std::uint64_t batch = 1; batch <= 2; ++batch) {
+    for (int i = 0; i < 3; ++i) (*a)->on_result(http_round("l1", false));
+    (*a)->on_result(http_round("l1", true));
+    // Bounded: at most 5 s, normally at once.
+    for (int i = 0; i < 500 && (*a)->stats().inputs < 4 * batch; ++i)
+      std::this_thread::sleep_for(10ms);
+  }
+  const AlertingStats stats = (*a)->stats();
+  (*a)->stop();
+  CHECK(stats.inputs == 8);
+  CHECK(stats.evaluations == 0);
+}
+
+TEST_CASE("alerting: a round's ids, outcome, RTTs and time to first token reach the engine") {
+  AlertRule slow = rule("slow-ttft", AlertMetric::ttft_p95, 1000, 0s);
+  Rig rig({slow, rule("slow", AlertMetric::rtt_p95, 1000, 0s)});
+  ProbeResult r = http_round("l1", true, 1500ms);
+  r.kind = ProbeKind::llm;
+  r.llm.emplace();
+  r.llm->ttft = std::chrono::microseconds(2'000'001);
+  rig.alerting->on_result(r);
+  rig.at(1s);
+  const AlertsView view = rig.alerting->view();
+  REQUIRE(view.alerts.size() == 2);
+  CHECK(view.alerts[0].rule == "slow");
+  CHECK(view.alerts[0].key.line == "l1");
+  CHECK(view.alerts[0].key.target == "api");
+  CHECK(view.alerts[0].key.kind == "llm");
+  CHECK(*view.alerts[0].value == 1500);
+  CHECK(view.alerts[1].rule == "slow-ttft");
+  CHECK(*view.alerts[1].value == 2000.001);
+}

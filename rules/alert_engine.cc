@@ -54,6 +54,9 @@ Result<AlertEngine> AlertEngine::create(const std::vector<AlertRule>& rules,
     auto length = std::find(g->lengths.begin(), g->lengths.end(), r.window);
     if (length == g->lengths.end()) length = g->lengths.insert(length, r.window);
     g->longest = std::max(g->longest, r.window);
+    // A series scope's window holds one series: its jitter needs no numbering.
+    const bool latency = source == AlertSource::rtt || source == AlertSource::ttft;
+    e.series_by_id_ |= latency && r.scope != AlertScope::series;
     g->rules.push_back(i);
     g->length_of.push_back(static_cast<std::size_t>(length - g->lengths.begin()));
   }
@@ -61,7 +64,7 @@ Result<AlertEngine> AlertEngine::create(const std::vector<AlertRule>& rules,
 }
 
 void AlertEngine::adopt(AlertEngine&& old) {
-  series_ids_ = std::move(old.series_ids_);
+  if (series_by_id_) series_ids_ = std::move(old.series_ids_);
   down_ = std::move(old.down_);
   line_down_ = std::move(old.line_down_);
   // Old states by rule name and key; old windows by (source, scope, match) and key.
@@ -100,19 +103,26 @@ AlertEngine::Entry& AlertEngine::entry(Group& g, const AlertScopeKey& key, MonoT
 
 std::uint32_t AlertEngine::series_id(const std::string& line, const std::string& target,
                                      const std::string& kind) {
+  if (!series_by_id_) return 0;
   auto [it, fresh] = series_ids_.try_emplace(AlertScopeKey{line, target, kind},
                                              static_cast<std::uint32_t>(series_ids_.size()));
   return it->second;
 }
 
-void AlertEngine::observe(const ProbeResult& round, MonoTime at) {
+// A series scope's window holds one series, whatever the numbering: so a
+// reload that starts numbering series leaves its windows whole.
+std::uint32_t AlertEngine::window_series(const Group& g, std::uint32_t series) {
+  return g.scope == AlertScope::series ? 0 : series;
+}
+
+void AlertEngine::observe(const AlertRound& round, MonoTime at) {
   const std::string kind(to_string(round.kind));
   const std::uint32_t series = series_id(round.line, round.target, kind);
   for (Group& g : groups_) {
     if (g.source == AlertSource::ttft || g.source == AlertSource::bandwidth) continue;
     if (!matches(g.match, round.line, round.target, kind)) continue;
     entry(g, scope_key(g.scope, round.line, round.target, kind), at)
-        .window.add_round(round, at, series);
+        .window.add_round(round, at, window_series(g, series));
   }
 }
 
@@ -122,7 +132,8 @@ void AlertEngine::observe_ttft(const std::string& line, const std::string& targe
   const std::uint32_t series = series_id(line, target, kind);
   for (Group& g : groups_) {
     if (g.source != AlertSource::ttft || !matches(g.match, line, target, kind)) continue;
-    entry(g, scope_key(g.scope, line, target, kind), at).window.add_ttft(ttft, at, series);
+    entry(g, scope_key(g.scope, line, target, kind), at)
+        .window.add_ttft(ttft, at, window_series(g, series));
   }
 }
 

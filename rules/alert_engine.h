@@ -99,7 +99,8 @@ class AlertEngine {
 
   // One probe round, received at `at` (monotonic). Feeds every window whose
   // match it passes.
-  void observe(const ProbeResult& round, MonoTime at);
+  void observe(const AlertRound& round, MonoTime at);
+  void observe(const ProbeResult& round, MonoTime at) { observe(AlertRound(round), at); }
   // One LLM round's time to first token through `line` towards `target`
   // (kind "llm"), received at `at`.
   void observe_ttft(const std::string& line, const std::string& target, Duration ttft, MonoTime at);
@@ -158,6 +159,7 @@ class AlertEngine {
   Entry& entry(Group& g, const AlertScopeKey& key, MonoTime at);
   std::uint32_t series_id(const std::string& line, const std::string& target,
                           const std::string& kind);
+  static std::uint32_t window_series(const Group& g, std::uint32_t series);
   void evaluate_group(Group& g, MonoTime now, WallTime wall, std::vector<AlertTransition>& out);
   void evaluate_line_down(MonoTime now, WallTime wall, std::vector<AlertTransition>& out);
   ActiveAlert describe(const CompiledAlertRule& rule, const AlertScopeKey& key,
@@ -167,8 +169,11 @@ class AlertEngine {
   AvailabilitySource* availability_;
   std::vector<CompiledAlertRule> rules_;
   std::vector<Group> groups_;
-  std::map<AlertScopeKey, std::uint32_t> series_ids_;  // line × target × kind, for jitter
-  std::set<std::string> down_;                         // lines down now
+  // Line × target × kind, for the jitter of windows that hold more than one
+  // series; empty while no group has such windows (series_by_id_ false).
+  std::map<AlertScopeKey, std::uint32_t> series_ids_;
+  bool series_by_id_ = false;
+  std::set<std::string> down_;  // lines down now
   CompiledAlertRule line_down_rule_;
   std::map<std::string, AlertState> line_down_;  // per line ever reported down
 };

@@ -1,6 +1,8 @@
 // AlertEngine::adopt: a config reload keeps the alerts where they are.
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "core/fake_clock.h"
 #include "rules/alert_engine.h"
 
@@ -124,4 +126,42 @@ TEST_CASE("a fresh engine without adopt starts the alert over") {
   Firing f;
   AlertEngine next = make({failures_rule("down", 20s, 2s, 10s)});
   CHECK(kinds(f.step(next)) == std::vector<std::string>{"alert_pending"});
+}
+
+TEST_CASE(
+    "alert engine: adopt into rules that mix series in a window keeps the jitter of each series "
+    "apart") {
+  // The old rules read each series alone (no numbering needed); the new one
+  // also reads a line's series together, so its jitter must pair RTTs per
+  // series, and the series windows must pair across the reload.
+  AlertRule per_series = failures_rule("slow", 10s, 0s);
+  per_series.metric = AlertMetric::jitter;
+  AlertRule per_line = per_series;
+  per_line.name = "line-jitter";
+  per_line.scope = AlertScope::line;
+  FakeClock clock;
+  auto answered = [&](AlertEngine& e, const std::string& target, Duration rtt) {
+    ProbeResult r = failed_round("l1", target);
+    r.ok = true;
+    r.reason = Reason::ok;
+    r.rtt = rtt;
+    e.observe(r, clock.now());
+  };
+  AlertEngine old = make({per_series});
+  answered(old, "a", 10ms);
+  AlertEngine e = make({per_series, per_line});
+  e.adopt(std::move(old));
+  // a: 10 (before the reload), 30, 35 ms; b: 500, 600 ms, interleaved.
+  answered(e, "b", 500ms);
+  answered(e, "a", 30ms);
+  answered(e, "b", 600ms);
+  answered(e, "a", 35ms);
+  clock.advance(1s);
+  e.evaluate(clock.now(), clock.wall_now());
+  std::map<std::string, double> values;  // rule and key: value
+  for (const ActiveAlert& a : e.active()) values[a.rule + " " + to_string(a.key)] = *a.value;
+  CHECK(values["slow l1:a:tcp"] == (20 + 5) / 2.0);
+  CHECK(values["slow l1:b:tcp"] == 100);
+  // Pairs per series: b's 100, a's 5 (a's 10 ms came before this rule).
+  CHECK(values["line-jitter l1"] == (100 + 5) / 2.0);
 }

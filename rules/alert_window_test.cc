@@ -196,3 +196,95 @@ TEST_CASE(
   CHECK(w.size() == 2);
   CHECK(*w.value(AlertMetric::jitter, t0 + 11s) == 3);
 }
+
+TEST_CASE("alert window: arrival times stay exact across offsets that pass 32 bits") {
+  // 1 us units: 2^32 of them are 71.6 minutes. Three hours of one round a
+  // minute move the base many times; each sample still leaves exactly when
+  // it is a window old, never early.
+  AlertWindow w(AlertSource::failures, 15min);
+  REQUIRE(w.time_unit() == 1us);
+  for (int minute = 0; minute <= 180; ++minute) {
+    const MonoTime at = t0 + std::chrono::minutes(minute);
+    w.add_round(round(ProbeKind::tcp, Reason::timeout), at);
+    CHECK(*w.value(AlertMetric::failures, at) == std::min(minute + 1, 16));
+  }
+  const MonoTime last = t0 + 180min;
+  CHECK(*w.value(AlertMetric::failures, last + 1min) == 15);
+  CHECK(*w.value(AlertMetric::failures, last + 1min + 1us) == 14);
+  // Samples never asked about: those too old to share a base with the newest
+  // (more than 2^32 units before it) leave as it comes; the rest stay.
+  AlertWindow quiet(AlertSource::failures, 15min);
+  quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0);
+  quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 60min);
+  quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 80min);
+  CHECK(quiet.size() == 2);
+  CHECK(*quiet.value(AlertMetric::failures, t0 + 80min) == 1);
+  // A long window counts in coarser units, still whole microseconds.
+  AlertWindow day(AlertSource::failures, 24h);
+  CHECK(day.time_unit() == 81us);
+  day.add_round(round(ProbeKind::tcp, Reason::timeout), t0);
+  day.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 20h);
+  CHECK(*day.value(AlertMetric::failures, t0 + 24h) == 2);
+  CHECK(*day.value(AlertMetric::failures, t0 + 24h + 1us) == 1);  // the first is the base: exact
+  // 20 h is not a whole number of 81 us units: kept 9 us later, never earlier.
+  CHECK(*day.value(AlertMetric::failures, t0 + 44h) == 1);
+  CHECK(*day.value(AlertMetric::failures, t0 + 44h + 9us) == 1);
+  CHECK_FALSE(day.value(AlertMetric::failures, t0 + 44h + 10us));
+}
+
+TEST_CASE("alert window: latencies in whole microseconds, saturating above 71 minutes") {
+  AlertWindow w(AlertSource::rtt, 5min);
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 1234us), t0);
+  CHECK(*w.value(AlertMetric::rtt_p95, t0) == 1.234);
+  // Below a microsecond rounds to the nearest.
+  CHECK(to_micros(Duration(1499)) == 1);
+  CHECK(to_micros(Duration(1500)) == 2);
+  CHECK(to_micros(Duration(-5)) == 0);
+  // An RTT past the 32-bit range counts as 2^32 - 2 us: above any threshold
+  // (at most 1 h), not wrapped to a small one.
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 2h), t0 + 1s);
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 1s) == 4294967.294);
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 1s) > 3600 * 1000.0);
+  CHECK(to_micros(std::chrono::microseconds(kMaxMicros) + 1us) == kMaxMicros);
+  // An echo as long is not taken for a lost one.
+  AlertWindow loss(AlertSource::loss, 5min);
+  loss.add_round(icmp({2h, std::nullopt}), t0);
+  CHECK(*loss.value(AlertMetric::loss, t0) == 0.5);
+}
+
+TEST_CASE("alert window: samples take room as they come and give it back") {
+  AlertWindow w(AlertSource::rtt, 5min);
+  CHECK(w.capacity() == 0);  // nothing before the first sample
+  for (int i = 0; i < 300; ++i)
+    w.add_round(round(ProbeKind::tcp, Reason::ok, 10ms), t0 + std::chrono::seconds(i));
+  CHECK(w.size() == 300);
+  CHECK(w.capacity() >= 300);
+  CHECK(w.capacity() <= 450);  // grows by half, not by blocks
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 299s) == 10);
+  // Most samples age out: the room shrinks with them, and goes once empty.
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 299s + 5min - 10s) == 10);
+  CHECK(w.size() == 11);
+  CHECK(w.capacity() <= 22);
+  CHECK(w.expire(t0 + 1h));
+  CHECK(w.capacity() == 0);
+  // The cap bounds the room too.
+  AlertWindow capped(AlertSource::loss, 5min, 10);
+  for (int i = 0; i < 100; ++i) capped.add_round(icmp({1ms}), t0);
+  CHECK(capped.size() == 10);
+  CHECK(capped.capacity() == 10);
+}
+
+TEST_CASE("alert window: a round keeps every echo beyond the inline ones") {
+  ProbeResult r = icmp({1ms, 2ms, std::nullopt, 4ms, 5ms, 6ms, std::nullopt, 8ms});
+  const AlertRound compact(r);
+  REQUIRE(compact.echoes() == 8);
+  CHECK(compact.echo(5) == 6000);
+  CHECK(compact.echo(6) == AlertRound::kNone);
+  AlertWindow rtt(AlertSource::rtt, 5min);
+  rtt.add_round(compact, t0);
+  CHECK(rtt.size() == 6);
+  CHECK(*rtt.value(AlertMetric::rtt_p95, t0) == 8);
+  AlertWindow loss(AlertSource::loss, 5min);
+  loss.add_round(compact, t0);
+  CHECK(*loss.value(AlertMetric::loss, t0) == 2.0 / 8.0);
+}
