@@ -171,6 +171,8 @@ void SampleWriter::run() {
     }
     if (w == Work::batch)
       write(backlog);
+    else if (w == Work::fold)
+      fold();
     else
       retention_step();
   }
@@ -186,7 +188,11 @@ SampleWriter::Work SampleWriter::wait_for_work(std::unique_lock<std::mutex>& lk,
       if (queue_.size() >= options_.batch_max || stopping_ || flushers_ > 0 || now >= *deadline)
         return Work::batch;
     } else if (stopping_) {
-      return Work::exit;
+      // Everything is written: fold what is recent once, so the file is left
+      // indexed whole, unless the database is failing.
+      if (stop_folded_ || failures_ > 0 || statements_.recent_rows() == 0) return Work::exit;
+      stop_folded_ = true;
+      return Work::fold;
     }
     if (retention_due()) return Work::retention;
     auto until = now + tuning_.idle_poll;
@@ -257,6 +263,7 @@ void SampleWriter::write(Batch& backlog) {
   const Duration took = Steady::now() - began;
   if (s && (failures_ > 0 || wal_needs_truncate()))
     checkpoint();  // give back what the episode took
+  if (s && !recent_since_ && statements_.recent_rows() > 0) recent_since_ = began;
   {
     std::lock_guard lk(mu_);
     if (s) {
@@ -275,6 +282,38 @@ void SampleWriter::write(Batch& backlog) {
       ++failures_;
       retry_at_ = Steady::now() + std::min(delay, tuning_.retry_max);
     }
+  }
+  report(ev);
+  if (s && fold_due(Steady::now())) fold();
+}
+
+bool SampleWriter::fold_due(Steady::time_point now) const {
+  const std::uint64_t rows = statements_.recent_rows();
+  if (rows == 0 || now < fold_retry_at_) return false;
+  return rows >= tuning_.fold_rows || (recent_since_ && now - *recent_since_ >= tuning_.fold_age);
+}
+
+// Its own transaction after a batch's, so a batch never waits behind a fold
+// it did not need, and a fold that fails leaves the rows recent, where the
+// readers find them as well.
+void SampleWriter::fold() {
+  const auto began = Steady::now();
+  auto moved = statements_.fold();
+  const Duration took = Steady::now() - began;
+  std::optional<StoreEvent> ev;
+  if (moved) {
+    recent_since_.reset();
+    if (wal_needs_truncate()) checkpoint();
+    std::lock_guard lk(mu_);
+    ++stats_.folds;
+    stats_.folded += *moved;
+    stats_.fold_time_total += took;
+  } else {
+    std::lock_guard lk(mu_);
+    ev = note_error(moved.error());
+    ++failures_;  // the next committed batch ends the episode
+    fold_retry_at_ =
+        Steady::now() + std::min<Duration>(tuning_.retry_min * failures_, tuning_.retry_max);
   }
   report(ev);
 }
