@@ -13,16 +13,22 @@ namespace {
 // rows along), so the write lock is held briefly however far behind retention
 // is; samples_recent, small and unindexed, is scanned, and its llm rows are
 // deleted first by the same choice of rows (rowid order).
-const std::vector<std::vector<const char*>> kPruneSql = {
+struct PruneGroup {
+  const char* first;
+  const char* second;  // nullptr: none
+};
+constexpr PruneGroup kPruneSql[] = {
     {"DELETE FROM samples_folded WHERE id IN"
-     " (SELECT id FROM samples_folded WHERE ts_ms < ?1 LIMIT ?2)"},
+     " (SELECT id FROM samples_folded WHERE ts_ms < ?1 LIMIT ?2)",
+     nullptr},
     {"DELETE FROM llm_samples WHERE sample_id IN"
      " (SELECT id FROM samples_recent WHERE ts_ms < ?1 ORDER BY id LIMIT ?2)",
      "DELETE FROM samples_recent WHERE id IN"
      " (SELECT id FROM samples_recent WHERE ts_ms < ?1 ORDER BY id LIMIT ?2)"},
-    {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_ms < ?1 LIMIT ?2)"},
+    {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_ms < ?1 LIMIT ?2)", nullptr},
     {"DELETE FROM line_bandwidth WHERE rowid IN"
-     " (SELECT rowid FROM line_bandwidth WHERE ts_ms < ?1 LIMIT ?2)"},
+     " (SELECT rowid FROM line_bandwidth WHERE ts_ms < ?1 LIMIT ?2)",
+     nullptr},
 };
 
 // Every column of samples_folded and samples_recent, in the same order.
@@ -69,7 +75,8 @@ Status WriteStatements::prepare() {
   std::vector<std::vector<Stmt>> prune;
   for (const auto& group : kPruneSql) {
     prune.emplace_back();
-    for (const char* sql : group) {
+    for (const char* sql : {group.first, group.second}) {
+      if (!sql) continue;
       auto st = db_->prepare(sql, "retention delete");
       if (!st) return st.error();
       prune.back().push_back(std::move(*st));
