@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <thread>
 
 #include "core/fake_clock.h"
 #include "storage/sample_row.h"
@@ -246,6 +247,52 @@ TEST_CASE("deleting through the samples view deletes from either table with the 
   REQUIRE(db->exec("DELETE FROM samples WHERE ts_ms % 2000 = 0", "delete through the view"));
   CHECK(rows_in(dir, "SELECT count(*) FROM samples") == 6);
   CHECK(rows_in(dir, "SELECT count(*) FROM llm_samples") == 6);
+}
+
+TEST_CASE("a fold that fails leaves the rows recent and readable, the store ok, and is retried") {
+  TempDir dir;
+  FakeClock clock(kT0 + 1h);
+  StoreTuning tuning = fold_every_10();
+  tuning.retry_min = 1ms;
+  tuning.retry_max = 5ms;
+  auto store = open_store(dir, clock, {}, tuning);
+  std::vector<ProbeResult> first, second;
+  for (int i = 0; i < 5; ++i)
+    first.push_back(icmp_result("cn2", "la", kT0 + std::chrono::seconds(i), {100 + i}));
+  for (int i = 5; i < 10; ++i)
+    second.push_back(icmp_result("cn2", "la", kT0 + std::chrono::seconds(i), {100 + i}));
+  write_all(*store, first);
+  {
+    // A row of the same id in the indexed table: the fold's insert fails
+    // (as it would on a full disk) until it is gone.
+    auto db = Db::open(dir.db(), SQLITE_OPEN_READWRITE, 1s);
+    REQUIRE(db);
+    REQUIRE(
+        db->exec("INSERT INTO samples_folded SELECT * FROM samples_recent WHERE id ="
+                 " (SELECT max(id) FROM samples_recent)",
+                 "block the fold"));
+  }
+  write_all(*store, second);
+  REQUIRE(wait_until([&] { return store->stats().fold_errors == 1; }));
+  WriterStats s = store->stats();
+  CHECK(s.state == StoreState::ok);
+  CHECK(s.write_errors == 0);
+  CHECK(s.folds == 0);
+  CHECK(s.last_fold_error.find("UNIQUE") != std::string::npos);
+  CHECK(recent_rows(dir) == 10);
+  CHECK(store->samples({"cn2", "la", ProbeKind::icmp})->size() == 11);  // the blocker too
+  {
+    auto db = Db::open(dir.db(), SQLITE_OPEN_READWRITE, 1s);
+    REQUIRE(db);
+    REQUIRE(db->exec("DELETE FROM samples_folded", "unblock the fold"));
+  }
+  std::this_thread::sleep_for(10ms);  // past the back-off
+  write_all(*store, {icmp_result("cn2", "la", kT0 + 10s, {110})});
+  REQUIRE(wait_until([&] { return store->stats().folds == 1; }));
+  CHECK(recent_rows(dir) == 0);
+  CHECK(folded_rows(dir) == 11);
+  CHECK(store->stats().state == StoreState::ok);
+  CHECK(store->samples({"cn2", "la", ProbeKind::icmp})->size() == 11);
 }
 
 TEST_CASE("a v6 database is upgraded to v7 with every row readable and ids continued") {

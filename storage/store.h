@@ -173,6 +173,12 @@ struct WriterStats {
   std::uint64_t folds = 0;     // committed folds of samples_recent (StoreTuning::fold_rows)
   std::uint64_t folded = 0;    // samples they moved
   Duration fold_time_total{};  // begin to commit, summed over `folds`
+  // Failed folds (a full disk, say). They leave the rows in samples_recent,
+  // committed and read as before, so the state stays `ok`; each is retried
+  // after the next batch once a back-off (retry_min doubling to retry_max)
+  // has passed, and the fold at stop is skipped after one.
+  std::uint64_t fold_errors = 0;
+  std::string last_fold_error;  // whole message of the latest, "" if none
   // Write latency of committed batches (begin to commit): the sum over
   // `batches` and the longest. Failed attempts are not counted.
   Duration batch_time_total{};

@@ -190,7 +190,8 @@ SampleWriter::Work SampleWriter::wait_for_work(std::unique_lock<std::mutex>& lk,
     } else if (stopping_) {
       // Everything is written: fold what is recent once, so the file is left
       // indexed whole, unless the database is failing.
-      if (stop_folded_ || failures_ > 0 || statements_.recent_rows() == 0) return Work::exit;
+      if (stop_folded_ || failures_ > 0 || fold_failures_ > 0 || statements_.recent_rows() == 0)
+        return Work::exit;
       stop_folded_ = true;
       return Work::fold;
     }
@@ -293,29 +294,34 @@ bool SampleWriter::fold_due(Steady::time_point now) const {
   return rows >= tuning_.fold_rows || (recent_since_ && now - *recent_since_ >= tuning_.fold_age);
 }
 
-// Its own transaction after a batch's, so a batch never waits behind a fold
-// it did not need, and a fold that fails leaves the rows recent, where the
-// readers find them as well.
+// Its own transaction after a batch, so a batch never waits behind a fold
+// it did not need. A fold that fails leaves the rows recent, where readers
+// find them as well, so it does not make the store `failing`: the rows are
+// committed. It is counted and tried again after a back-off (on a full disk a
+// fold needs room for a second copy of the recent rows until it commits).
 void SampleWriter::fold() {
   const auto began = Steady::now();
   auto moved = statements_.fold();
   const Duration took = Steady::now() - began;
-  std::optional<StoreEvent> ev;
   if (moved) {
+    fold_failures_ = 0;
     recent_since_.reset();
     if (wal_needs_truncate()) checkpoint();
     std::lock_guard lk(mu_);
     ++stats_.folds;
     stats_.folded += *moved;
     stats_.fold_time_total += took;
-  } else {
-    std::lock_guard lk(mu_);
-    ev = note_error(moved.error());
-    ++failures_;  // the next committed batch ends the episode
-    fold_retry_at_ =
-        Steady::now() + std::min<Duration>(tuning_.retry_min * failures_, tuning_.retry_max);
+    return;
   }
-  report(ev);
+  const auto parts = split_sqlite_error(moved.error(), db_.path());
+  if (parts && checkpoint_may_help(parts->code)) checkpoint();  // give the WAL's space back
+  Duration delay = tuning_.retry_min;
+  for (int i = 0; i < fold_failures_ && delay < tuning_.retry_max; ++i) delay *= 2;
+  ++fold_failures_;
+  fold_retry_at_ = Steady::now() + std::min(delay, tuning_.retry_max);
+  std::lock_guard lk(mu_);
+  ++stats_.fold_errors;
+  stats_.last_fold_error = moved.error().message;
 }
 
 std::optional<StoreEvent> SampleWriter::note_error(const Error& e) {

@@ -95,6 +95,7 @@ class SampleWriter {
   bool retention_more_ = false;                     // the last chunk was full: continue promptly
   std::optional<Steady::time_point> recent_since_;  // first batch left in samples_recent
   Steady::time_point fold_retry_at_{};              // after a failed fold
+  int fold_failures_ = 0;                           // consecutive failed folds, for the backoff
   bool stop_folded_ = false;                        // the fold at stop was tried
 
   mutable std::mutex mu_;
