@@ -128,7 +128,9 @@ struct StoreTuning {
   // v7) after a batch that leaves at least fold_rows there, or whose oldest
   // was written fold_age ago, and once more when it stops. Larger folds cost
   // the writer less per row (each series' index leaf is rewritten once per
-  // fold) and every read more. Default: 20000 rows / 10s.
+  // fold) and every read more. A fold waits while the filesystem has less
+  // room than a copy of the recent rows needs (about 512 bytes a row, at
+  // least wal_limit). Default: 20000 rows / 10s.
   std::size_t fold_rows = 20000;
   Duration fold_age = std::chrono::seconds(10);
   // Whether the writer keeps the availability rollups. Off, availability()

@@ -190,7 +190,8 @@ SampleWriter::Work SampleWriter::wait_for_work(std::unique_lock<std::mutex>& lk,
     } else if (stopping_) {
       // Everything is written: fold what is recent once, so the file is left
       // indexed whole, unless the database is failing.
-      if (stop_folded_ || failures_ > 0 || fold_failures_ > 0 || statements_.recent_rows() == 0)
+      if (stop_folded_ || failures_ > 0 || fold_failures_ > 0 || statements_.recent_rows() == 0 ||
+          !fold_fits(statements_.recent_rows()))
         return Work::exit;
       stop_folded_ = true;
       return Work::fold;
@@ -291,7 +292,23 @@ void SampleWriter::write(Batch& backlog) {
 bool SampleWriter::fold_due(Steady::time_point now) const {
   const std::uint64_t rows = statements_.recent_rows();
   if (rows == 0 || now < fold_retry_at_) return false;
-  return rows >= tuning_.fold_rows || (recent_since_ && now - *recent_since_ >= tuning_.fold_age);
+  if (rows < tuning_.fold_rows && !(recent_since_ && now - *recent_since_ >= tuning_.fold_age))
+    return false;
+  return fold_fits(rows);
+}
+
+// A fold writes a second copy of the recent rows (into the table, its
+// indexes and the WAL) before their pages are freed, and the file keeps the
+// freed pages for the next rows. On a nearly full filesystem that copy would
+// take the room the next batches need, so the rows wait, recent and read as
+// usual, until there is room for it: kFoldBytesPerRow a row (a row, its two
+// index entries and their WAL frames, with slack) and at least wal_limit.
+bool SampleWriter::fold_fits(std::uint64_t rows) const {
+  constexpr std::uint64_t kFoldBytesPerRow = 512;
+  std::error_code ec;
+  const auto space = std::filesystem::space(std::filesystem::path(db_.path()).parent_path(), ec);
+  if (ec) return true;  // unknown: try, a failed fold costs nothing committed
+  return space.available >= std::max<std::uint64_t>(tuning_.wal_limit, rows * kFoldBytesPerRow);
 }
 
 // Its own transaction after a batch, so a batch never waits behind a fold

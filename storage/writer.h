@@ -69,6 +69,7 @@ class SampleWriter {
   void note_committed(Batch& backlog);  // mu_ held
   void retention_step();
   bool fold_due(Steady::time_point now) const;
+  bool fold_fits(std::uint64_t rows) const;  // room on the filesystem for folding `rows`
   void fold();
   bool retention_due() const;
   std::optional<StoreEvent> note_error(const Error& e);    // mu_ held
