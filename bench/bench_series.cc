@@ -14,11 +14,18 @@
 //     rows, per-echo RTTs decoded), which would then still need aggregating.
 //     A 30 d range at 1 s holds 10 x the 3 d rows, and a read costs per row:
 //     multiply the 3 d figures by 10 for it.
+//  3. Reads beside a full samples_recent (schema v7): the rows not yet folded
+//     into the indexed table are scanned by every read. --fold-rows - 1 rows
+//     of 200 other series (a round each 10 s, the newest hour) wait there
+//     beside the 1 h of the series read; each read is timed, median of
+//     --runs, once with them recent and once after the store folded them.
 //
 // Flags:
 //   --days D       days of 10 s rounds, default 30
 //   --days-1s D    days of 1 s rounds, default 3
 //   --runs N       queries per figure, default 15
+//   --fold-rows N  the store's fold threshold (StoreTuning::fold_rows),
+//                  default the store's
 //   --dir PATH     parent of the temporary data dirs, default /tmp
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -43,6 +50,7 @@ struct Options {
   int days = 30;
   int days_1s = 3;
   int runs = 15;
+  std::size_t fold_rows = StoreTuning{}.fold_rows;
   std::string dir = "/tmp";
 };
 
@@ -146,12 +154,63 @@ void query_rows(Table& t, const Store& store, const char* name, Duration range,
          fmt("%.1f", peer.first)});
 }
 
-std::unique_ptr<Store> open_store(const std::string& dir, const Clock& clock, int days) {
+std::unique_ptr<Store> open_store(const std::string& dir, const Clock& clock, int days,
+                                  std::size_t fold_rows) {
   StorageOptions so;
   so.retention = std::chrono::hours(24 * (days + 2));  // nothing expires during the bench
-  auto store = Store::open(dir, so, clock);
+  StoreTuning tuning;
+  tuning.fold_rows = fold_rows;
+  tuning.fold_age = std::chrono::hours(24);  // only the row count folds
+  auto store = Store::open(dir, so, clock, tuning);
   if (!store) throw std::runtime_error(store.error().message);
   return std::move(store).value();
+}
+
+// Section 3: what a full samples_recent adds to each read.
+void recent_cost(const Options& o) {
+  testing::TempDir dir("bench-series", o.dir);
+  const WallTime to = kStart + std::chrono::hours(1);
+  FakeClock clock(to);
+  auto store = open_store(dir.path(), clock, 1, o.fold_rows);
+  const std::int64_t others = static_cast<std::int64_t>(o.fold_rows) - 1 - 360;
+  for (std::int64_t i = 0; i < 360; ++i) {  // the series read: 1 h at 10 s
+    while (!store->submit(round_at(i, milliseconds(10'000))))
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  for (std::int64_t i = 0; i < others; ++i) {
+    ProbeResult r = round_at(i / 200, milliseconds(10'000));
+    r.target = "other-" + std::to_string(i % 200);
+    while (!store->submit(r)) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  if (!store->flush(std::chrono::minutes(1))) throw std::runtime_error("flush timed out");
+  const SeriesQuery q{"cn2-bj-1", "la-reflector",          ProbeKind::icmp, kStart,
+                      to,         std::chrono::seconds(12)};
+  const SampleQuery latest{q.line, q.target, q.kind, q.from, q.to, 1, true};
+  Table t({"samples_recent rows", "series_points 1 h ms", "samples() newest 1 ms", "series() ms",
+           "count() ms"});
+  auto measure = [&](const Store& s, std::int64_t recent) {
+    auto points = timed(o.runs, [&] {
+      if (auto p = s.series_points(q); !p || p->empty()) throw std::runtime_error("no points");
+    });
+    auto newest = timed(o.runs, [&] {
+      if (auto r = s.samples(latest); !r || r->size() != 1) throw std::runtime_error("no row");
+    });
+    auto series = timed(o.runs, [&] {
+      if (auto r = s.series(); !r || r->size() != 201) throw std::runtime_error("not 201 series");
+    });
+    auto count = timed(o.runs, [&] {
+      if (auto r = s.count(); !r || *r != others + 360) throw std::runtime_error("count");
+    });
+    t.add({fmt("%lld", static_cast<long long>(recent)), fmt("%.2f", points.first),
+           fmt("%.2f", newest.first), fmt("%.2f", series.first), fmt("%.2f", count.first)});
+  };
+  const WriterStats before = store->stats();
+  measure(*store, before.folds == 0 ? others + 360 : -1);
+  store->stop();  // folds them
+  measure(*store, 0);
+  t.print(fmt("reads beside a full samples_recent (%lld rows of 201 series, fold_rows %zu)",
+              static_cast<long long>(others + 360), o.fold_rows)
+              .c_str());
 }
 
 void run(const Options& o) {
@@ -169,7 +228,7 @@ void run(const Options& o) {
   for (const auto& spec : fills) {
     testing::TempDir dir("bench-series", o.dir);
     FakeClock clock(kStart + std::chrono::hours(24 * spec.days));
-    auto store = open_store(dir.path(), clock, spec.days);
+    auto store = open_store(dir.path(), clock, spec.days, o.fold_rows);
     const std::int64_t rows = std::int64_t(spec.days) * 86'400'000 / spec.interval.count();
     const Fill filled = fill(*store, rows, spec.interval);
     f.add({spec.name, fmt("%lld", static_cast<long long>(rows)), fmt("%.1f", filled.seconds),
@@ -181,6 +240,7 @@ void run(const Options& o) {
   }
   f.print("fill (every round committed)");
   q.print("series over the whole range (read: Store::series_points; answer: series_answer)");
+  recent_cost(o);
 }
 
 }  // namespace
@@ -192,6 +252,8 @@ int main(int argc, char** argv) {
   app.add_option("--days", o.days, "Days of 10 s rounds")->check(CLI::Range(1, 400));
   app.add_option("--days-1s", o.days_1s, "Days of 1 s rounds")->check(CLI::Range(1, 60));
   app.add_option("--runs", o.runs, "Queries per figure")->check(CLI::Range(1, 1000));
+  app.add_option("--fold-rows", o.fold_rows, "The store's fold threshold (rows)")
+      ->check(CLI::Range(400, 100'000'000));
   app.add_option("--dir", o.dir, "Parent of the temporary data dirs");
   CLI11_PARSE(app, argc, argv);
   try {

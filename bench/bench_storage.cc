@@ -14,9 +14,11 @@
 //     tries, until a run has no drops: that rate is sustainable.
 //     Each run also prints, per row stored, the writer thread's CPU (the
 //     process's less the submitting thread's) and its wall time inside
-//     committed batches (WriterStats::batch_time_total): the cost of storing
-//     a row, steadier than rows/s on a shared machine where the submitting
-//     thread and other work compete with the writer for the cores.
+//     committed batches (WriterStats::batch_time_total) and in folds
+//     (fold_time_total): the cost of storing a row, steadier than rows/s on a
+//     shared machine where the submitting thread and other work compete with
+//     the writer for the cores. The CPU is counted up to the store's close,
+//     so it includes the fold at stop.
 //  3. Size: the raw run's files (db + WAL + shm, after the Store closed and
 //     checkpointed) divided by the rows stored.
 //
@@ -31,6 +33,10 @@
 //   --http-share F      fraction of HTTP results (the rest ICMP), default 0.2
 //   --queue Q           storage queue capacity, default 65536
 //   --batch B           rows per transaction, default 1000
+//   --fold-rows N       fold samples_recent into the indexed table at N rows
+//                       (StoreTuning::fold_rows), default the store's
+//   --fold-age S        ... or when its oldest batch is S seconds old
+//                       (StoreTuning::fold_age), default the store's
 //   --dir PATH          parent of the temporary data dirs, default /tmp
 #include <stdlib.h>
 
@@ -39,6 +45,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -63,6 +70,8 @@ struct Options {
   double http_share = 0.2;
   std::size_t queue = 65536;
   std::size_t batch = 1000;
+  std::optional<std::size_t> fold_rows;
+  std::optional<double> fold_age_s;
   std::string dir = "/tmp";
 };
 
@@ -131,7 +140,12 @@ std::unique_ptr<Store> open_store(const Options& o, const std::string& dir, cons
   StorageOptions so;
   so.queue_capacity = o.queue;
   so.batch_max = o.batch;
-  auto store = Store::open(dir, so, clock);
+  StoreTuning tuning;
+  if (o.fold_rows) tuning.fold_rows = *o.fold_rows;
+  if (o.fold_age_s)
+    tuning.fold_age =
+        std::chrono::duration_cast<Duration>(std::chrono::duration<double>(*o.fold_age_s));
+  auto store = Store::open(dir, so, clock, tuning);
   if (!store) throw std::runtime_error(store.error().message);
   return std::move(store).value();
 }
@@ -145,6 +159,8 @@ struct RunFigures {
   double cpu_s = 0;
   double writer_cpu_s = 0;  // the process's CPU less the submitting thread's: the writer thread
   double busy_s = 0;        // the writer's time inside committed batches (begin to commit)
+  double fold_s = 0;        // ... and inside folds
+  std::uint64_t folds = 0;
   std::int64_t rows = 0;
   std::uintmax_t bytes = 0;
   double written_per_s() const { return seconds > 0 ? static_cast<double>(written) / seconds : 0; }
@@ -194,14 +210,16 @@ RunFigures submit_run(const Options& o, const std::vector<ProbeResult>& pool, do
     f.written = s.written;
     if (!store->flush(std::chrono::seconds(120))) throw std::runtime_error("flush timed out");
     f.flush_s = std::chrono::duration<double>(Steady::now() - stopped).count();
+    auto rows = store->count();
+    if (!rows) throw std::runtime_error(rows.error().message);
+    f.rows = *rows;
+    store->stop();  // with its last fold
     f.cpu_s = cpu_seconds() - cpu0;
     f.writer_cpu_s = f.cpu_s - (cpu_seconds(RUSAGE_THREAD) - main_cpu0);
     const WriterStats done = store->stats();
     f.busy_s = std::chrono::duration<double>(done.batch_time_total).count();
-    auto rows = store->count();
-    if (!rows) throw std::runtime_error(rows.error().message);
-    f.rows = *rows;
-    store->stop();
+    f.fold_s = std::chrono::duration<double>(done.fold_time_total).count();
+    f.folds = done.folds;
   }  // the last connection closed: the WAL is checkpointed
   f.bytes = dir.bytes();
   return f;
@@ -211,13 +229,15 @@ std::string count(std::uint64_t n) { return fmt("%llu", static_cast<unsigned lon
 
 void print_runs(const std::vector<RunFigures>& runs) {
   Table t({"run", "s", "submitted", "dropped", "written in window", "rows/s written", "max pending",
-           "flush s", "CPU s", "writer CPU µs/row", "writer busy µs/row"});
+           "flush s", "CPU s", "writer CPU µs/row", "writer busy µs/row", "folds", "fold µs/row"});
   for (const auto& r : runs) {
     t.add({r.rate > 0 ? fmt("paced %.0f/s", r.rate) : "raw (flat out)", fmt("%.1f", r.seconds),
            count(r.submitted), count(r.dropped), count(r.written), fmt("%.0f", r.written_per_s()),
            r.rate > 0 ? count(r.max_pending) : "-", fmt("%.2f", r.flush_s), fmt("%.2f", r.cpu_s),
            r.rows > 0 ? fmt("%.2f", 1e6 * r.writer_cpu_s / static_cast<double>(r.rows)) : "-",
-           r.rows > 0 ? fmt("%.2f", 1e6 * r.busy_s / static_cast<double>(r.rows)) : "-"});
+           r.rows > 0 ? fmt("%.2f", 1e6 * r.busy_s / static_cast<double>(r.rows)) : "-",
+           count(r.folds),
+           r.rows > 0 ? fmt("%.2f", 1e6 * r.fold_s / static_cast<double>(r.rows)) : "-"});
   }
   t.print("bench_storage runs");
 }
@@ -281,6 +301,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--queue", o.queue, "storage queue capacity")->check(CLI::Range(1, 10'000'000));
   app.add_option("--batch", o.batch, "rows per transaction")->check(CLI::Range(1, 1'000'000));
+  app.add_option("--fold-rows", o.fold_rows, "fold recent rows at this many")
+      ->check(CLI::Range(1, 100'000'000));
+  app.add_option("--fold-age", o.fold_age_s, "fold recent rows this old (s)")
+      ->check(CLI::Range(0.001, 86400.0));
   app.add_option("--dir", o.dir, "parent of the temporary data dirs")
       ->check(CLI::ExistingDirectory);
   CLI11_PARSE(app, argc, argv);

@@ -6,9 +6,12 @@
 // the writer (WAL).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "storage/sqlite.h"
@@ -38,6 +41,10 @@ class SampleReader {
                                           ProbeKind kind, std::int64_t from_ms, std::int64_t to_ms,
                                           std::size_t limit, bool newest) const;  // mu_ held
   Result<std::string> name(const char* table, std::int64_t id) const;             // mu_ held
+  // Adds each series of the indexed `table` with its newest ts_ms. mu_ held.
+  Status indexed_series(
+      const char* table,
+      std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t>, std::int64_t>& newest) const;
 
   mutable std::mutex mu_;
   mutable Db db_;  // guarded by mu_

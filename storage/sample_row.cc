@@ -9,7 +9,8 @@ const char* const kSampleColumns =
     "rtt_min_us, rtt_median_us, rtt_avg_us, rtt_max_us, rtt_stddev_us, "
     "dns_us, connect_us, tls_us, ttfb_us, transfer_us, "
     "http_status, cert_expiry_ms, body_bytes, detail, rtts, id, echoes";
-// Readers order ties by `id`; writers leave it NULL (auto). Writers leave
+// Readers order ties by `id`; the store's writer gives it from its own
+// sequence (schema v7, writer.cc). Writers leave
 // `rtts` NULL too: per-echo RTTs go to `echoes` since schema v6.
 
 const char* const kLlmColumns =
@@ -31,7 +32,7 @@ std::optional<Duration> dur(const Stmt& st, int col) {
 
 }  // namespace
 
-void bind_sample(Stmt& st, int i, const ProbeResult& r) {
+void bind_sample(Stmt& st, int i, const ProbeResult& r, std::optional<std::int64_t> id) {
   st.bind(i++, static_cast<std::int64_t>(r.kind));
   st.bind(i++, static_cast<std::int64_t>(unix_ms(r.time)));
   st.bind(i++, std::int64_t{r.ok ? 1 : 0});
@@ -55,7 +56,7 @@ void bind_sample(Stmt& st, int i, const ProbeResult& r) {
   else
     st.bind(i++, std::string_view(r.detail));
   st.bind_null(i++);  // rtts: rows before v6 only
-  st.bind_null(i++);  // id: assigned by SQLite
+  st.bind(i++, id);
   if (r.rtts.empty())
     st.bind_null(i++);
   else

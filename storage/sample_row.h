@@ -22,8 +22,10 @@ namespace linewatch {
 extern const char* const kSampleColumns;
 inline constexpr int kSampleColumnCount = 25;
 
-// Binds r to parameters first..first+kSampleColumnCount-1 in kSampleColumns order.
-void bind_sample(Stmt& st, int first, const ProbeResult& r);
+// Binds r to parameters first..first+kSampleColumnCount-1 in kSampleColumns
+// order; `id` to the id column (nullopt: NULL, SQLite picks the next rowid).
+void bind_sample(Stmt& st, int first, const ProbeResult& r,
+                 std::optional<std::int64_t> id = std::nullopt);
 
 // Reads a row whose columns from `first` on follow kSampleColumns. line and
 // target are left for the caller. The per-echo RTTs come from `echoes` (rows

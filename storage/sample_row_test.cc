@@ -102,7 +102,7 @@ TEST_CASE("malformed rtts text is rejected") {
 // The reason read back from a row stored with reason code `code`.
 Result<ProbeResult> row_with_reason(Db& db, std::int64_t code) {
   auto ins = db.prepare(
-      "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason, duration_us, sent,"
+      "INSERT INTO samples_folded(line_id, target_id, kind, ts_ms, ok, reason, duration_us, sent,"
       " received, http_status, body_bytes) VALUES(1, 1, 2, 0, 0, ?1, 0, 0, 0, 0, 0)",
       "insert");
   REQUIRE(ins);

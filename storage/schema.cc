@@ -152,6 +152,63 @@ CREATE INDEX outbox_queue ON outbox(receiver, parked, id);
     R"sql(
 ALTER TABLE samples ADD COLUMN echoes BLOB;
 )sql",
+    // v7: new rows land in samples_recent, a table without indexes, and move
+    // in bulk ("folds", storage/writer.cc) into the indexed samples_folded,
+    // so each series' index leaf is rewritten once per fold rather than once
+    // per batch. `samples` becomes a view of both, so SQL that reads samples
+    // keeps working. The writer gives every row its id from one sequence, so
+    // an id (and llm_samples.sample_id) stays the row's own when it moves.
+    // samples_recent has no foreign keys and no trigger, so a fold empties it
+    // whole (a delete without triggers or foreign-key work frees its pages
+    // without rewriting them) and leaves the llm rows of the moved samples
+    // alone; deletes through the view take the llm row along.
+    R"sql(
+ALTER TABLE samples RENAME TO samples_folded;
+CREATE TABLE samples_recent(
+  id INTEGER PRIMARY KEY,
+  line_id INTEGER NOT NULL,
+  target_id INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  reason INTEGER NOT NULL,
+  rtt_us INTEGER,
+  duration_us INTEGER NOT NULL,
+  sent INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  rtt_min_us INTEGER,
+  rtt_median_us INTEGER,
+  rtt_avg_us INTEGER,
+  rtt_max_us INTEGER,
+  rtt_stddev_us INTEGER,
+  dns_us INTEGER,
+  connect_us INTEGER,
+  tls_us INTEGER,
+  ttfb_us INTEGER,
+  transfer_us INTEGER,
+  http_status INTEGER NOT NULL,
+  cert_expiry_ms INTEGER,
+  body_bytes INTEGER NOT NULL,
+  detail TEXT,
+  rtts TEXT,
+  echoes BLOB
+) STRICT;
+CREATE VIEW samples AS
+  SELECT id, line_id, target_id, kind, ts_ms, ok, reason, rtt_us, duration_us, sent, received,
+    rtt_min_us, rtt_median_us, rtt_avg_us, rtt_max_us, rtt_stddev_us, dns_us, connect_us, tls_us,
+    ttfb_us, transfer_us, http_status, cert_expiry_ms, body_bytes, detail, rtts, echoes
+  FROM samples_folded
+  UNION ALL
+  SELECT id, line_id, target_id, kind, ts_ms, ok, reason, rtt_us, duration_us, sent, received,
+    rtt_min_us, rtt_median_us, rtt_avg_us, rtt_max_us, rtt_stddev_us, dns_us, connect_us, tls_us,
+    ttfb_us, transfer_us, http_status, cert_expiry_ms, body_bytes, detail, rtts, echoes
+  FROM samples_recent;
+CREATE TRIGGER samples_delete INSTEAD OF DELETE ON samples BEGIN
+  DELETE FROM samples_folded WHERE id = OLD.id;
+  DELETE FROM samples_recent WHERE id = OLD.id;
+  DELETE FROM llm_samples WHERE sample_id = OLD.id;
+END;
+)sql",
 };
 static_assert(std::size(kSteps) == kSchemaVersion, "one migration step per version");
 

@@ -5,7 +5,7 @@
 // it at a whole version. A database newer than kSchemaVersion is refused
 // before anything is written to it.
 //
-// Schema, version 6 (durations in whole microseconds, times in unix ms):
+// Schema, version 7 (durations in whole microseconds, times in unix ms):
 //   lines(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)     -- line names, interned
 //   targets(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)   -- target names, interned
 //   samples STRICT: one ProbeResult per row
@@ -56,6 +56,15 @@
 //     created_ms, attempts (failed so far), next_attempt_ms, last_error ("" until
 //     one failed), parked (0/1: refused for good, kept until retried or dropped);
 //     index outbox_queue(receiver, parked, id).
+//   v7 samples_folded: the v1-v6 samples table renamed, with its indexes
+//     (still named samples_series, samples_ts) and its samples_drop_llm trigger.
+//     samples_recent STRICT: the same columns, no index, no foreign key, no
+//     trigger: rows land here first (rowid = id, so arrival order) and a fold
+//     moves them all into samples_folded in one transaction (writer.cc).
+//     Ids come from one sequence over both tables, so a row keeps its id.
+//     samples: a view, samples_folded UNION ALL samples_recent; deleting
+//     through it (trigger samples_delete) deletes the row from either table
+//     and its llm_samples row.
 //   samples, events and line_bandwidth rows older than storage.retention are
 //   deleted (llm_samples rows with their samples); availability_minutes rows
 //   are kept for max(storage.retention, 2 days) and availability_hours rows for
@@ -74,7 +83,7 @@
 
 namespace linewatch {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 // The database's current schema version (0 for a new, empty file).
 Result<int> schema_version(Db& db);

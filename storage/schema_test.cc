@@ -60,12 +60,19 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
   }
   Db db = open_raw(dir.path() + "/sub/dir/linewatch.db");
   CHECK(*schema_version(db) == kSchemaVersion);
-  CHECK(kSchemaVersion == 6);
-  CHECK(objects(db, "table") == std::set<std::string>{"lines", "targets", "samples", "events",
-                                                      "agent_state", "line_bandwidth",
-                                                      "llm_samples", "availability_minutes",
-                                                      "availability_hours", "outbox"});
-  CHECK(objects(db, "trigger") == std::set<std::string>{"samples_drop_llm"});
+  CHECK(kSchemaVersion == 7);
+  CHECK(objects(db, "table") ==
+        std::set<std::string>{"lines", "targets", "samples_folded", "samples_recent", "events",
+                              "agent_state", "line_bandwidth", "llm_samples",
+                              "availability_minutes", "availability_hours", "outbox"});
+  CHECK(objects(db, "view") == std::set<std::string>{"samples"});
+  CHECK(objects(db, "trigger") == std::set<std::string>{"samples_drop_llm", "samples_delete"});
+  // The two tables and the view have the same columns in the same order, so
+  // a fold moves rows whole.
+  CHECK(columns(db, "samples_recent") == columns(db, "samples_folded"));
+  CHECK(*db.query_int("SELECT count(*) FROM pragma_table_info('samples_recent') r"
+                      " JOIN pragma_table_info('samples') v ON v.cid = r.cid AND v.name = r.name",
+                      "same order") == 27);
   CHECK(columns(db, "llm_samples") ==
         std::set<std::string>{"sample_id", "mode", "ttft_us", "total_us", "tokens",
                               "stream_complete", "retry_after_us", "model_listed", "stream_bytes"});
@@ -86,12 +93,17 @@ TEST_CASE("an empty file is migrated to the current version with all tables and 
   CHECK(columns(db, "samples").size() == 27);  // see schema.h
   CHECK(*db.query_text("PRAGMA journal_mode", "mode") == "wal");
   // STRICT really applies: a text in an integer column is refused.
-  CHECK_FALSE(
-      db.exec("INSERT INTO lines(name) VALUES('l'); INSERT INTO targets(name) VALUES('t');"
-              "INSERT INTO samples(line_id, target_id, kind, ts_ms, ok, reason,"
-              " duration_us, sent, received, http_status, body_bytes)"
-              " VALUES(1, 1, 'x', 0, 1, 0, 0, 0, 0, 0, 0)",
-              "strict check"));
+  for (const char* table : {"samples_folded", "samples_recent"}) {
+    CAPTURE(table);
+    CHECK_FALSE(
+        db.exec(std::string("INSERT INTO lines(name) VALUES('l'); INSERT INTO targets(name) "
+                            "VALUES('t'); INSERT INTO ") +
+                    table +
+                    "(line_id, target_id, kind, ts_ms, ok, reason,"
+                    " duration_us, sent, received, http_status, body_bytes)"
+                    " VALUES(1, 1, 'x', 0, 1, 0, 0, 0, 0, 0, 0)",
+                "strict check"));
+  }
   CHECK_FALSE(
       db.exec("INSERT INTO events(ts_ms, kind, line, target, reason, detail)"
               " VALUES('soon', 'line_down', '', '', '', '')",
@@ -398,7 +410,7 @@ TEST_CASE("a v5 database is migrated to v6: JSON rtts still read, new rounds sto
   store->stop();
 
   Db db = open_raw(dir.db());
-  CHECK(*schema_version(db) == 6);
+  CHECK(*schema_version(db) == kSchemaVersion);
   // Nothing rewritten: old rows keep their text, the new one has only the blob.
   CHECK(*db.query_int("SELECT count(*) FROM samples WHERE rtts IS NOT NULL AND echoes IS NULL",
                       "old rows") == 2);

@@ -12,7 +12,9 @@ namespace linewatch {
 
 // The name lookups are scalar subqueries, as in SampleReader::select, so the
 // planner seeks samples_series on all four columns and an unknown name
-// matches nothing.
+// matches nothing. In schema v7 `samples` is a view: the folded rows come
+// in order from samples_series, merged with one sorted scan of the small
+// samples_recent (older files: the one table).
 const char* const kSelectSeriesRounds =
     "SELECT ts_ms, ok, sent, received, rtt_us, rtt_min_us, rtt_max_us FROM samples"
     " WHERE line_id = (SELECT id FROM lines WHERE name = ?1)"

@@ -123,6 +123,16 @@ struct StoreTuning {
   // Caps the database file (PRAGMA max_page_count), so SQLite itself reports
   // "database or disk is full" past it. 0: no cap. Default: 0.
   std::uint64_t max_db_bytes = 0;
+  // New samples land in the unindexed samples_recent table, which reads scan
+  // whole; the writer folds them into the indexed samples_folded (schema.h,
+  // v7) after a batch that leaves at least fold_rows there, or whose oldest
+  // was written fold_age ago, and once more when it stops. Larger folds cost
+  // the writer less per row (each series' index leaf is rewritten once per
+  // fold) and every read more. A fold waits while the filesystem has less
+  // room than a copy of the recent rows needs (about 512 bytes a row, at
+  // least wal_limit). Default: 20000 rows / 10s.
+  std::size_t fold_rows = 20000;
+  Duration fold_age = std::chrono::seconds(10);
   // Whether the writer keeps the availability rollups. Off, availability()
   // finds nothing new; only the benchmark turns it off, to measure its cost.
   // Default: true.
@@ -162,6 +172,15 @@ struct WriterStats {
   std::uint64_t retention_deleted = 0;  // rows deleted by retention (samples, events, bandwidth,
                                         // rollups)
   std::uint64_t wal_checkpoints = 0;    // completed wal_checkpoint(TRUNCATE) runs
+  std::uint64_t folds = 0;     // committed folds of samples_recent (StoreTuning::fold_rows)
+  std::uint64_t folded = 0;    // samples they moved
+  Duration fold_time_total{};  // begin to commit, summed over `folds`
+  // Failed folds (a full disk, say). They leave the rows in samples_recent,
+  // committed and read as before, so the state stays `ok`; each is retried
+  // after the next batch once a back-off (retry_min doubling to retry_max)
+  // has passed, and the fold at stop is skipped after one.
+  std::uint64_t fold_errors = 0;
+  std::string last_fold_error;  // whole message of the latest, "" if none
   // Write latency of committed batches (begin to commit): the sum over
   // `batches` and the longest. Failed attempts are not counted.
   Duration batch_time_total{};

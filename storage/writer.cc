@@ -171,6 +171,8 @@ void SampleWriter::run() {
     }
     if (w == Work::batch)
       write(backlog);
+    else if (w == Work::fold)
+      fold();
     else
       retention_step();
   }
@@ -186,7 +188,13 @@ SampleWriter::Work SampleWriter::wait_for_work(std::unique_lock<std::mutex>& lk,
       if (queue_.size() >= options_.batch_max || stopping_ || flushers_ > 0 || now >= *deadline)
         return Work::batch;
     } else if (stopping_) {
-      return Work::exit;
+      // Everything is written: fold what is recent once, so the file is left
+      // indexed whole, unless the database is failing.
+      if (stop_folded_ || failures_ > 0 || fold_failures_ > 0 || statements_.recent_rows() == 0 ||
+          !fold_fits(statements_.recent_rows()))
+        return Work::exit;
+      stop_folded_ = true;
+      return Work::fold;
     }
     if (retention_due()) return Work::retention;
     auto until = now + tuning_.idle_poll;
@@ -257,6 +265,7 @@ void SampleWriter::write(Batch& backlog) {
   const Duration took = Steady::now() - began;
   if (s && (failures_ > 0 || wal_needs_truncate()))
     checkpoint();  // give back what the episode took
+  if (s && !recent_since_ && statements_.recent_rows() > 0) recent_since_ = began;
   {
     std::lock_guard lk(mu_);
     if (s) {
@@ -277,6 +286,59 @@ void SampleWriter::write(Batch& backlog) {
     }
   }
   report(ev);
+  if (s && fold_due(Steady::now())) fold();
+}
+
+bool SampleWriter::fold_due(Steady::time_point now) const {
+  const std::uint64_t rows = statements_.recent_rows();
+  if (rows == 0 || now < fold_retry_at_) return false;
+  if (rows < tuning_.fold_rows && !(recent_since_ && now - *recent_since_ >= tuning_.fold_age))
+    return false;
+  return fold_fits(rows);
+}
+
+// A fold writes a second copy of the recent rows (into the table, its
+// indexes and the WAL) before their pages are freed, and the file keeps the
+// freed pages for the next rows. On a nearly full filesystem that copy would
+// take the room the next batches need, so the rows wait, recent and read as
+// usual, until there is room for it: kFoldBytesPerRow a row (a row, its two
+// index entries and their WAL frames, with slack) and at least wal_limit.
+bool SampleWriter::fold_fits(std::uint64_t rows) const {
+  constexpr std::uint64_t kFoldBytesPerRow = 512;
+  std::error_code ec;
+  const auto space = std::filesystem::space(std::filesystem::path(db_.path()).parent_path(), ec);
+  if (ec) return true;  // unknown: try, a failed fold costs nothing committed
+  return space.available >= std::max<std::uint64_t>(tuning_.wal_limit, rows * kFoldBytesPerRow);
+}
+
+// Its own transaction after a batch, so a batch never waits behind a fold
+// it did not need. A fold that fails leaves the rows recent, where readers
+// find them as well, so it does not make the store `failing`: the rows are
+// committed. It is counted and tried again after a back-off (on a full disk a
+// fold needs room for a second copy of the recent rows until it commits).
+void SampleWriter::fold() {
+  const auto began = Steady::now();
+  auto moved = statements_.fold();
+  const Duration took = Steady::now() - began;
+  if (moved) {
+    fold_failures_ = 0;
+    recent_since_.reset();
+    if (wal_needs_truncate()) checkpoint();
+    std::lock_guard lk(mu_);
+    ++stats_.folds;
+    stats_.folded += *moved;
+    stats_.fold_time_total += took;
+    return;
+  }
+  const auto parts = split_sqlite_error(moved.error(), db_.path());
+  if (parts && checkpoint_may_help(parts->code)) checkpoint();  // give the WAL's space back
+  Duration delay = tuning_.retry_min;
+  for (int i = 0; i < fold_failures_ && delay < tuning_.retry_max; ++i) delay *= 2;
+  ++fold_failures_;
+  fold_retry_at_ = Steady::now() + std::min(delay, tuning_.retry_max);
+  std::lock_guard lk(mu_);
+  ++stats_.fold_errors;
+  stats_.last_fold_error = moved.error().message;
 }
 
 std::optional<StoreEvent> SampleWriter::note_error(const Error& e) {

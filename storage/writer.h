@@ -58,7 +58,7 @@ class SampleWriter {
     std::uint64_t state_seq = 0;  // every save_state() up to this one is in `state` or earlier
     bool empty() const { return rows.empty() && state.empty(); }
   };
-  enum class Work { batch, retention, exit };
+  enum class Work { batch, retention, fold, exit };  // fold: the last one, at stop
 
   void run();
   Work wait_for_work(std::unique_lock<std::mutex>& lk, const Batch& backlog);
@@ -68,6 +68,9 @@ class SampleWriter {
   void write(Batch& backlog);
   void note_committed(Batch& backlog);  // mu_ held
   void retention_step();
+  bool fold_due(Steady::time_point now) const;
+  bool fold_fits(std::uint64_t rows) const;  // room on the filesystem for folding `rows`
+  void fold();
   bool retention_due() const;
   std::optional<StoreEvent> note_error(const Error& e);    // mu_ held
   void give_up(Batch& backlog);                            // mu_ held
@@ -90,7 +93,11 @@ class SampleWriter {
   int failures_ = 0;  // consecutive failed writes, for the backoff
   Steady::time_point retry_at_{};
   MonoTime next_retention_{};
-  bool retention_more_ = false;  // the last chunk was full: continue promptly
+  bool retention_more_ = false;                     // the last chunk was full: continue promptly
+  std::optional<Steady::time_point> recent_since_;  // first batch left in samples_recent
+  Steady::time_point fold_retry_at_{};              // after a failed fold
+  int fold_failures_ = 0;                           // consecutive failed folds, for the backoff
+  bool stop_folded_ = false;                        // the fold at stop was tried
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;     // wakes the writer
