@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "agent/agent_impl.h"
@@ -9,6 +10,7 @@
 #include "agent/api_series.h"
 #include "agent/api_server.h"
 #include "agent/bandwidth_sampler.h"
+#include "agent/config_load.h"
 #include "agent/failover.h"
 #include "agent/failover_apply.h"
 #include "agent/failover_events.h"
@@ -340,6 +342,8 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
   const std::shared_ptr<const Config> c = impl->config;
   StoreTuning tuning;
   tuning.on_state_change = log_storage_event;
+  // Three pages a series (storage/store.h), within 512 KiB..SQLite's 2000.
+  tuning.writer_cache_kib = std::clamp<std::size_t>(job_count(*c) * 12, 512, 2000);
   auto store = Store::open(c->agent.data_dir, c->storage, clock, tuning);
   if (!store) return store.error();
   impl->store = std::move(*store);

@@ -27,6 +27,8 @@ Result<Db> open_for_writing(const std::string& path, const StoreTuning& tuning) 
   auto db = open_migrated(path, tuning.busy_timeout);
   if (!db) return db.error();
   if (auto s = limit_size(*db, tuning); !s) return s.error();
+  const std::string cache = "PRAGMA cache_size = -" + std::to_string(tuning.writer_cache_kib);
+  if (auto s = db->exec(cache, "set cache_size"); !s) return s.error();
   return db;
 }
 
