@@ -25,41 +25,6 @@ constexpr std::string_view kTtft = "linewatch_llm_ttft_seconds";
 constexpr std::array kFamilies{kResults, kEchoesSent, kEchoesLost, kSuccess, kLoss,
                                kJitter,  kPhase,      kRtt,        kTtft};
 
-// Numbers and escapes as exporters/metrics_text.cc writes them.
-void put_number(std::string& out, double v) {
-  if (std::isnan(v)) {
-    out += "NaN";
-    return;
-  }
-  if (std::isinf(v)) {
-    out += v < 0 ? "-Inf" : "+Inf";
-    return;
-  }
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void put_count(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-void put_escaped(std::string& out, std::string_view s, bool quote) {
-  for (char c : s) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '"' && quote) {
-      out += "\\\"";
-    } else {
-      out += c;
-    }
-  }
-}
-
 // Writes a family's HELP and TYPE before its first sample, so that a family
 // without series is left out as prometheus-cpp leaves it out.
 class Family {

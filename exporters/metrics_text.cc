@@ -6,11 +6,6 @@
 #include <string_view>
 
 namespace linewatch {
-namespace {
-
-using prometheus::ClientMetric;
-using prometheus::MetricFamily;
-using prometheus::MetricType;
 
 void put_number(std::string& out, double v) {
   if (std::isnan(v)) {
@@ -52,6 +47,12 @@ void put_escaped(std::string& out, std::string_view s, bool quote) {
     }
   }
 }
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
 
 // name="value",... of `m`, escaped, without braces.
 std::string label_text(const ClientMetric& m) {

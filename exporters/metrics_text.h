@@ -16,12 +16,24 @@
 
 #include <prometheus/metric_family.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace linewatch {
 
 // Appends `families` in the text format to `out`.
 void write_exposition(const std::vector<prometheus::MetricFamily>& families, std::string& out);
+
+// The pieces, for writers of families that never become MetricFamily objects
+// (agent/metrics_probe_text.h), so both write the same numbers and escapes.
+// A sample value: NaN, +Inf, -Inf, or the shortest form that reads back exactly.
+void put_number(std::string& out, double v);
+// A count (a histogram's _count, a bucket), in decimal.
+void put_count(std::string& out, std::uint64_t v);
+// `s` escaped: backslash and line feed always, double quote when `quote`
+// (label values; HELP text does not escape quotes).
+void put_escaped(std::string& out, std::string_view s, bool quote);
 
 }  // namespace linewatch
