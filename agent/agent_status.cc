@@ -172,6 +172,10 @@ std::string Agent::status_json() const {
   storage->set("lost", st.lost);
   storage->set("write_errors", st.write_errors);
   storage->set("wal_checkpoints", st.wal_checkpoints);
+  // A fold that keeps failing leaves rows unindexed and every read slower,
+  // while the store itself stays ok: say so here, not only in WriterStats.
+  storage->set("fold_errors", st.fold_errors);
+  storage->set("last_fold_error", st.last_fold_error);
   doc.set("storage", storage);
 
   Poco::JSON::Array::Ptr lines = new Poco::JSON::Array;

@@ -61,6 +61,7 @@ assert e["late_replies"] == 0 and e["overflow_drops"] == 0 and e["send_errors"] 
 # One echo a round: every echo was answered, or its round is still running.
 assert e["echoes_sent"] - e["replies"] <= e["rounds_in_flight"], e
 assert st["dropped"] == 0 and st["lost"] == 0 and st["write_errors"] == 0, st
+assert st["fold_errors"] == 0 and st["last_fold_error"] == "", st
 assert doc["warnings"] == [], doc["warnings"]
 # Every round started by the status read ended (stop waits for rounds in
 # flight) and was stored; rounds after it only add rows.
