@@ -202,7 +202,9 @@ TEST_CASE("in-process loop: zero and 20 ms delay, fast setting changes, cut and 
     CHECK(send_command(sock, "set up delay=0") == "ok\n");
     auto back = path.one();
     REQUIRE(back.has_value());
-    CHECK(*back < 2ms);
+    // Far below the 20 ms just lifted, yet loose enough for a loaded host: a
+    // 2 ms bound failed once at 2.26 ms with both cores busy.
+    CHECK(*back < 10ms);
 
     auto j = show(sock);
     REQUIRE(j);
