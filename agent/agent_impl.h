@@ -28,6 +28,7 @@
 #include "agent/failover.h"
 #include "agent/failover_apply.h"
 #include "agent/failover_events.h"
+#include "agent/heap_trim.h"
 #include "agent/metrics_collector.h"
 #include "agent/outbox_notices.h"
 #include "agent/plan_state.h"
@@ -207,6 +208,9 @@ struct Agent::Impl {
   // Schedulers a reload stopped with rounds still running (reload thread,
   // then stop()): their jobs point into their config, kept here.
   std::vector<std::unique_ptr<Probing>> abandoned;
+  // Gives freed heap pages back (agent/heap_trim.h). Poked from the API's
+  // thread and the reloader's, so it outlives both.
+  HeapTrimmer heap_trim;
   std::unique_ptr<ApiServer> api;
   std::unique_ptr<Reloader> reloader;  // destroyed first: no reload runs after
 };

@@ -121,6 +121,8 @@ void Agent::Impl::reload(std::promise<ReloadOutcome>& verdict) {
   events.emit(reload_event(clock, "config_reloaded", "ok",
                            "generation " + std::to_string(now) + " from " +
                                prepared->config->source_path + ": " + what));
+  // The new config's parse and the parts it replaced are freed: hand their pages back.
+  heap_trim.poke();
 }
 
 void Agent::Impl::refuse(const std::vector<std::string>& errors) {

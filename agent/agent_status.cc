@@ -155,6 +155,13 @@ std::string Agent::status_json() const {
   engine->set("send_errors", es.send_errors);
   doc.set("engine", engine);
 
+  const HeapTrimStats hs = impl_->heap_trim.stats();
+  Poco::JSON::Object::Ptr memory = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  memory->set("rss_bytes", resident_bytes());
+  memory->set("heap_trims", hs.trims);
+  memory->set("heap_released_bytes", hs.released_bytes);
+  doc.set("memory", memory);
+
   Poco::JSON::Array::Ptr warnings = new Poco::JSON::Array;
   for (const std::string& w : impl_->load_warnings_locked(ss, es)) warnings->add(w);
   doc.set("warnings", warnings);

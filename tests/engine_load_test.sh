@@ -63,6 +63,9 @@ assert e["echoes_sent"] - e["replies"] <= e["rounds_in_flight"], e
 assert st["dropped"] == 0 and st["lost"] == 0 and st["write_errors"] == 0, st
 assert st["fold_errors"] == 0 and st["last_fold_error"] == "", st
 assert doc["warnings"] == [], doc["warnings"]
+# The heap trimmer ran (2 s after start) and the resident size is reported.
+m = doc["memory"]
+assert m["rss_bytes"] > 0 and m["heap_trims"] >= 1, m
 # Every round started by the status read ended (stop waits for rounds in
 # flight) and was stored; rounds after it only add rows.
 assert rows >= s["rounds"], f"{rows} rows stored for {s['rounds']} rounds"
