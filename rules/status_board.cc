@@ -47,7 +47,7 @@ std::uint64_t get_varint(const ByteRing& ring, std::size_t& at) {
 }
 
 // The RTT samples a round adds to the window, in order, in microseconds as
-// the alert windows and storage keep them: each answered echo for ICMP, so a
+// the alert windows keep them (to_micros): each answered echo for ICMP, so a
 // round of 20 pings weighs 20 samples; otherwise the headline RTT of a
 // successful round.
 std::vector<std::uint32_t> rtts_of(const ProbeResult& r) {

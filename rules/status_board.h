@@ -10,8 +10,9 @@
 //     (rules/round_codec.h: about 30 bytes for a 1-ping ICMP round), and the
 //     newest failure's reason, time and detail behind a pointer: the only
 //     failure a summary can show (status_board.cc). With its map node and key
-//     a 1-ping ICMP series without failures costs about 270 bytes besides
-//     its rounds (SeriesUsage::fixed; 730 when it kept a whole ProbeResult);
+//     a 1-ping ICMP series without failures costs about 260 bytes besides
+//     its rounds (SeriesUsage::fixed; about 740 when it kept a whole
+//     ProbeResult);
 //   - per round in the window, a few bytes in one ring of bytes
 //     (rules/byte_ring.h), encoded as zigzag varints: its arrival, rounded up
 //     to the millisecond, as the change in the gap since the round before (1
@@ -19,22 +20,24 @@
 //     next), one byte of ok, sent and received for rounds of up to 15 echoes
 //     that all came back, and its RTTs, one per answered echo (TCP/HTTP: the
 //     headline RTT), in whole microseconds rounded to the nearest as the
-//     alert windows and storage keep them, each as its difference from the
-//     RTT before (the first from the previous round's first): 1 byte within
-//     ±63 us, 2 within ±8 ms, 3 within ±1 s, at most 5. A 1-ping ICMP round
-//     every second costs 3 bytes on a line near 50 us, 4 on a 150 ms line
-//     whose RTT moves by less than ±8 ms; a 5-ping round whose echoes lie
-//     within ±4 ms of each other at most 1 + 1 + 5 · 2 = 12 (before this
-//     encoding, exact to the nanosecond: 8 and 10 bytes for the 1-ping
-//     rounds; a ProbeResult per round: about 450);
+//     alert windows keep them (to_micros, rules/alert_window.h; storage
+//     truncates, so the two differ by at most 1 us), each as its difference
+//     from the RTT before (the first from the previous round's first): 1
+//     byte within ±63 us, 2 within ±8 ms, 3 within ±1 s, at most 5. A 1-ping
+//     ICMP round every second costs 3 bytes on a line near 50 us, 4 on a
+//     150 ms line whose RTT moves by less than ±8 ms; a steady 5-ping round
+//     whose RTTs move by less than that from one to the next 1 + 1 + 5 · 2 =
+//     12 (before this encoding, exact to the nanosecond: 8 and 10 bytes for
+//     the 1-ping rounds; a ProbeResult per round: about 450);
 //   - at most StatusBoardLimits::max_rounds rounds and max_echo_bytes bytes of
 //     RTTs. Past a limit the oldest rounds leave first even inside the window;
 //     the summary then says so (SeriesSummary::capped, covered). The defaults
 //     bound a series at about 4096 · 13 B + 256 KiB ≈ 310 KiB; storage grows
 //     with the rounds actually held, not up front, and the ring holds at most
 //     an eighth more than its rounds.
-// Window RTT figures (median, p95, jitter) are thus whole microseconds, as
-// history shows them; a round leaves the window up to 1 ms late, never early.
+// Window RTT figures (median, p95, jitter) thus come from whole microseconds,
+// as the alert windows see them; a round leaves the window up to 1 ms late,
+// never early. The latest round stays exact to the nanosecond.
 // Below the limits the figures are exactly those over every round of the window.
 //
 // Thread-safe: record() is called from probe workers, snapshot() from the API.
@@ -92,9 +95,9 @@ struct StatusBoardLimits {
   // whole 5-minute window for rounds every 74 ms or slower.
   std::size_t max_rounds = 4096;
   // Bytes of encoded RTTs kept per series. Default 256 KiB: 64 bytes a round
-  // over 4096 rounds, enough for 20 pings within ±0.5 ms (5 + 19 · 3 = 62
-  // bytes). A round is never
-  // split: one whose RTTs alone exceed the budget is kept on its own.
+  // over 4096 rounds, enough for 20 pings within ±8 ms of each other
+  // (5 + 19 · 2 = 43 bytes). A round is never split: one whose RTTs alone
+  // exceed the budget is kept on its own.
   std::size_t max_echo_bytes = 256 * 1024;
 };
 

@@ -603,7 +603,7 @@ TEST_CASE("a series costs a few hundred bytes besides its rounds") {
     clock.advance(1s);
   }
   // Its map node (key, ring and bookkeeping) and its latest round's ~30
-  // bytes; 730 bytes when it kept a whole ProbeResult.
+  // bytes; about 740 bytes when it kept a whole ProbeResult.
   const std::size_t healthy = board.usage(key).fixed;
   MESSAGE("a 1-ping ICMP series without failures: ", healthy, " bytes besides its rounds");
   CHECK(healthy <= 280);
