@@ -149,15 +149,16 @@ class StatusBoard {
   };
 
   struct Series {
-    ByteRing rounds;                        // encoded rounds, oldest first (status_board.cc)
-    std::size_t count = 0;                  // rounds in `rounds`
-    std::size_t echo_bytes = 0;             // bytes of their RTTs
-    MonoMs front_arrived{};                 // arrival of the oldest round held
-    MonoMs back_arrived{};                  // arrival of the newest round ever recorded
-    std::chrono::milliseconds front_gap{};  // its arrival less that of the round before it
-    std::chrono::milliseconds back_gap{};   // its arrival less that of the round before it
-    std::uint64_t next_seq = 0;             // rounds ever recorded; the newest is next_seq - 1
-    MonoMs last_cut = kNever;               // arrival of the newest round the limits dropped
+    ByteRing rounds;             // encoded rounds, oldest first (status_board.cc)
+    std::size_t count = 0;       // rounds in `rounds`
+    std::size_t echo_bytes = 0;  // bytes of their RTTs
+    MonoMs front_arrived{};      // arrival of the oldest round held
+    MonoMs back_arrived{};       // arrival of the newest round ever recorded
+    // Each of those two arrivals less that of the round before it.
+    std::chrono::milliseconds front_gap{};
+    std::chrono::milliseconds back_gap{};
+    std::uint64_t next_seq = 0;  // rounds ever recorded; the newest is next_seq - 1
+    MonoMs last_cut = kNever;    // arrival of the newest round the limits dropped
     // Microseconds: the first RTT of the newest round before the oldest held
     // that had one, which the oldest's first RTT is encoded against; the
     // first RTT of the newest round ever recorded that had one.
