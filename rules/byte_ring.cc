@@ -6,7 +6,16 @@
 namespace linewatch {
 
 namespace {
+
 constexpr std::size_t kMinCapacity = 32;
+constexpr std::size_t kMinStep = 16;
+
+// The capacity for `size` bytes: an eighth more, so a steady window wastes
+// little, yet at least kMinStep so small rings do not reallocate every push.
+std::size_t roomy(std::size_t size) {
+  return std::max(size + std::max(size / 8, kMinStep), kMinCapacity);
+}
+
 }  // namespace
 
 ByteRing::ByteRing(const ByteRing& other) { *this = other; }
@@ -37,8 +46,8 @@ void ByteRing::reallocate(std::size_t capacity) {
 }
 
 void ByteRing::push_back(const std::uint8_t* data, std::size_t n) {
-  if (size_ + n > capacity_)
-    reallocate(std::max({size_ + n, capacity_ + capacity_ / 2, kMinCapacity}));
+  if (n == 0) return;
+  if (size_ + n > capacity_) reallocate(roomy(size_ + n));
   std::size_t tail = head_ + size_;
   if (tail >= capacity_) tail -= capacity_;
   const std::size_t first = std::min(n, capacity_ - tail);
@@ -52,11 +61,15 @@ void ByteRing::pop_front(std::size_t n) {
   head_ += n;
   if (head_ >= capacity_) head_ -= capacity_;
   size_ -= n;
-  if (size_ == 0) head_ = 0;
-  // Hysteresis: shrink only when three quarters stand empty, to twice the
-  // content, so a steady window neither grows nor shrinks each round.
-  if (capacity_ > kMinCapacity && size_ < capacity_ / 4)
-    reallocate(std::max(2 * size_, kMinCapacity));
+  if (size_ == 0) {
+    head_ = 0;
+    data_.reset();
+    capacity_ = 0;
+    return;
+  }
+  // Hysteresis: shrink only when more than half stands empty, so a steady
+  // window, whose content moves by far less, neither grows nor shrinks.
+  if (capacity_ > kMinCapacity && size_ < capacity_ / 2) reallocate(roomy(size_));
 }
 
 void ByteRing::clear() {

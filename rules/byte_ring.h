@@ -3,10 +3,12 @@
 //
 // Why not std::deque<std::uint8_t>: a deque allocates 512-byte blocks plus a
 // block map, so a series holding 2 KB costs about 3 KB, and ten thousand small
-// series waste megabytes. The ring holds one allocation that grows by half
-// when full and shrinks to twice its content when three quarters stand empty,
-// so a series in its steady state uses at most about twice what it holds and
-// usually far less.
+// series waste megabytes. The ring holds one allocation that, when full, grows
+// to its content plus an eighth (at least 16 bytes more), and when more than
+// half stands empty shrinks to the same; an empty ring frees it. A series in
+// its steady state thus wastes at most an eighth of what it holds plus 16
+// bytes, while a push still copies each byte O(1) times amortised: a
+// reallocation of n bytes follows at least n/9 pushed or popped bytes.
 //
 // Not thread-safe: the owner serialises access.
 // Cost: push_back amortised O(bytes); pop_front O(1); at() O(1).
@@ -28,7 +30,8 @@ class ByteRing {
 
   // Appends `n` bytes from `data` (not inside this ring); grows as needed.
   void push_back(const std::uint8_t* data, std::size_t n);
-  // Drops the oldest `n` bytes (at most size()); may shrink the buffer.
+  // Drops the oldest `n` bytes (at most size()); may shrink the buffer, and
+  // frees it once the ring is empty.
   void pop_front(std::size_t n);
   // The byte `i` places after the oldest (i < size()).
   std::uint8_t at(std::size_t i) const {

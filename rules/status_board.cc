@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "rules/alert_window.h"
+#include "rules/round_codec.h"
+
 namespace linewatch {
 
 std::optional<Duration> quantile(std::vector<Duration>& values, double q) {
@@ -16,35 +19,23 @@ std::optional<Duration> quantile(std::vector<Duration>& values, double q) {
 
 namespace {
 
-// RTT codec: zigzag varints, each RTT as its difference from the previous one
-// of the same round (the first from zero). Differences wrap in unsigned
-// arithmetic, so every Duration, negative or extreme, decodes to itself.
-
-std::uint64_t zigzag(std::int64_t v) {
-  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
-}
-
-std::int64_t unzigzag(std::uint64_t u) {
-  return static_cast<std::int64_t>(u >> 1) ^ -static_cast<std::int64_t>(u & 1);
-}
-
 // A round's encoding, in order (each a varint):
 //   zigzag(gap - previous gap)  gap: its arrival less that of the round before
-//                               it in the series, in nanoseconds, wrapping
+//                               it in the series, in whole milliseconds,
+//                               wrapping
 //   head                        bit 0 ok; bit 1 received == sent; bit 2 the
 //                               RTT count == received; above: sent (as a
 //                               32-bit unsigned)
 //   received (32-bit unsigned)  only without bit 1
 //   RTT count                   only without bit 2
-//   RTTs                        as above, as many as the count
+//   RTTs                        in microseconds (to_micros), each as zigzag of
+//                               its difference from the RTT before: the first
+//                               from the first RTT of the newest older round
+//                               that has one (zero for none), the others from
+//                               the previous RTT of the same round
 // The common rounds (every echo answered) thus spend one byte on all but the
 // arrival and the RTTs.
 constexpr std::uint64_t kOk = 1, kAllReceived = 2, kRttsAreReceived = 4;
-
-void put_varint(std::vector<std::uint8_t>& out, std::uint64_t u) {
-  for (; u >= 0x80; u >>= 7) out.push_back(static_cast<std::uint8_t>(u | 0x80));
-  out.push_back(static_cast<std::uint8_t>(u));
-}
 
 std::uint64_t get_varint(const ByteRing& ring, std::size_t& at) {
   std::uint64_t u = 0;
@@ -55,27 +46,33 @@ std::uint64_t get_varint(const ByteRing& ring, std::size_t& at) {
   }
 }
 
-// The RTT samples a round adds to the window, in order: each answered echo for
-// ICMP, so a round of 20 pings weighs 20 samples; otherwise the headline RTT of
-// a successful round.
-std::vector<Duration> rtts_of(const ProbeResult& r) {
-  std::vector<Duration> out;
+// The RTT samples a round adds to the window, in order, in microseconds as
+// the alert windows keep them (to_micros): each answered echo for ICMP, so a
+// round of 20 pings weighs 20 samples; otherwise the headline RTT of a
+// successful round.
+std::vector<std::uint32_t> rtts_of(const ProbeResult& r) {
+  std::vector<std::uint32_t> out;
   if (r.rtts.empty()) {
-    if (r.ok && r.rtt) out.push_back(*r.rtt);
+    if (r.ok && r.rtt) out.push_back(to_micros(*r.rtt));
   } else {
     for (const auto& v : r.rtts)
-      if (v) out.push_back(*v);
+      if (v) out.push_back(to_micros(*v));
   }
   return out;
 }
 
-// Appends `rtts` to `out`; returns the bytes they took.
-std::size_t encode_rtts(const std::vector<Duration>& rtts, std::vector<std::uint8_t>& out) {
+std::int64_t difference(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int64_t>(a) - static_cast<std::int64_t>(b);
+}
+
+// Appends `rtts` to `out`, the first as its difference from `base`; returns
+// the bytes they took.
+std::size_t encode_rtts(const std::vector<std::uint32_t>& rtts, std::uint32_t base,
+                        std::vector<std::uint8_t>& out) {
   const std::size_t before = out.size();
-  std::uint64_t prev = 0;
-  for (Duration d : rtts) {
-    const auto v = static_cast<std::uint64_t>(d.count());
-    put_varint(out, zigzag(static_cast<std::int64_t>(v - prev)));
+  std::uint32_t prev = base;
+  for (std::uint32_t v : rtts) {
+    put_varint(out, zigzag(difference(v, prev)));
     prev = v;
   }
   return out.size() - before;
@@ -83,7 +80,7 @@ std::size_t encode_rtts(const std::vector<Duration>& rtts, std::vector<std::uint
 
 // One round's head, decoded from the ring at `at`, which it moves past the head.
 struct RoundHead {
-  std::int64_t gap_change = 0;
+  std::int64_t gap_change = 0;  // milliseconds
   bool ok = false;
   int sent = 0, received = 0;
   std::uint64_t rtts = 0;
@@ -103,37 +100,52 @@ RoundHead read_head(const ByteRing& ring, std::size_t& at) {
 }
 
 // Appends `n` RTTs read from the ring at `at` to `rtts` (null: skips them);
-// moves `at` past them.
-void read_rtts(const ByteRing& ring, std::size_t& at, std::uint64_t n,
+// moves `at` past them and `base` to the first of them, if any.
+void read_rtts(const ByteRing& ring, std::size_t& at, std::uint64_t n, std::uint32_t& base,
                std::vector<Duration>* rtts) {
-  std::uint64_t prev = 0;
+  std::uint32_t prev = base;
   for (std::uint64_t i = 0; i < n; ++i) {
-    prev += static_cast<std::uint64_t>(unzigzag(get_varint(ring, at)));
-    if (rtts) rtts->push_back(Duration(static_cast<Duration::rep>(prev)));
+    prev = static_cast<std::uint32_t>(static_cast<std::int64_t>(prev) +
+                                      unzigzag(get_varint(ring, at)));
+    if (i == 0) base = prev;
+    if (rtts) rtts->push_back(std::chrono::microseconds(prev));
   }
 }
 
-Duration wrapping_sub(Duration a, Duration b) {
-  return Duration(static_cast<Duration::rep>(static_cast<std::uint64_t>(a.count()) -
-                                             static_cast<std::uint64_t>(b.count())));
+std::chrono::milliseconds wrapping_sub(std::chrono::milliseconds a, std::chrono::milliseconds b) {
+  return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(
+      static_cast<std::uint64_t>(a.count()) - static_cast<std::uint64_t>(b.count())));
 }
 
-Duration wrapping_add(Duration a, std::int64_t b) {
-  return Duration(static_cast<Duration::rep>(static_cast<std::uint64_t>(a.count()) +
-                                             static_cast<std::uint64_t>(b)));
+std::chrono::milliseconds wrapping_add(std::chrono::milliseconds a, std::int64_t b) {
+  return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(
+      static_cast<std::uint64_t>(a.count()) + static_cast<std::uint64_t>(b)));
+}
+
+// Heap bytes a string holds beyond its own object.
+std::size_t heap_of(const std::string& s) {
+  return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
 }
 
 }  // namespace
 
+StatusBoard::MonoMs StatusBoard::arrival(MonoTime now) {
+  return std::chrono::ceil<std::chrono::milliseconds>(now);
+}
+
 void StatusBoard::record(const ProbeResult& result) {
-  const std::vector<Duration> rtts = rtts_of(result);
+  const std::vector<std::uint32_t> rtts = rtts_of(result);
+  std::vector<std::uint8_t> latest;
+  encode_round(result, latest);
   const MonoTime now = clock_.now();
+  const MonoMs arrived = arrival(now);
   std::lock_guard lock(mu_);
   Series& s = series_[SeriesKey{result.line, result.target, result.kind}];
   expire(s, now);
 
   std::vector<std::uint8_t> bytes;
-  const Duration gap = wrapping_sub(now.time_since_epoch(), s.back_arrived.time_since_epoch());
+  const std::chrono::milliseconds gap =
+      wrapping_sub(arrived.time_since_epoch(), s.back_arrived.time_since_epoch());
   put_varint(bytes, zigzag(wrapping_sub(gap, s.back_gap).count()));
   const bool all_received = result.received == result.sent;
   const bool rtts_are_received = static_cast<std::int64_t>(rtts.size()) == result.received;
@@ -142,23 +154,34 @@ void StatusBoard::record(const ProbeResult& result) {
                         std::uint64_t{static_cast<std::uint32_t>(result.sent)} << 3);
   if (!all_received) put_varint(bytes, static_cast<std::uint32_t>(result.received));
   if (!rtts_are_received) put_varint(bytes, rtts.size());
-  const std::size_t echo_bytes = encode_rtts(rtts, bytes);
+  const std::size_t echo_bytes = encode_rtts(rtts, s.back_rtt, bytes);
 
   make_room(s, echo_bytes);
   if (s.count == 0) {
-    s.front_arrived = now;
+    s.front_arrived = arrived;
     s.front_gap = gap;
+    s.front_rtt = s.back_rtt;
   }
   s.rounds.push_back(bytes.data(), bytes.size());
   ++s.count;
   s.echo_bytes += echo_bytes;
-  s.back_arrived = now;
+  s.back_arrived = arrived;
   s.back_gap = gap;
+  if (!rtts.empty()) s.back_rtt = rtts.front();
   // Only the newest failure is ever shown: rounds leave oldest first, so by
   // the time it leaves, every older failure has left too, and none is newer.
-  if (!result.ok) s.failure = Failure{s.next_seq, result.reason, result.time, result.detail};
+  if (!result.ok) {
+    if (!s.failure) s.failure = std::make_unique<Failure>();
+    *s.failure = Failure{s.next_seq, result.reason, result.time, result.detail};
+  }
   ++s.next_seq;
-  s.latest = result;
+  // Reallocates only when the size changes, and then to the exact size.
+  if (s.latest.size() == latest.size()) {
+    std::copy(latest.begin(), latest.end(), s.latest.begin());
+  } else {
+    s.latest = std::move(latest);
+    s.latest.shrink_to_fit();
+  }
 }
 
 // Drops the oldest round and reads the arrival of the one after it.
@@ -166,7 +189,7 @@ void StatusBoard::drop_oldest(Series& s) {
   std::size_t at = 0;
   const RoundHead h = read_head(s.rounds, at);
   const std::size_t rtts_at = at;
-  read_rtts(s.rounds, at, h.rtts, nullptr);
+  read_rtts(s.rounds, at, h.rtts, s.front_rtt, nullptr);
   s.echo_bytes -= at - rtts_at;
   s.rounds.pop_front(at);
   if (--s.count == 0) return;
@@ -192,23 +215,34 @@ void StatusBoard::make_room(Series& s, std::size_t echo_bytes) const {
 SeriesSummary StatusBoard::summarise(const SeriesKey& key, const Series& s, MonoTime now) const {
   SeriesSummary out;
   out.key = key;
-  out.latest = s.latest;
+  out.latest.line = key.line;
+  out.latest.target = key.target;
+  if (!decode_round(s.latest, out.latest)) {  // only by a bug: say so rather than show garbage
+    out.latest = ProbeResult{};
+    out.latest.line = key.line;
+    out.latest.target = key.target;
+    out.latest.kind = key.kind;
+    out.latest.detail = "status board: the latest round could not be decoded";
+  }
   std::vector<Duration> rtts;
   int sent = 0, received = 0;
   std::size_t at = 0;
+  std::uint32_t base = s.front_rtt;
   for (std::size_t i = 0; i < s.count; ++i) {
     const RoundHead h = read_head(s.rounds, at);
     ++out.rounds;
     if (h.ok) ++out.ok_rounds;
     sent += h.sent;
     received += h.received;
-    read_rtts(s.rounds, at, h.rtts, &rtts);
+    read_rtts(s.rounds, at, h.rtts, base, &rtts);
   }
   if (out.rounds > 0) {
     out.availability = static_cast<double>(out.ok_rounds) / out.rounds;
     out.loss = key.kind == ProbeKind::icmp && sent > 0 ? 1.0 - static_cast<double>(received) / sent
                                                        : 1.0 - out.availability;
-    out.covered = now - s.front_arrived;
+    // The arrival is rounded up: a round just recorded may seem to arrive
+    // in the future.
+    out.covered = std::max(Duration::zero(), Duration(now - s.front_arrived));
   }
   // Consecutive RTTs across rounds, summed in window order.
   double jitter_sum = 0;
@@ -224,7 +258,7 @@ SeriesSummary StatusBoard::summarise(const SeriesKey& key, const Series& s, Mono
     out.last_failure_time = s.failure->time;
     out.last_failure_detail = s.failure->detail;
   }
-  out.capped = s.last_cut && now - *s.last_cut <= window_;
+  out.capped = s.last_cut != kNever && now - s.last_cut <= window_;
   out.rtt_p95 = quantile(rtts, 0.95);
   out.rtt_median = quantile(rtts, 0.5);
   return out;
@@ -247,7 +281,10 @@ SeriesUsage StatusBoard::usage(const SeriesKey& key) const {
   const auto it = series_.find(key);
   if (it == series_.end()) return {};
   const Series& s = it->second;
-  return SeriesUsage{s.count, s.echo_bytes, s.rounds.size(), s.rounds.capacity()};
+  std::size_t fixed = kMapNodeLinks + sizeof(*it) + heap_of(it->first.line) +
+                      heap_of(it->first.target) + s.latest.capacity();
+  if (s.failure) fixed += sizeof(Failure) + heap_of(s.failure->detail);
+  return SeriesUsage{s.count, s.echo_bytes, s.rounds.size(), s.rounds.capacity(), fixed};
 }
 
 }  // namespace linewatch

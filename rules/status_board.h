@@ -6,26 +6,38 @@
 // monotonic clock, so a wall-clock step neither empties nor freezes the window.
 //
 // Memory is bounded whatever the probe rate. Per series the board keeps:
-//   - the latest round in full (one ProbeResult) and the newest failure's
-//     reason, time and detail: the only failure a summary can show (status_board.cc);
-//   - per round in the window, a few bytes in one ring of bytes (rules/byte_ring.h),
-//     losslessly encoded as zigzag varints: its arrival as the change in the
-//     gap since the round before (3 bytes for rounds at a steady interval
-//     whose gap moves by less than 1 ms from one to the next; exact to the
-//     nanosecond), one byte of ok,
-//     sent and received for rounds of up to 15 echoes that all came back, and
-//     its RTTs, one per answered echo (TCP/HTTP: the headline RTT), the first
-//     in full and each further one as its difference from the one before: at
-//     most 5 bytes for an RTT under 17 s, 3 for a difference under ±1 ms. A
-//     1-ping ICMP round every second on a line under 2 ms costs about 7 bytes,
-//     a 5-ping round whose echoes lie within ±0.5 ms at most 3 + 1 + 17 = 21
-//     (the ProbeResult it replaces took about 450 bytes, the record before
-//     this encoding 24 bytes besides the RTTs);
+//   - the latest round, every field exact, packed by the round codec
+//     (rules/round_codec.h: about 30 bytes for a 1-ping ICMP round), and the
+//     newest failure's reason, time and detail behind a pointer: the only
+//     failure a summary can show (status_board.cc). With its map node and key
+//     a 1-ping ICMP series without failures costs about 260 bytes besides
+//     its rounds (SeriesUsage::fixed; about 740 when it kept a whole
+//     ProbeResult);
+//   - per round in the window, a few bytes in one ring of bytes
+//     (rules/byte_ring.h), encoded as zigzag varints: its arrival, rounded up
+//     to the millisecond, as the change in the gap since the round before (1
+//     byte while the gap moves by less than 64 ms from one round to the
+//     next), one byte of ok, sent and received for rounds of up to 15 echoes
+//     that all came back, and its RTTs, one per answered echo (TCP/HTTP: the
+//     headline RTT), in whole microseconds rounded to the nearest as the
+//     alert windows keep them (to_micros, rules/alert_window.h; storage
+//     truncates, so the two differ by at most 1 us), each as its difference
+//     from the RTT before (the first from the previous round's first): 1
+//     byte within ±63 us, 2 within ±8 ms, 3 within ±1 s, at most 5. A 1-ping
+//     ICMP round every second costs 3 bytes on a line near 50 us, 4 on a
+//     150 ms line whose RTT moves by less than ±8 ms; a steady 5-ping round
+//     whose RTTs move by less than that from one to the next 1 + 1 + 5 · 2 =
+//     12 (before this encoding, exact to the nanosecond: 8 and 10 bytes for
+//     the 1-ping rounds; a ProbeResult per round: about 450);
 //   - at most StatusBoardLimits::max_rounds rounds and max_echo_bytes bytes of
 //     RTTs. Past a limit the oldest rounds leave first even inside the window;
 //     the summary then says so (SeriesSummary::capped, covered). The defaults
 //     bound a series at about 4096 · 13 B + 256 KiB ≈ 310 KiB; storage grows
-//     with the rounds actually held, not up front.
+//     with the rounds actually held, not up front, and the ring holds at most
+//     an eighth more than its rounds.
+// Window RTT figures (median, p95, jitter) thus come from whole microseconds,
+// as the alert windows see them; a round leaves the window up to 1 ms late,
+// never early. The latest round stays exact to the nanosecond.
 // Below the limits the figures are exactly those over every round of the window.
 //
 // Thread-safe: record() is called from probe workers, snapshot() from the API.
@@ -33,9 +45,11 @@
 // snapshot() O(RTTs in window · log).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -81,9 +95,9 @@ struct StatusBoardLimits {
   // whole 5-minute window for rounds every 74 ms or slower.
   std::size_t max_rounds = 4096;
   // Bytes of encoded RTTs kept per series. Default 256 KiB: 64 bytes a round
-  // over 4096 rounds, enough for 20 pings within ±0.5 ms (5 + 19 · 3 = 62
-  // bytes). A round is never
-  // split: one whose RTTs alone exceed the budget is kept on its own.
+  // over 4096 rounds, enough for 20 pings within ±8 ms of each other
+  // (5 + 19 · 2 = 43 bytes). A round is never split: one whose RTTs alone
+  // exceed the budget is kept on its own.
   std::size_t max_echo_bytes = 256 * 1024;
 };
 
@@ -93,6 +107,10 @@ struct SeriesUsage {
   std::size_t echo_bytes = 0;  // encoded RTT bytes among `bytes`
   std::size_t bytes = 0;       // encoded bytes of every round held, RTTs included
   std::size_t capacity = 0;    // bytes allocated for them (at least `bytes`)
+  // Bytes the series costs besides its rounds: its map node (key and
+  // bookkeeping), the heap of its key's names, its latest round's encoding and
+  // its failure, if any. Without the allocator's own overhead.
+  std::size_t fixed = 0;
 };
 
 class StatusBoard {
@@ -115,6 +133,13 @@ class StatusBoard {
   const StatusBoardLimits& limits() const { return limits_; }
 
  private:
+  // Arrivals are kept in whole milliseconds, rounded up.
+  using MonoMs = std::chrono::time_point<MonoTime::clock, std::chrono::milliseconds>;
+  static constexpr MonoMs kNever = MonoMs::min();
+  // What a std::map node holds besides its value (libstdc++: colour and three
+  // links), for SeriesUsage::fixed.
+  static constexpr std::size_t kMapNodeLinks = 4 * sizeof(void*);
+
   // The newest failed round recorded in a series.
   struct Failure {
     std::uint64_t seq = 0;  // its place in the series (see Series::next_seq)
@@ -127,16 +152,23 @@ class StatusBoard {
     ByteRing rounds;             // encoded rounds, oldest first (status_board.cc)
     std::size_t count = 0;       // rounds in `rounds`
     std::size_t echo_bytes = 0;  // bytes of their RTTs
-    MonoTime front_arrived{};    // arrival of the oldest round held
-    Duration front_gap{};        // its arrival less that of the round before it
-    MonoTime back_arrived{};     // arrival of the newest round ever recorded
-    Duration back_gap{};         // its arrival less that of the round before it
+    MonoMs front_arrived{};      // arrival of the oldest round held
+    MonoMs back_arrived{};       // arrival of the newest round ever recorded
+    // Each of those two arrivals less that of the round before it.
+    std::chrono::milliseconds front_gap{};
+    std::chrono::milliseconds back_gap{};
     std::uint64_t next_seq = 0;  // rounds ever recorded; the newest is next_seq - 1
-    ProbeResult latest;
-    std::optional<Failure> failure;
-    std::optional<MonoTime> last_cut;  // arrival of the newest round the limits dropped
+    MonoMs last_cut = kNever;    // arrival of the newest round the limits dropped
+    // Microseconds: the first RTT of the newest round before the oldest held
+    // that had one, which the oldest's first RTT is encoded against; the
+    // first RTT of the newest round ever recorded that had one.
+    std::uint32_t front_rtt = 0;
+    std::uint32_t back_rtt = 0;
+    std::vector<std::uint8_t> latest;  // the newest round (rules/round_codec.h)
+    std::unique_ptr<Failure> failure;  // null until a round fails
   };
 
+  static MonoMs arrival(MonoTime now);
   static void drop_oldest(Series& s);
   void expire(Series& s, MonoTime now) const;
   void make_room(Series& s, std::size_t echo_bytes) const;
