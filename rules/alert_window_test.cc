@@ -198,11 +198,11 @@ TEST_CASE(
 }
 
 TEST_CASE("alert window: arrival times stay exact across offsets that pass 32 bits") {
-  // 1 us units: 2^32 of them are 71.6 minutes. Three hours of one round a
-  // minute move the base many times; each sample still leaves exactly when
-  // it is a window old, never early.
+  // 1 ms units from the first sample: three hours of one round a minute are
+  // whole units, so each sample leaves exactly when it is a window old,
+  // never early.
   AlertWindow w(AlertSource::failures, 15min);
-  REQUIRE(w.time_unit() == 1us);
+  REQUIRE(w.time_unit() == 1ms);
   for (int minute = 0; minute <= 180; ++minute) {
     const MonoTime at = t0 + std::chrono::minutes(minute);
     w.add_round(round(ProbeKind::tcp, Reason::timeout), at);
@@ -211,25 +211,26 @@ TEST_CASE("alert window: arrival times stay exact across offsets that pass 32 bi
   const MonoTime last = t0 + 180min;
   CHECK(*w.value(AlertMetric::failures, last + 1min) == 15);
   CHECK(*w.value(AlertMetric::failures, last + 1min + 1us) == 14);
-  // Samples never asked about: those too old to share a base with the newest
-  // (more than 2^32 units before it) leave as it comes; the rest stay.
+  // Samples never asked about stay, however far apart (2^32 units are 49.7
+  // days), until an expiry or the cap takes them.
   AlertWindow quiet(AlertSource::failures, 15min);
   quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0);
   quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 60min);
   quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 80min);
-  CHECK(quiet.size() == 2);
+  CHECK(quiet.size() == 3);
   CHECK(*quiet.value(AlertMetric::failures, t0 + 80min) == 1);
-  // A long window counts in coarser units, still whole microseconds.
+  CHECK(quiet.size() == 1);
+  // A long window counts in the same units.
   AlertWindow day(AlertSource::failures, 24h);
-  CHECK(day.time_unit() == 81us);
+  CHECK(day.time_unit() == 1ms);
   day.add_round(round(ProbeKind::tcp, Reason::timeout), t0);
-  day.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 20h);
+  day.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 20h + 250us);
   CHECK(*day.value(AlertMetric::failures, t0 + 24h) == 2);
-  CHECK(*day.value(AlertMetric::failures, t0 + 24h + 1us) == 1);  // the first is the base: exact
-  // 20 h is not a whole number of 81 us units: kept 9 us later, never earlier.
-  CHECK(*day.value(AlertMetric::failures, t0 + 44h) == 1);
-  CHECK(*day.value(AlertMetric::failures, t0 + 44h + 9us) == 1);
-  CHECK_FALSE(day.value(AlertMetric::failures, t0 + 44h + 10us));
+  CHECK(*day.value(AlertMetric::failures, t0 + 24h + 1ns) == 1);  // the first is unit 0: exact
+  // 20 h 250 us is not a whole number of units: kept 750 us later, never earlier.
+  CHECK(*day.value(AlertMetric::failures, t0 + 44h + 250us) == 1);
+  CHECK(*day.value(AlertMetric::failures, t0 + 44h + 1ms) == 1);
+  CHECK_FALSE(day.value(AlertMetric::failures, t0 + 44h + 1ms + 1ns));
 }
 
 TEST_CASE("alert window: latencies in whole microseconds, saturating above 71 minutes") {
