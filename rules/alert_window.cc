@@ -12,6 +12,14 @@ namespace {
 
 double ms_of(std::int64_t ns) { return to_ms(Duration(ns)); }
 
+// Small magnitudes of either sign as small varints: 0, -1, 1, -2 ... as 0, 1, 2, 3 ...
+std::uint64_t zigzag(std::int64_t n) {
+  return (static_cast<std::uint64_t>(n) << 1) ^ static_cast<std::uint64_t>(n >> 63);
+}
+std::int64_t unzigzag(std::uint64_t z) {
+  return static_cast<std::int64_t>(z >> 1) ^ -static_cast<std::int64_t>(z & 1);
+}
+
 }  // namespace
 
 AlertSource source_of(AlertMetric m) {
@@ -70,82 +78,100 @@ AlertWindow::AlertWindow(AlertSource source, std::vector<Duration> lengths, std:
   if (lengths.empty()) lengths.push_back(Duration::zero());
   views_.reserve(lengths.size());
   for (Duration length : lengths) {
-    views_.push_back(View{length});
+    View v;
+    v.length = length;
+    views_.push_back(v);
     longest_ = std::max(longest_, length);
   }
-  // 2^32 units cover at least 4 × the longest length: whole microseconds.
-  const std::int64_t unit = longest_.count() / (std::int64_t{1} << 30) + 1;
-  unit_ = Duration((unit + 999) / 1000 * 1000);
 }
 
-// The offset of `at` from base_, rounded up to a unit. When it does not fit
-// in 32 bits the base moves to the oldest sample, after samples too old to
-// share a base with `at` left.
-std::uint32_t AlertWindow::offset_of(MonoTime at) {
-  if (samples_.empty()) {
-    base_ = at;
-    return 0;
-  }
-  constexpr std::int64_t kMaxOffset = std::numeric_limits<std::uint32_t>::max();
-  const std::int64_t ns = std::max<std::int64_t>((at - base_).count(), 0);
-  std::int64_t t = ns / unit_.count() + (ns % unit_.count() != 0);
-  if (t <= kMaxOffset) return static_cast<std::uint32_t>(t);
-  std::size_t dropped = 0;
-  while (!samples_.empty() && t - samples_.front().t > kMaxOffset) {
-    pop_front();
-    ++dropped;
-  }
-  if (dropped > 0) dropped_front(dropped);
-  if (samples_.empty()) {
-    base_ = at;
-    return 0;
-  }
-  const std::uint32_t shift = samples_.front().t;
-  base_ += unit_ * shift;
-  for (std::size_t i = 0; i < samples_.size(); ++i) samples_[i].t -= shift;
-  return static_cast<std::uint32_t>(t - shift);
+std::size_t AlertWindow::capacity() const {
+  if (size() == 0) return ring_.capacity() / 2;
+  return static_cast<std::size_t>(static_cast<double>(ring_.capacity()) *
+                                  static_cast<double>(size()) / static_cast<double>(ring_.size()));
+}
+
+std::size_t AlertWindow::sample_bytes() const {
+  return ring_.capacity() + series_.capacity() * sizeof(std::uint32_t) +
+         weights_.capacity() * sizeof(Weight);
+}
+
+AlertWindow::Cursor AlertWindow::next(const Cursor& c) const {
+  Cursor n;
+  n.pos = c.pos;
+  n.step = c.step + unzigzag(ring_.read(n.pos));
+  n.t = c.t + n.step;
+  n.v = static_cast<std::uint32_t>(std::int64_t{c.v} + unzigzag(ring_.read(n.pos)));
+  n.index = c.index + 1;
+  return n;
+}
+
+// Appends a sample `t` units from origin_ (not before the newest).
+void AlertWindow::append(std::int64_t t, std::uint32_t v) {
+  std::array<std::uint8_t, 2 * VarintRing::kMaxVarintBytes> bytes;
+  const std::int64_t step = t - tail_.t;
+  std::size_t n = VarintRing::encode(zigzag(step - tail_.step), bytes.data());
+  n += VarintRing::encode(zigzag(std::int64_t{v} - std::int64_t{tail_.v}), bytes.data() + n);
+  // The room max_samples like the samples held take, and a little: so a
+  // capped window does not grow by an eighth past it.
+  const std::size_t after = size() + 1;
+  const std::size_t mean = (ring_.size() + n + after - 1) / after;
+  const std::size_t expected = mean * max_samples_ + (ring_.size() + n) / 64;
+  ring_.push(bytes.data(), n, expected);
+  tail_ = Cursor{ring_.end(), t, step, tail_.index + 1, v};
 }
 
 void AlertWindow::add(const NewSample& s) {
-  const std::uint32_t t = offset_of(s.at);
-  if (samples_.size() >= max_samples_) {
+  if (size() == 0) {  // a fresh start: the new sample is unit 0, exactly
+    ring_.clear();
+    origin_ = s.at;
+    head_ = tail_ = Cursor{};
+    for (View& v : views_) v.start = head_;
+  }
+  if (size() >= max_samples_) {
     pop_front();
     dropped_front(1);
   }
   // Only the jitter reads a sample's series.
   const bool by_series = source_ == AlertSource::rtt || source_ == AlertSource::ttft;
-  if (by_series && samples_.empty()) {
+  if (by_series && size() == 0) {
     mixed_ = false;
     series_.clear();
     only_series_ = s.series;
   } else if (by_series && !mixed_ && s.series != only_series_) {
     mixed_ = true;
-    for (std::size_t i = 0; i < samples_.size(); ++i) series_.push_back(only_series_, max_samples_);
+    for (std::size_t i = 0; i < size(); ++i) series_.push_back(only_series_, max_samples_);
   }
-  samples_.push_back(Sample{t, s.v}, max_samples_);
+  // Rounded up to a unit: a sample leaves late, never early.
+  const std::int64_t ns = std::max<std::int64_t>((s.at - origin_).count(), 0);
+  const std::int64_t unit = Duration(time_unit()).count();
+  append(std::max(tail_.t, ns / unit + (ns % unit != 0)), s.v);
   if (mixed_) series_.push_back(s.series, max_samples_);
   if (source_ == AlertSource::bandwidth) weights_.push_back(s.w, max_samples_);
   for (View& v : views_) v.dirty = true;
 }
 
 void AlertWindow::pop_front() {
-  samples_.pop_front();
+  head_ = next(head_);
+  ring_.pop_to(head_.pos);
   if (mixed_) series_.pop_front();
   if (source_ == AlertSource::bandwidth) weights_.pop_front();
 }
 
 void AlertWindow::shrink() {
-  samples_.shrink();
+  ring_.shrink();
   series_.shrink();
   weights_.shrink();
 }
 
-// Keeps each view's start on the same sample after `n` left the front; a
-// view that lost samples it held (the cap) is stale.
+// A view that started on a sample that left (the cap) is stale, and starts
+// on the oldest now.
 void AlertWindow::dropped_front(std::size_t n) {
+  if (n == 0) return;
   for (View& v : views_) {
-    if (v.start < n) v.dirty = true;
-    v.start = v.start > n ? static_cast<std::uint32_t>(v.start - n) : 0;
+    if (offset(v.start) <= size()) continue;  // still at or after the oldest
+    v.start = head_;
+    v.dirty = true;
   }
 }
 
@@ -193,7 +219,7 @@ void AlertWindow::add_bandwidth(double utilisation, Duration interval, MonoTime 
 
 bool AlertWindow::expire(MonoTime now) {
   std::size_t n = 0;
-  while (!samples_.empty() && now - at_of(0) > longest_) {
+  while (size() > 0 && now - at_of(next(head_).t) > longest_) {
     pop_front();
     ++n;
   }
@@ -201,24 +227,28 @@ bool AlertWindow::expire(MonoTime now) {
     dropped_front(n);
     shrink();
   }
-  return samples_.empty();
+  return size() == 0;
 }
 
 void AlertWindow::clear() {
-  samples_.clear();
+  ring_.clear();
   series_.clear();
   weights_.clear();
   mixed_ = false;
-  for (View& v : views_) v.start = 0, v.dirty = true;
+  head_ = tail_ = Cursor{};
+  for (View& v : views_) v.start = head_, v.dirty = true;
 }
 
 AlertWindow AlertWindow::rewindowed(std::vector<Duration> lengths, std::size_t max_samples) const {
   AlertWindow w(source_, std::move(lengths), max_samples);
-  const std::size_t n = samples_.size();
-  const std::size_t skip = n > w.max_samples_ ? n - w.max_samples_ : 0;
-  for (std::size_t i = skip; i < n; ++i)
-    w.add({at_of(i), samples_[i].v, series_at(i),
+  const std::size_t skip = size() > w.max_samples_ ? size() - w.max_samples_ : 0;
+  for (Cursor c = head_; c.index != tail_.index;) {
+    const std::uint32_t i = offset(c);
+    c = next(c);
+    if (i < skip) continue;
+    w.add({at_of(c.t), c.v, series_at(i),
            source_ == AlertSource::bandwidth ? weights_[i] : Weight{}});
+  }
   return w;
 }
 
@@ -226,8 +256,10 @@ std::optional<double> AlertWindow::value(AlertMetric metric, MonoTime now, std::
   if (source_of(metric) != source_ || length >= views_.size()) return std::nullopt;
   expire(now);
   View& v = views_[length];
-  while (v.start < samples_.size() && now - at_of(v.start) > v.length) {
-    ++v.start;
+  while (v.start.index != tail_.index) {
+    const Cursor past = next(v.start);
+    if (now - at_of(past.t) <= v.length) break;
+    v.start = past;
     v.dirty = true;
   }
   if (v.dirty) recompute(v);
@@ -252,9 +284,7 @@ std::optional<double> AlertWindow::value(AlertMetric metric, MonoTime now, std::
 void AlertWindow::recompute(View& v) const {
   v.has = 0;
   v.dirty = false;
-  const std::size_t n = samples_.size();
-  if (v.start >= n) return;
-  const auto count = static_cast<double>(n - v.start);
+  if (v.start.index == tail_.index) return;
   switch (source_) {
     case AlertSource::rtt:
     case AlertSource::ttft:
@@ -262,14 +292,18 @@ void AlertWindow::recompute(View& v) const {
     case AlertSource::loss:
     case AlertSource::failures: {
       std::int64_t marked = 0;  // lost or failed
-      for (std::size_t i = v.start; i < n; ++i) marked += samples_[i].v;
+      for (Cursor c = v.start; c.index != tail_.index;) {
+        c = next(c);
+        marked += c.v;
+      }
+      const auto count = static_cast<double>(tail_.index - v.start.index);
       v.set(kOnly, source_ == AlertSource::loss ? static_cast<double>(marked) / count
                                                 : static_cast<double>(marked));
       return;
     }
     case AlertSource::bandwidth: {
       double weighted = 0, total = 0;
-      for (std::size_t i = v.start; i < n; ++i) {
+      for (std::uint32_t i = offset(v.start); i < size(); ++i) {
         const auto interval = static_cast<double>(weights_[i].interval.count());
         weighted += weights_[i].utilisation * interval;
         total += interval;
@@ -283,14 +317,15 @@ void AlertWindow::recompute(View& v) const {
 }
 
 void AlertWindow::recompute_latency(View& v) const {
-  const std::size_t n = samples_.size();
   std::vector<Duration> all;
-  all.reserve(n - v.start);
+  all.reserve(tail_.index - v.start.index);
   std::unordered_map<std::uint32_t, std::uint32_t> previous;  // last RTT per series
   double jitter_sum = 0;                                      // nanoseconds
   std::size_t pairs = 0;
-  for (std::size_t i = v.start; i < n; ++i) {
-    const std::uint32_t us = samples_[i].v;
+  for (Cursor c = v.start; c.index != tail_.index;) {
+    const std::uint32_t i = offset(c);
+    c = next(c);
+    const std::uint32_t us = c.v;
     all.emplace_back(std::chrono::microseconds(us));
     auto [it, first] = previous.try_emplace(series_at(i), us);
     if (!first) {

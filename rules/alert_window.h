@@ -27,23 +27,28 @@
 //   bandwidth_utilisation  Σ utilisation × interval / Σ interval, a fraction.
 // A window without samples (for jitter: without a pair) has no value.
 //
-// Memory: at most max_samples samples of kSampleBytes each (a time and a
-// value), plus 4 bytes a sample while the window holds samples of more than
-// one series (rtt, ttft: for the jitter; a series scope never does) and 16
-// for bandwidth's utilisation and interval; past max_samples the oldest leave
-// early and the window covers less than its length (a 5-ping ICMP series
-// every 10 s fills 150 in 5 minutes; a line scope over 50 such targets,
-// 7500). Samples sit in a ring that grows by half as they come (from 4, at
-// most max_samples) and shrinks once three quarters of it are unused; an
-// empty window holds no heap at all.
+// Memory: at most max_samples samples (past them the oldest leave early and
+// the window covers less than its length: a 5-ping ICMP series every 10 s
+// fills 150 in 5 minutes; a line scope over 50 such targets, 7500). Each
+// sample is two varints in a byte ring (rules/varint_ring.h): its arrival as
+// the change from the previous sample's step (the difference of differences,
+// in time units) and its value as the change from the previous sample's, each
+// zigzagged. A steady series takes 2 to 4 bytes a sample: at 1 ping a second
+// (± 30 ms), 1 or 2 bytes for the time; 1 for a loss/failure mark or an RTT
+// steady within ±63 us, 2 within ±8 ms (a 5-minute rtt window of such a
+// series holds about 2.4 bytes a sample at 50 us, 3.5 at 150 ms ± 1 ms, its
+// ring's slack included). Beside that, 4 bytes a sample while
+// the window holds samples of more than one series (rtt, ttft: for the
+// jitter; a series scope never does) and 16 for bandwidth's utilisation and
+// interval. The ring grows by an eighth as samples come (at most to the room
+// max_samples of them take), shrinks once three quarters of it are unused;
+// an empty window holds no heap at all.
 // Precision of the compact sample:
-//   - arrival times are 32-bit offsets from a base at or before the oldest
-//     sample, in units of 1 us for windows up to 17 minutes (above: the
-//     longest length / 2^30, rounded up to whole microseconds; 81 us for
-//     24 h), rounded up: a sample leaves at most one unit late, never early.
-//     The base moves forward as samples leave; a sample more than 2^32 units
-//     (at least 4 × the longest length) older than a new one leaves as it
-//     comes, however late the next expire();
+//   - arrival times count whole milliseconds (time_unit()) from the first
+//     sample since the window was last empty, rounded up: a sample leaves at
+//     most one unit (1 ms) late, never early, and the first one exactly.
+//     Offsets have no range limit: samples any time apart (past 2^32 units,
+//     49.7 days) keep their times and leave only by expiry or the cap;
 //   - latencies (rtt, ttft) are kept in whole microseconds (ProbeResult's
 //     RTTs are whole microseconds, so these are exact; others are rounded
 //     to the nearest), and one of 2^32 - 2 us (71.6 minutes) or more counts
@@ -52,8 +57,8 @@
 // Not thread-safe: owned by the one thread that runs the alert engine.
 // Cost: add_* O(lengths) (each length's values go stale). value() O(1) while
 // no sample came into or left that length since its last call; otherwise it
-// recomputes every value of the source for that length at once, O(n log n)
-// in the samples inside it.
+// recomputes every value of the source for that length at once, decoding
+// the samples inside it from the length's first, O(n log n) in them.
 #pragma once
 
 #include <algorithm>
@@ -69,6 +74,7 @@
 #include "core/probe_result.h"
 #include "core/time.h"
 #include "rules/alert_rules.h"
+#include "rules/varint_ring.h"
 
 namespace linewatch {
 
@@ -199,7 +205,6 @@ class SampleRing {
 class AlertWindow {
  public:
   static constexpr std::size_t kMaxSamples = 8192;
-  static constexpr std::size_t kSampleBytes = 8;
 
   // A window of each of `lengths` (at least one, each above zero) over one
   // set of samples, kept for the longest. max_samples: at least 1, at most 2^30.
@@ -210,7 +215,7 @@ class AlertWindow {
 
   // Samples `round` (received at `at`) as the source reads it. `series`
   // tells series apart for jitter (any stable number per line × target × kind).
-  // `at` must not go back between calls.
+  // `at` must not go back between calls (one that does counts as the last).
   void add_round(const AlertRound& round, MonoTime at, std::uint32_t series = 0);
   void add_round(const ProbeResult& round, MonoTime at, std::uint32_t series = 0) {
     add_round(AlertRound(round), at, series);
@@ -236,22 +241,19 @@ class AlertWindow {
   // saw when its rules' windows change.
   AlertWindow rewindowed(std::vector<Duration> lengths, std::size_t max_samples) const;
 
-  std::size_t size() const { return samples_.size(); }
-  // Samples the heap holds room for (for tests and benchmarks).
-  std::size_t capacity() const { return samples_.capacity(); }
+  std::size_t size() const { return tail_.index - head_.index; }
+  // Samples the heap holds room for at the mean size of those held (2
+  // bytes, the least, when empty), for tests and benchmarks.
+  std::size_t capacity() const;
+  // Heap bytes the samples take: the ring, and the series and bandwidth
+  // figures where kept (for tests and benchmarks).
+  std::size_t sample_bytes() const;
   AlertSource source() const { return source_; }
   Duration longest() const { return longest_; }
-  // The arrival times' unit (see Memory above).
-  Duration time_unit() const { return unit_; }
+  // The arrival times' unit (see Precision above).
+  static constexpr Duration time_unit() { return std::chrono::milliseconds(1); }
 
  private:
-  // What every sample keeps; the series and the bandwidth figures live beside
-  // it (series_, weights_) only where they tell samples apart.
-  struct Sample {
-    std::uint32_t t;  // arrival: base_ + t × unit_
-    std::uint32_t v;  // rtt/ttft: microseconds; loss/failures: 1 lost or failed, 0 not
-  };
-  static_assert(sizeof(Sample) == kSampleBytes);
   struct Weight {
     double utilisation;
     Duration interval;
@@ -262,13 +264,24 @@ class AlertWindow {
     std::uint32_t series;
     Weight w;
   };
+  // A place in the ring, before sample `index`, with what decoding that
+  // sample needs: the previous sample's arrival, step and value. Indices
+  // count samples since the window was last empty, modulo 2^32.
+  struct Cursor {
+    std::uint64_t pos = 0;  // ring position of sample `index`'s bytes
+    std::int64_t t = 0;     // the previous arrival, in units from origin_
+    std::int64_t step = 0;  // the previous arrival minus the one before it
+    std::uint32_t index = 0;
+    std::uint32_t v =
+        0;  // the previous value: rtt/ttft microseconds; loss/failures 1 lost or failed
+  };
 
   // Every value of the source, as of the last recompute: rtt and ttft fill
   // median, p95 and jitter; the others their one value in slot 0.
   enum Slot : std::uint8_t { kMedian = 0, kP95 = 1, kJitter = 2, kOnly = 0 };
   struct View {
-    Duration length;
-    std::uint32_t start = 0;  // samples_[start..] are inside it
+    Duration length{};
+    Cursor start;  // samples from start.index on are inside it
     bool dirty = true;
     std::uint8_t has = 0;  // bit per slot of values
     std::array<double, 3> values{};
@@ -279,11 +292,14 @@ class AlertWindow {
   };
 
   void add(const NewSample& s);
-  std::uint32_t offset_of(MonoTime at);
-  MonoTime at_of(std::size_t i) const { return base_ + unit_ * samples_[i].t; }
+  void append(std::int64_t t, std::uint32_t v);
+  // The cursor past the sample at `c` (c.index != tail_.index), holding it.
+  Cursor next(const Cursor& c) const;
+  MonoTime at_of(std::int64_t t) const { return origin_ + time_unit() * t; }
+  std::uint32_t offset(const Cursor& c) const { return c.index - head_.index; }
   void pop_front();
   void shrink();
-  std::uint32_t series_at(std::size_t i) const { return mixed_ ? series_[i] : only_series_; }
+  std::uint32_t series_at(std::uint32_t i) const { return mixed_ ? series_[i] : only_series_; }
   void dropped_front(std::size_t n);
   void recompute(View& v) const;
   void recompute_latency(View& v) const;
@@ -293,10 +309,11 @@ class AlertWindow {
   std::uint32_t only_series_ = 0;  // the series of every sample while !mixed_
   std::uint32_t max_samples_;
   Duration longest_{};
-  Duration unit_{};
-  MonoTime base_{};
+  MonoTime origin_{};  // unit 0: the first sample since the window was last empty
+  Cursor head_;        // before the oldest sample; head_.pos == ring_.begin()
+  Cursor tail_;        // past the newest; tail_.pos == ring_.end()
   std::vector<View> views_;
-  detail::SampleRing<Sample> samples_;  // in arrival order
+  VarintRing ring_;  // each sample's zigzagged Δstep and Δvalue, in arrival order
   detail::SampleRing<std::uint32_t> series_;
   detail::SampleRing<Weight> weights_;  // bandwidth only
 };

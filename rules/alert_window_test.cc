@@ -2,6 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+
 using namespace linewatch;
 using namespace std::chrono_literals;
 
@@ -198,11 +204,11 @@ TEST_CASE(
 }
 
 TEST_CASE("alert window: arrival times stay exact across offsets that pass 32 bits") {
-  // 1 us units: 2^32 of them are 71.6 minutes. Three hours of one round a
-  // minute move the base many times; each sample still leaves exactly when
-  // it is a window old, never early.
+  // 1 ms units from the first sample: three hours of one round a minute are
+  // whole units, so each sample leaves exactly when it is a window old,
+  // never early.
   AlertWindow w(AlertSource::failures, 15min);
-  REQUIRE(w.time_unit() == 1us);
+  REQUIRE(w.time_unit() == 1ms);
   for (int minute = 0; minute <= 180; ++minute) {
     const MonoTime at = t0 + std::chrono::minutes(minute);
     w.add_round(round(ProbeKind::tcp, Reason::timeout), at);
@@ -211,25 +217,26 @@ TEST_CASE("alert window: arrival times stay exact across offsets that pass 32 bi
   const MonoTime last = t0 + 180min;
   CHECK(*w.value(AlertMetric::failures, last + 1min) == 15);
   CHECK(*w.value(AlertMetric::failures, last + 1min + 1us) == 14);
-  // Samples never asked about: those too old to share a base with the newest
-  // (more than 2^32 units before it) leave as it comes; the rest stay.
+  // Samples never asked about stay, however far apart (2^32 units are 49.7
+  // days), until an expiry or the cap takes them.
   AlertWindow quiet(AlertSource::failures, 15min);
   quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0);
   quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 60min);
   quiet.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 80min);
-  CHECK(quiet.size() == 2);
+  CHECK(quiet.size() == 3);
   CHECK(*quiet.value(AlertMetric::failures, t0 + 80min) == 1);
-  // A long window counts in coarser units, still whole microseconds.
+  CHECK(quiet.size() == 1);
+  // A long window counts in the same units.
   AlertWindow day(AlertSource::failures, 24h);
-  CHECK(day.time_unit() == 81us);
+  CHECK(day.time_unit() == 1ms);
   day.add_round(round(ProbeKind::tcp, Reason::timeout), t0);
-  day.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 20h);
+  day.add_round(round(ProbeKind::tcp, Reason::timeout), t0 + 20h + 250us);
   CHECK(*day.value(AlertMetric::failures, t0 + 24h) == 2);
-  CHECK(*day.value(AlertMetric::failures, t0 + 24h + 1us) == 1);  // the first is the base: exact
-  // 20 h is not a whole number of 81 us units: kept 9 us later, never earlier.
-  CHECK(*day.value(AlertMetric::failures, t0 + 44h) == 1);
-  CHECK(*day.value(AlertMetric::failures, t0 + 44h + 9us) == 1);
-  CHECK_FALSE(day.value(AlertMetric::failures, t0 + 44h + 10us));
+  CHECK(*day.value(AlertMetric::failures, t0 + 24h + 1ns) == 1);  // the first is unit 0: exact
+  // 20 h 250 us is not a whole number of units: kept 750 us later, never earlier.
+  CHECK(*day.value(AlertMetric::failures, t0 + 44h + 250us) == 1);
+  CHECK(*day.value(AlertMetric::failures, t0 + 44h + 1ms) == 1);
+  CHECK_FALSE(day.value(AlertMetric::failures, t0 + 44h + 1ms + 1ns));
 }
 
 TEST_CASE("alert window: latencies in whole microseconds, saturating above 71 minutes") {
@@ -287,4 +294,333 @@ TEST_CASE("alert window: a round keeps every echo beyond the inline ones") {
   AlertWindow loss(AlertSource::loss, 5min);
   loss.add_round(compact, t0);
   CHECK(*loss.value(AlertMetric::loss, t0) == 2.0 / 8.0);
+}
+
+namespace {
+
+// A plain model of a window: every sample with its arrival as the window
+// documents it (whole milliseconds from the first since it was last empty,
+// rounded up), values recomputed from scratch by their definitions.
+class ReferenceWindow {
+ public:
+  struct Sample {
+    MonoTime at;
+    std::uint32_t v;
+    std::uint32_t series;
+    double utilisation;
+    Duration interval;
+  };
+
+  ReferenceWindow(AlertSource source, std::vector<Duration> lengths, std::size_t max)
+      : source_(source), lengths_(std::move(lengths)), max_(max) {
+    for (Duration l : lengths_) longest_ = std::max(longest_, l);
+  }
+
+  void add(MonoTime at, std::uint32_t v, std::uint32_t series = 0, double utilisation = 0,
+           Duration interval = {}) {
+    if (samples_.empty()) origin_ = at;
+    if (samples_.size() >= max_) samples_.erase(samples_.begin());
+    const std::int64_t ns = std::max<std::int64_t>((at - origin_).count(), 0);
+    MonoTime kept = origin_ + std::chrono::milliseconds((ns + 999'999) / 1'000'000);
+    if (!samples_.empty()) kept = std::max(kept, samples_.back().at);
+    samples_.push_back({kept, v, series, utilisation, interval});
+  }
+  void expire(MonoTime now) {
+    while (!samples_.empty() && now - samples_.front().at > longest_)
+      samples_.erase(samples_.begin());
+  }
+  void clear() { samples_.clear(); }
+  std::size_t size() const { return samples_.size(); }
+  const std::vector<Sample>& samples() const { return samples_; }
+
+  std::optional<double> value(AlertMetric metric, MonoTime now, std::size_t length) {
+    if (source_of(metric) != source_ || length >= lengths_.size()) return std::nullopt;
+    expire(now);
+    std::vector<Sample> in;
+    for (const Sample& s : samples_)
+      if (now - s.at <= lengths_[length]) in.push_back(s);
+    if (in.empty()) return std::nullopt;
+    switch (metric) {
+      case AlertMetric::rtt_median:
+        return rank(in, 0.5);
+      case AlertMetric::rtt_p95:
+      case AlertMetric::ttft_p95:
+        return rank(in, 0.95);
+      case AlertMetric::jitter:
+        return jitter(in);
+      case AlertMetric::loss:
+      case AlertMetric::failures: {
+        double marked = 0;
+        for (const Sample& s : in) marked += s.v;
+        return metric == AlertMetric::loss ? marked / static_cast<double>(in.size()) : marked;
+      }
+      case AlertMetric::bandwidth_utilisation: {
+        double weighted = 0, total = 0;
+        for (const Sample& s : in) {
+          weighted += s.utilisation * static_cast<double>(s.interval.count());
+          total += static_cast<double>(s.interval.count());
+        }
+        return weighted / total;
+      }
+      case AlertMetric::availability:
+        return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  // Nearest rank, in milliseconds.
+  static double rank(const std::vector<Sample>& in, double q) {
+    std::vector<std::uint32_t> us;
+    for (const Sample& s : in) us.push_back(s.v);
+    std::sort(us.begin(), us.end());
+    const auto r = static_cast<std::size_t>(std::ceil(q * static_cast<double>(us.size())));
+    return static_cast<double>(us[std::clamp<std::size_t>(r, 1, us.size()) - 1]) / 1000.0;
+  }
+  static std::optional<double> jitter(const std::vector<Sample>& in) {
+    std::map<std::uint32_t, std::uint32_t> last;
+    double sum = 0;  // nanoseconds
+    std::size_t pairs = 0;
+    for (const Sample& s : in) {
+      auto it = last.find(s.series);
+      if (it != last.end()) {
+        const std::int64_t d = std::int64_t{s.v} - std::int64_t{it->second};
+        sum += static_cast<double>((d < 0 ? -d : d) * 1000);
+        ++pairs;
+      }
+      last[s.series] = s.v;
+    }
+    if (pairs == 0) return std::nullopt;
+    return to_ms(Duration(static_cast<std::int64_t>(sum / static_cast<double>(pairs))));
+  }
+
+  AlertSource source_;
+  std::vector<Duration> lengths_;
+  std::size_t max_;
+  Duration longest_{};
+  MonoTime origin_{};
+  std::vector<Sample> samples_;
+};
+
+std::vector<AlertMetric> metrics_of(AlertSource source) {
+  std::vector<AlertMetric> out;
+  for (AlertMetric m :
+       {AlertMetric::rtt_median, AlertMetric::rtt_p95, AlertMetric::jitter, AlertMetric::loss,
+        AlertMetric::failures, AlertMetric::ttft_p95, AlertMetric::bandwidth_utilisation})
+    if (source_of(m) == source) out.push_back(m);
+  return out;
+}
+
+// Feeds one window and its model the same random samples, times, expiries,
+// clears and rewindows, and compares every value after each step.
+class RandomFeed {
+ public:
+  RandomFeed(AlertSource source, std::uint32_t seed)
+      : source_(source),
+        rng_(seed),
+        lengths_(pick_lengths()),
+        max_(pick_max()),
+        window_(source, lengths_, max_),
+        model_(source, lengths_, max_) {}
+
+  void run(int steps) {
+    for (int i = 0; i < steps; ++i) {
+      advance();
+      const int op = pick(0, 199);
+      if (op < 130) {
+        add();
+      } else if (op < 186) {
+        compare();
+      } else if (op < 196) {
+        CHECK(window_.expire(now_) == (model_.expire(now_), model_.size() == 0));
+      } else if (op < 198) {
+        window_.clear();
+        model_.clear();
+      } else {
+        rewindow();
+      }
+      REQUIRE(window_.size() == model_.size());
+    }
+    compare();
+  }
+
+ private:
+  int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
+  std::vector<Duration> pick_lengths() {
+    const std::vector<Duration> all{10s, 1min, 5min, 1h, std::chrono::hours(24 * 120)};
+    std::vector<Duration> out;
+    for (Duration l : all)
+      if (pick(0, 2) == 0) out.push_back(l);
+    if (out.empty()) out.push_back(all[static_cast<std::size_t>(pick(0, 4))]);
+    return out;
+  }
+  std::size_t pick_max() {  // mostly uncapped, so windows grow and wrap their rings
+    const std::size_t all[] = {1, 2, 7, 100, AlertWindow::kMaxSamples};
+    return all[std::min(pick(0, 7), 4)];
+  }
+  // Mostly 1 s ± 30 ms with sub-millisecond parts; sometimes no time at
+  // all, minutes, or more than 2^32 milliseconds.
+  void advance() {
+    const int kind = pick(0, 99);
+    Duration step = 1s + std::chrono::microseconds(pick(-30000, 30000)) + Duration(pick(0, 999));
+    if (kind < 15) step = Duration::zero();
+    if (kind >= 95) step = std::chrono::minutes(pick(1, 90)) + Duration(pick(0, 999'999));
+    if (kind == 99 && pick(0, 9) == 0) step = std::chrono::hours(24 * 50) + 1ns;
+    if (kind >= 92 && kind < 95 && model_.size() > 0) {  // on the oldest's way out, or just past
+      const auto& kept = model_.samples()[static_cast<std::size_t>(
+          pick(0, std::min(3, static_cast<int>(model_.size()) - 1)))];
+      const MonoTime edge =
+          kept.at +
+          lengths_[static_cast<std::size_t>(pick(0, static_cast<int>(lengths_.size()) - 1))] +
+          Duration(pick(0, 1));
+      step = std::max(edge - now_, Duration::zero());
+    }
+    now_ += step;
+  }
+  std::uint32_t latency() {
+    switch (pick(0, 3)) {
+      case 0:
+        return static_cast<std::uint32_t>(50 + pick(-5, 5));
+      case 1:
+        return static_cast<std::uint32_t>(150000 + pick(-1000, 1000));
+      case 2:
+        return pick(0, 1) ? 0 : kMaxMicros;
+      default:
+        return static_cast<std::uint32_t>(pick(0, std::numeric_limits<int>::max()));
+    }
+  }
+  void add() {
+    const auto series = static_cast<std::uint32_t>(pick(0, mixed_ ? 2 : 0));
+    AlertRound r;
+    switch (source_) {
+      case AlertSource::rtt:
+      case AlertSource::loss:
+        r.kind = ProbeKind::icmp;
+        for (int i = pick(1, 6); i > 0; --i) {
+          const bool lost = pick(0, 4) == 0;
+          const std::uint32_t us = latency();
+          r.add_echo(lost ? std::nullopt : std::optional<Duration>(std::chrono::microseconds(us)));
+          if (source_ == AlertSource::loss) model_.add(now_, lost ? 1 : 0, series);
+          if (source_ == AlertSource::rtt && !lost) model_.add(now_, us, series);
+        }
+        window_.add_round(r, now_, series);
+        return;
+      case AlertSource::failures:
+        r.kind = ProbeKind::tcp;
+        r.ok = pick(0, 1) == 0;
+        model_.add(now_, r.ok ? 0 : 1);
+        window_.add_round(r, now_, series);
+        return;
+      case AlertSource::ttft: {
+        const std::uint32_t us = latency();
+        model_.add(now_, us, series);
+        window_.add_ttft(std::chrono::microseconds(us), now_, series);
+        return;
+      }
+      case AlertSource::bandwidth: {
+        const double utilisation = pick(0, 1000) / 1000.0;
+        const Duration interval = std::chrono::milliseconds(pick(1, 10000));
+        model_.add(now_, 0, 0, utilisation, interval);
+        window_.add_bandwidth(utilisation, interval, now_);
+        return;
+      }
+      case AlertSource::availability:
+        return;
+    }
+  }
+  void compare() {
+    for (AlertMetric m : metrics_of(source_))
+      for (std::size_t l = 0; l <= lengths_.size(); ++l) {
+        const std::optional<double> want = model_.value(m, now_, l);
+        const std::optional<double> got = window_.value(m, now_, l);
+        REQUIRE(got.has_value() == want.has_value());
+        if (want) CHECK(*got == *want);
+      }
+  }
+  // Both move to new lengths and cap, keeping the newest samples.
+  void rewindow() {
+    lengths_ = pick_lengths();
+    max_ = pick_max();
+    window_ = window_.rewindowed(lengths_, max_);
+    ReferenceWindow moved(source_, lengths_, max_);
+    for (const auto& s : model_.samples())
+      moved.add(s.at, s.v, s.series, s.utilisation, s.interval);
+    model_ = moved;
+  }
+
+  AlertSource source_;
+  std::mt19937 rng_;
+  bool mixed_ = rng_() % 2 == 0;  // one series (a series scope) or three
+  std::vector<Duration> lengths_;
+  std::size_t max_;
+  AlertWindow window_;
+  ReferenceWindow model_;
+  MonoTime now_ = t0;
+};
+
+// The bytes a sample of a 5-minute rtt window of one series takes in its
+// steady state: 1-ping rounds every second ± 30 ms (planned on the second,
+// each landing up to 30 ms either side), RTTs `rtt` ± `spread`.
+double steady_bytes_per_sample(Duration rtt, Duration spread) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<std::int64_t> late(-30'000'000, 30'000'000);
+  std::uniform_int_distribution<std::int64_t> off(-spread.count(), spread.count());
+  AlertWindow w(AlertSource::rtt, 5min);
+  double most = 0;
+  for (int second = 0; second < 20 * 60; ++second) {
+    const MonoTime at = t0 + std::chrono::seconds(second) + Duration(late(rng));
+    AlertRound r;
+    r.kind = ProbeKind::icmp;
+    r.add_echo(rtt + Duration(off(rng)));
+    w.add_round(r, at);
+    REQUIRE(w.value(AlertMetric::rtt_p95, at));
+    if (second >= 10 * 60)  // five minutes past the first full window
+      most = std::max(most, static_cast<double>(w.sample_bytes()) / static_cast<double>(w.size()));
+  }
+  return most;
+}
+
+}  // namespace
+
+TEST_CASE("alert window: a random feed matches a plain model for every source") {
+  for (AlertSource source : {AlertSource::rtt, AlertSource::loss, AlertSource::failures,
+                             AlertSource::ttft, AlertSource::bandwidth}) {
+    for (std::uint32_t seed = 1; seed <= 12; ++seed) {
+      CAPTURE(static_cast<int>(source));
+      CAPTURE(seed);
+      RandomFeed(source, seed).run(6000);
+    }
+  }
+}
+
+TEST_CASE("alert window: a steady series takes at most 3 bytes a sample, 4.5 at 150 ms") {
+  // Ring slack included: what 10,000 such windows cost the agent.
+  CHECK(steady_bytes_per_sample(50us, 5us) <= 3.0);
+  CHECK(steady_bytes_per_sample(150ms, 1ms) <= 4.5);
+}
+
+TEST_CASE("alert window: samples more than 2^32 units apart keep exact times") {
+  // 2^32 ms are 49.7 days; a 120-day length holds samples 50 and 100 days
+  // after the first.
+  const Duration day = 24h;
+  AlertWindow w(AlertSource::rtt, {1h, 120 * day});
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 7ms), t0, 1);
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 9ms), t0 + 50 * day + 250us, 1);
+  w.add_round(round(ProbeKind::tcp, Reason::ok, 8ms), t0 + 100 * day, 1);
+  CHECK(w.size() == 3);
+  CHECK(*w.value(AlertMetric::rtt_median, t0 + 100 * day, 0) == 8);
+  CHECK(*w.value(AlertMetric::rtt_median, t0 + 100 * day, 1) == 8);
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 100 * day, 1) == 9);
+  CHECK(*w.value(AlertMetric::jitter, t0 + 100 * day, 1) == 1.5);  // |9-7|, |8-9|
+  // The first leaves exactly when 120 days old, the second (kept at the
+  // next whole unit) at most 1 ms late, the third exactly (whole units).
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 120 * day, 1) == 9);
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 120 * day + 1ns, 1) == 9);
+  CHECK(w.size() == 2);
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 170 * day + 1ms, 1) == 9);
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 170 * day + 1ms + 1ns, 1) == 8);
+  CHECK(*w.value(AlertMetric::rtt_p95, t0 + 220 * day, 1) == 8);
+  CHECK_FALSE(w.value(AlertMetric::rtt_p95, t0 + 220 * day + 1ns, 1));
+  CHECK(w.expire(t0 + 220 * day + 1ns));
+  CHECK(w.sample_bytes() == 0);
 }
