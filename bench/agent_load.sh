@@ -2,6 +2,7 @@
 # The whole agent at N ICMP targets on loopback: memory and CPU.
 #
 #   bash bench/agent_load.sh [BUILD_DIR] [SECONDS] [N ...]     (default: build 30 100 1000 10000)
+#   SCRAPE=15 bash bench/agent_load.sh ...   also fetch /metrics every 15 s, as Prometheus would
 #
 # For each N: an agent with one line and N ICMP targets (127.0.x.y, answered by
 # this host's own stack), one echo each per second, runs for SECONDS after its
@@ -22,7 +23,10 @@ bin=$(cd "$build" && pwd)/agent/linewatch
 [ -x "$bin" ] || { echo "no $bin: build first" >&2; exit 2; }
 work=$(mktemp -d /tmp/linewatch-agent-load.XXXXXX)
 agent_pid=""
+scrape_pid=""
+scrape=${SCRAPE:-0}
 cleanup() {
+  if [ -n "$scrape_pid" ] && kill -0 "$scrape_pid" 2>/dev/null; then kill "$scrape_pid"; wait "$scrape_pid" || true; fi
   if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then kill "$agent_pid"; wait "$agent_pid" || true; fi
   rm -rf "$work"
 }
@@ -56,7 +60,15 @@ for n in "${sizes[@]}"; do
   echo "  $n targets: running ${seconds}s" >&2
   t0=$(cpu_ticks "$agent_pid")
   r0=$(curl -sf "http://127.0.0.1:$port/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scheduler"]["rounds"])')
+  if [ "$scrape" -gt 0 ]; then
+    (for ((k = 0; k < seconds / scrape; k++)); do
+      sleep "$scrape"
+      curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" || true
+    done) &
+    scrape_pid=$!
+  fi
   sleep "$seconds"
+  if [ -n "$scrape_pid" ]; then kill "$scrape_pid" 2>/dev/null || true; wait "$scrape_pid" || true; scrape_pid=""; fi
   t1=$(cpu_ticks "$agent_pid")
   rss=$(kib "$agent_pid" VmRSS)
   hwm=$(kib "$agent_pid" VmHWM)
@@ -77,4 +89,5 @@ print(f"{n:<7s} {rss / 1024:9.1f} {hwm / 1024:9.1f} {100 * cpu_s / secs:8.2f} "
       f"{e.get('loop_lag_p99_ms', float('nan')):10.3f} {s['lag_avg_ms']:10.3f} {s['lag_max_ms']:10.3f} {rows:>9s}")
 PY
 done
+[ "$scrape" -gt 0 ] && echo "(/metrics fetched every ${scrape}s during each run)" >&2
 echo "(lags in ms: the engine loop's p99, the scheduler's start lag mean and max; CPU from /proc/PID/stat at ${tck} ticks/s)" >&2
