@@ -696,3 +696,49 @@ TEST_CASE("agent.api_token_file: the token is the file's content without the bla
   CHECK(none->agent.api_token_file.empty());
   CHECK(none->agent.api_token.empty());
 }
+
+TEST_CASE("a parsed spec allocates only its own kind's options") {
+  // probes: defaults for every kind, so no kind's options are empty by luck.
+  const char* yaml =
+      "probes:\n"
+      "  tcp: { interval: 20s }\n"
+      "  http: { max_body: 2KiB }\n"
+      "  llm: { mode: completion, interval: 15m, timeout: 30s, stall: 3s }\n"
+      "lines: [ { id: l1, source: 127.0.0.1 } ]\n"
+      "targets:\n"
+      "  - { id: ping, icmp: 127.0.0.1 }\n"
+      "  - { id: port, tcp: '127.0.0.1:80' }\n"
+      "  - { id: web, http: 'http://127.0.0.1:1/' }\n"
+      "  - id: model\n"
+      "    llm: { base_url: 'https://api.openai.com/v1', model: m, api_key_env: K }\n";
+  auto r = load_config_string(yaml, "c.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.error().message);
+  const Config& parsed = *r;
+  const Config copy = parsed;  // a copy keeps the same shape
+  for (const Config* c : {&parsed, &copy}) {
+    const ProbeSpec* icmp = probe(*target(*c, "ping"), ProbeKind::icmp);
+    const ProbeSpec* tcp = probe(*target(*c, "port"), ProbeKind::tcp);
+    const ProbeSpec* http = probe(*target(*c, "web"), ProbeKind::http);
+    const ProbeSpec* llm = probe(*target(*c, "model"), ProbeKind::llm);
+    REQUIRE((icmp && tcp && http && llm));
+    CHECK_FALSE(icmp->tcp.allocated());
+    CHECK_FALSE(icmp->http.allocated());
+    CHECK_FALSE(icmp->llm.allocated());
+    CHECK(tcp->tcp.allocated());
+    CHECK_FALSE(tcp->http.allocated());
+    CHECK_FALSE(tcp->llm.allocated());
+    CHECK(http->http.allocated());
+    CHECK_FALSE(http->tcp.allocated());
+    CHECK_FALSE(http->llm.allocated());
+    CHECK(llm->llm.allocated());
+    CHECK_FALSE(llm->tcp.allocated());
+    CHECK_FALSE(llm->http.allocated());
+    // The boxed values are the parsed ones, defaults included.
+    CHECK(tcp->tcp->port == 80);
+    CHECK(tcp->timing.interval == 20s);
+    CHECK(http->http->max_body_bytes == 2048);
+    CHECK(llm->llm->stall == 3s);
+  }
+  // What a spec costs at 10,000 icmp targets: its own size, nothing boxed.
+  CHECK(sizeof(ProbeSpec) <= 200);
+}
