@@ -105,11 +105,11 @@ std::string address_of(const ProbeSpec& p) {
     case ProbeKind::icmp:
       return p.icmp.host;
     case ProbeKind::tcp:
-      return p.tcp.host;
+      return p.tcp->host;
     case ProbeKind::http:
-      return url_without_secrets(p.http.url);
+      return url_without_secrets(p.http->url);
     case ProbeKind::llm:
-      return url_without_secrets(p.llm.base_url);
+      return url_without_secrets(p.llm->base_url);
   }
   return "";
 }

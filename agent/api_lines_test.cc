@@ -27,7 +27,7 @@ LineSpec line_spec(const std::string& id) {
 ProbeSpec probe(ProbeKind kind, const std::string& where) {
   ProbeSpec p;
   p.kind = kind;
-  p.icmp.host = p.tcp.host = p.http.url = p.llm.base_url = where;
+  p.icmp.host = p.tcp->host = p.http->url = p.llm->base_url = where;
   return p;
 }
 

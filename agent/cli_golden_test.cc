@@ -63,7 +63,7 @@ void check_document_and_table(const std::string& name, const std::string& json, 
 ProbeSpec probe(ProbeKind kind, const std::string& where) {
   ProbeSpec p;
   p.kind = kind;
-  p.icmp.host = p.tcp.host = p.http.url = p.llm.base_url = where;
+  p.icmp.host = p.tcp->host = p.http->url = p.llm->base_url = where;
   return p;
 }
 

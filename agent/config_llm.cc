@@ -51,7 +51,7 @@ Field text_field(Ctx& ctx, const char* name, std::string& out,
 }  // namespace
 
 std::vector<Field> llm_fields(Ctx& ctx, Entry& e, int level) {
-  LlmOptions& o = e.spec.llm;
+  LlmOptions& o = *e.spec.llm;
   std::vector<Field> f = {
       {"flavour",
        [&ctx, &o](auto& k, auto& v, auto& p) {
@@ -110,7 +110,7 @@ std::vector<Field> llm_fields(Ctx& ctx, Entry& e, int level) {
        [&ctx, &e, level](auto& k, auto& v, auto& p) {
          if (auto d = get_duration(ctx, k, v, p, std::chrono::milliseconds(10),
                                    config_limits::kMaxTimeout))
-           e.spec.llm.stall = *d, e.stall = {v.Mark(), p, level};
+           e.spec.llm->stall = *d, e.stall = {v.Mark(), p, level};
        }},
       {"tls",
        [&ctx, &o](auto&, auto& v, auto& p) {
@@ -143,7 +143,7 @@ bool parse_llm(Ctx& ctx, const YAML::Node& key, const YAML::Node& v, const std::
               "read from)");
   if (e.interval.level == 0)
     e.spec.timing.interval =
-        e.spec.llm.mode == LlmMode::completion ? kLlmCompletionInterval : kLlmModelsInterval;
+        e.spec.llm->mode == LlmMode::completion ? kLlmCompletionInterval : kLlmModelsInterval;
   return ctx.diags.size() == before;
 }
 
@@ -168,7 +168,7 @@ LlmKeyCheck check_llm_keys(const Config& config) {
   for (std::size_t i = 0; i < config.targets.size(); ++i) {
     for (const ProbeSpec& spec : config.targets[i].probes) {
       if (spec.kind != ProbeKind::llm) continue;
-      const LlmOptions& o = spec.llm;
+      const LlmOptions& o = *spec.llm;
       const std::string path = config.source_path + ": targets[" + std::to_string(i) + "].llm.";
       const std::string source = o.api_key_env.empty() ? "api_key_file" : "api_key_env";
       // The key is read the way each round reads it, then dropped unseen.

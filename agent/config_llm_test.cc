@@ -27,7 +27,7 @@ const LlmOptions& llm_of(const Config& c) {
   REQUIRE(c.targets.size() == 1);
   REQUIRE(c.targets[0].probes.size() == 1);
   REQUIRE(c.targets[0].probes[0].kind == ProbeKind::llm);
-  return c.targets[0].probes[0].llm;
+  return *c.targets[0].probes[0].llm;
 }
 
 std::string joined(const std::vector<std::string>& v) {

@@ -149,14 +149,14 @@ TEST_CASE("examples/local.yaml loads with defaults and overrides applied") {
   REQUIRE(web);
   const ProbeSpec* tcp = probe(*web, ProbeKind::tcp);
   REQUIRE(tcp);
-  CHECK(tcp->tcp.host == "127.0.0.1");
-  CHECK(tcp->tcp.port == 9465);
+  CHECK(tcp->tcp->host == "127.0.0.1");
+  CHECK(tcp->tcp->port == 9465);
   CHECK(tcp->timing.interval == 5s);  // from probes:
   const ProbeSpec* http = probe(*web, ProbeKind::http);
   REQUIRE(http);
-  CHECK(http->http.url == "http://127.0.0.1:9465/");
-  CHECK(http->http.max_body_bytes == 64 * 1024);
-  CHECK(http->http.expect_status == std::vector<int>{200});
+  CHECK(http->http->url == "http://127.0.0.1:9465/");
+  CHECK(http->http->max_body_bytes == 64 * 1024);
+  CHECK(http->http->expect_status == std::vector<int>{200});
   CHECK(job_count(c) == 2 * 3);
 }
 
@@ -176,19 +176,19 @@ TEST_CASE("examples/full.yaml loads, and target beats probes: beats built-in") {
   CHECK(icmp->icmp.family == 4);          // probes: (built-in is 0)
   const ProbeSpec* http = probe(*api, ProbeKind::http);
   REQUIRE(http);
-  CHECK(http->http.max_body_bytes == 64 * 1024);  // target beats probes: 1MiB
-  CHECK(http->http.expect_status == std::vector<int>{200, 401});
-  CHECK(http->http.headers.at("Accept") == "application/json");
-  CHECK(http->http.server_name == "api.example.com");
-  CHECK(http->http.body_regex == "\"object\"");
-  CHECK(http->http.body_re != nullptr);  // compiled once at load, shared by every round
+  CHECK(http->http->max_body_bytes == 64 * 1024);  // target beats probes: 1MiB
+  CHECK(http->http->expect_status == std::vector<int>{200, 401});
+  CHECK(http->http->headers.at("Accept") == "application/json");
+  CHECK(http->http->server_name == "api.example.com");
+  CHECK(http->http->body_regex == "\"object\"");
+  CHECK(http->http->body_re != nullptr);  // compiled once at load, shared by every round
   const TargetSpec* la = target(c, "la-reflector");
   REQUIRE(la);
   CHECK(probe(*la, ProbeKind::icmp)->icmp.pings == 5);
-  CHECK(probe(*la, ProbeKind::tcp)->tcp.port == 443);
+  CHECK(probe(*la, ProbeKind::tcp)->tcp->port == 443);
   const TargetSpec* v6 = target(c, "v6-reflector");
   REQUIRE(v6);
-  CHECK(probe(*v6, ProbeKind::tcp)->tcp.host == "2001:db8::1");
+  CHECK(probe(*v6, ProbeKind::tcp)->tcp->host == "2001:db8::1");
   CHECK(job_count(c) == 2 * 6);
   // The failover block.
   CHECK(c.lines[0].counters == "eth1");
@@ -243,7 +243,7 @@ TEST_CASE("relative paths resolve against the config file's directory") {
   auto r = load_config_string(yaml, (dir.path / "conf/main.yaml").string());
   REQUIRE_MESSAGE(r.ok(), r.error().message);
   CHECK(r->agent.data_dir == (dir.path / "data").string());
-  CHECK(r->targets[0].probes[0].http.ca_file == (dir.path / "conf/ca.pem").string());
+  CHECK(r->targets[0].probes[0].http->ca_file == (dir.path / "conf/ca.pem").string());
   // With no directory in the name, the current directory is the base.
   auto here = load_config_string(
       "agent: { data_dir: ../data }\n"
@@ -268,7 +268,7 @@ TEST_CASE("config values written with the format_ functions load back to the sam
   const ProbeSpec& p = r->targets[0].probes[0];
   CHECK(p.timing.interval == interval);
   CHECK(p.timing.timeout == timeout);
-  CHECK(p.http.max_body_bytes == body);
+  CHECK(p.http->max_body_bytes == body);
 }
 
 TEST_CASE("an empty document reports the missing sections") {
@@ -393,7 +393,7 @@ TEST_CASE("integers are plain decimal scalars and only fwmark takes hex") {
       "i.yaml");
   REQUIRE_MESSAGE(ok.ok(), ok.error().message);
   CHECK(ok->lines[0].binding.fwmark == 0x65u);
-  CHECK(ok->targets[0].probes[0].tcp.port == 80);
+  CHECK(ok->targets[0].probes[0].tcp->port == 80);
   CHECK(ok->targets[0].probes[0].timing.interval == 10s);  // a quoted duration is still text
   auto bad = load_config_string(
       "agent: { workers: '4' }\n"
@@ -472,7 +472,7 @@ TEST_CASE("aliases that repeat a large value past the limit end the load") {
   // The same aliases over a handful of targets are fine.
   auto few = load_config_string(yaml.substr(0, yaml.find("  - { id: t10,")), "a.yaml");
   REQUIRE_MESSAGE(few.ok(), few.error().message);
-  CHECK(few->targets[9].probes[0].http.expect_status.size() == 1000);
+  CHECK(few->targets[9].probes[0].http->expect_status.size() == 1000);
 }
 
 TEST_CASE("the failover keys load with their values") {
@@ -695,4 +695,50 @@ TEST_CASE("agent.api_token_file: the token is the file's content without the bla
   REQUIRE(none.ok());
   CHECK(none->agent.api_token_file.empty());
   CHECK(none->agent.api_token.empty());
+}
+
+TEST_CASE("a parsed spec allocates only its own kind's options") {
+  // probes: defaults for every kind, so no kind's options are empty by luck.
+  const char* yaml =
+      "probes:\n"
+      "  tcp: { interval: 20s }\n"
+      "  http: { max_body: 2KiB }\n"
+      "  llm: { mode: completion, interval: 15m, timeout: 30s, stall: 3s }\n"
+      "lines: [ { id: l1, source: 127.0.0.1 } ]\n"
+      "targets:\n"
+      "  - { id: ping, icmp: 127.0.0.1 }\n"
+      "  - { id: port, tcp: '127.0.0.1:80' }\n"
+      "  - { id: web, http: 'http://127.0.0.1:1/' }\n"
+      "  - id: model\n"
+      "    llm: { base_url: 'https://api.openai.com/v1', model: m, api_key_env: K }\n";
+  auto r = load_config_string(yaml, "c.yaml");
+  REQUIRE_MESSAGE(r.ok(), r.error().message);
+  const Config& parsed = *r;
+  const Config copy = parsed;  // a copy keeps the same shape
+  for (const Config* c : {&parsed, &copy}) {
+    const ProbeSpec* icmp = probe(*target(*c, "ping"), ProbeKind::icmp);
+    const ProbeSpec* tcp = probe(*target(*c, "port"), ProbeKind::tcp);
+    const ProbeSpec* http = probe(*target(*c, "web"), ProbeKind::http);
+    const ProbeSpec* llm = probe(*target(*c, "model"), ProbeKind::llm);
+    REQUIRE((icmp && tcp && http && llm));
+    CHECK_FALSE(icmp->tcp.allocated());
+    CHECK_FALSE(icmp->http.allocated());
+    CHECK_FALSE(icmp->llm.allocated());
+    CHECK(tcp->tcp.allocated());
+    CHECK_FALSE(tcp->http.allocated());
+    CHECK_FALSE(tcp->llm.allocated());
+    CHECK(http->http.allocated());
+    CHECK_FALSE(http->tcp.allocated());
+    CHECK_FALSE(http->llm.allocated());
+    CHECK(llm->llm.allocated());
+    CHECK_FALSE(llm->tcp.allocated());
+    CHECK_FALSE(llm->http.allocated());
+    // The boxed values are the parsed ones, defaults included.
+    CHECK(tcp->tcp->port == 80);
+    CHECK(tcp->timing.interval == 20s);
+    CHECK(http->http->max_body_bytes == 2048);
+    CHECK(llm->llm->stall == 3s);
+  }
+  // What a spec costs at 10,000 icmp targets: its own size, nothing boxed.
+  CHECK(sizeof(ProbeSpec) <= 200);
 }

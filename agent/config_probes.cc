@@ -100,7 +100,7 @@ std::vector<Field> icmp_fields(Ctx& ctx, Entry& e, int level) {
 }
 
 std::vector<Field> tcp_fields(Ctx& ctx, Entry& e, int level) {
-  TcpOptions& o = e.spec.tcp;
+  TcpOptions& o = *e.spec.tcp;
   std::vector<Field> f = {
       host_field(ctx, o.host),
       {"port",
@@ -157,7 +157,7 @@ void parse_headers(Ctx& ctx, const YAML::Node& k, const YAML::Node& v, const std
 }
 
 std::vector<Field> http_fields(Ctx& ctx, Entry& e, int level) {
-  HttpOptions& o = e.spec.http;
+  HttpOptions& o = *e.spec.http;
   auto tls = [&ctx, &o](auto&, auto& v, auto& p) {
     parse_tls(ctx, v, p, o.tls_verify, o.ca_file, o.server_name);
   };
@@ -250,9 +250,9 @@ void check_schedule(Ctx& ctx, const Entry& e, const YAML::Node& node, const std:
              "icmp round of " + format_duration(round) + " ((" + std::to_string(pings) +
                  " pings - 1) × spacing " + format_duration(e.spec.icmp.spacing) + " + timeout " +
                  format_duration(t.timeout) + ") exceeds interval " + format_duration(t.interval));
-  } else if (e.spec.kind == ProbeKind::llm && e.spec.llm.mode == LlmMode::completion &&
-             e.spec.llm.stall >= t.timeout) {
-    report(pick({&e.stall, &e.timeout}), "stall " + format_duration(e.spec.llm.stall) +
+  } else if (e.spec.kind == ProbeKind::llm && e.spec.llm->mode == LlmMode::completion &&
+             e.spec.llm->stall >= t.timeout) {
+    report(pick({&e.stall, &e.timeout}), "stall " + format_duration(e.spec.llm->stall) +
                                              " is not below timeout " + format_duration(t.timeout) +
                                              " (a stalled stream would end as a timeout)");
   }
@@ -276,7 +276,7 @@ std::optional<ProbeSpec> parse_probe(Ctx& ctx, ProbeKind kind, const YAML::Node&
       std::string err;
       auto hp = split_host_port(v.Scalar(), err);
       if (!hp) return ctx.error(v, path, err), std::nullopt;
-      e.spec.tcp.host = hp->first, e.spec.tcp.port = hp->second;
+      e.spec.tcp->host = hp->first, e.spec.tcp->port = hp->second;
     } else {
       fields[0].on(key, v, path);  // host (icmp) or url (http) comes first
     }

@@ -84,7 +84,7 @@ inline TargetSpec http_target(const std::string& id, const std::string& url) {
   t.id = id;
   ProbeSpec p;
   p.kind = ProbeKind::http;
-  p.http.url = url;
+  p.http->url = url;
   t.probes.push_back(p);
   return t;
 }

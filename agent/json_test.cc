@@ -41,7 +41,7 @@ TEST_CASE("json: a garbage status line from the server still gives valid JSON") 
   ProbeSpec spec{};
   spec.kind = ProbeKind::http;
   spec.timing.timeout = std::chrono::seconds(2);
-  spec.http.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+  spec.http->url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
   SystemClock clock;
   const ProbeResult r = run_probe(ProbeRequest{line, "web", spec, clock});
   REQUIRE_FALSE(r.ok);

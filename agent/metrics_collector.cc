@@ -23,7 +23,7 @@ void MetricsCollector::Impl::build_probes(const Config& config,
     const std::string* line = probe_labels.intern(job.line->id);
     const std::string* target = probe_labels.intern(job.target->id);
     const ProbeKind kind = job.spec->kind;
-    const bool ttft = kind == ProbeKind::llm && job.spec->llm.mode == LlmMode::completion;
+    const bool ttft = kind == ProbeKind::llm && job.spec->llm->mode == LlmMode::completion;
     const SeriesKey key{*line, *target, kind};
     if (probes_by_key.contains(key)) continue;
     std::unique_ptr<ProbeSeries> s;

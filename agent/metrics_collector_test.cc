@@ -24,7 +24,7 @@ Config two_line_config() {
                  {ProbeSpec{ProbeKind::tcp, {}, {}, {}, {}, {}},
                   ProbeSpec{ProbeKind::http, {}, {}, {}, {}, {}}}};
   ProbeSpec llm{ProbeKind::llm, {}, {}, {}, {}, {}};
-  llm.llm.mode = LlmMode::completion;
+  llm.llm->mode = LlmMode::completion;
   TargetSpec chat{"chat", {llm}};
   c.targets = {edge, api, chat};
   c.gateways = {with_id<GatewaySpec>("gw1")};

@@ -50,7 +50,7 @@ namespace {
 
 bool literal_host(const ProbeSpec& spec) {
   SocketAddress ignored;
-  const std::string& host = spec.kind == ProbeKind::icmp ? spec.icmp.host : spec.tcp.host;
+  const std::string& host = spec.kind == ProbeKind::icmp ? spec.icmp.host : spec.tcp->host;
   return parse_numeric_address(host, 0, ignored);
 }
 

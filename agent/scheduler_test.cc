@@ -178,7 +178,7 @@ TEST_CASE("a slow HTTP round on the only worker does not starve packet rounds") 
 // A launched round that has not finished holds stop() until it does.
 TEST_CASE("stop waits for launched rounds and counts them in flight") {
   Fixture f(1, 20ms);
-  f.config.targets[0].probes[0].tcp.host = "127.0.0.1";
+  f.config.targets[0].probes[0].tcp->host = "127.0.0.1";
   SystemClock clock;
   std::mutex mu;
   std::vector<std::function<void()>> open;
@@ -245,8 +245,8 @@ struct LoopLaunches {
 TEST_CASE("packet rounds timed on the loop keep the spread and stop cleanly") {
   constexpr int kJobs = 5;
   Fixture f(kJobs, 50ms);
-  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
-  f.config.targets[2].probes[0].tcp.send = "x";  // not the engine's: a worker's
+  for (auto& t : f.config.targets) t.probes[0].tcp->host = "127.0.0.1";
+  f.config.targets[2].probes[0].tcp->send = "x";  // not the engine's: a worker's
   SystemClock clock;
   LoopLaunches l;
   l.planned.resize(kJobs);
@@ -307,7 +307,7 @@ TEST_CASE("the launch slack spans a few gaps between rounds within its floor and
 TEST_CASE("sparse packet rounds on the loop share wake-ups and never start early") {
   constexpr int kJobs = 100;
   Fixture f(kJobs, 500ms);
-  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
+  for (auto& t : f.config.targets) t.probes[0].tcp->host = "127.0.0.1";
   SystemClock clock;
   LoopLaunches l;
   std::vector<MonoTime> at;  // loop thread only until stop()
@@ -338,7 +338,7 @@ TEST_CASE("sparse packet rounds on the loop share wake-ups and never start early
 // stopped after its loop must not hang nor touch the loop's thread.
 TEST_CASE("a scheduler whose loop stopped first still stops") {
   Fixture f(2, 20ms);
-  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
+  for (auto& t : f.config.targets) t.probes[0].tcp->host = "127.0.0.1";
   SystemClock clock;
   LoopLaunches l;
   l.planned.resize(2);
@@ -370,7 +370,7 @@ std::size_t threads_now() {
 // when the loop times every job.
 TEST_CASE("the scheduler starts only the threads its jobs need") {
   Fixture f(4, 50ms);
-  for (auto& t : f.config.targets) t.probes[0].tcp.host = "127.0.0.1";
+  for (auto& t : f.config.targets) t.probes[0].tcp->host = "127.0.0.1";
   SystemClock clock;
   LoopLaunches l;
   l.planned.resize(4);
@@ -386,8 +386,8 @@ TEST_CASE("the scheduler starts only the threads its jobs need") {
     CHECK(l.launched() >= 4);
   }
   SUBCASE("two worker jobs of 32 workers: the timer and two workers") {
-    f.config.targets[0].probes[0].tcp.send = "x";
-    f.config.targets[1].probes[0].tcp.send = "x";
+    f.config.targets[0].probes[0].tcp->send = "x";
+    f.config.targets[1].probes[0].tcp->send = "x";
     std::atomic<int> ran{0};
     Scheduler s(
         clock, make_jobs(f.config), 32, [&](std::size_t, const ProbeJob&, MonoTime) { ++ran; },

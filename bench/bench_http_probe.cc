@@ -66,9 +66,9 @@ int run(int argc, char** argv) {
   ProbeSpec spec{};
   spec.kind = ProbeKind::http;
   spec.timing.timeout = std::chrono::seconds(5);
-  spec.http.url = url;
-  spec.http.ca_file = ca_file;
-  spec.http.tls_verify = !no_verify;
+  spec.http->url = url;
+  spec.http->ca_file = ca_file;
+  spec.http->tls_verify = !no_verify;
   SystemClock clock;
   TlsContexts tls;  // as the agent holds one for all its rounds
   TlsContexts* shared = per_round ? nullptr : &tls;

@@ -139,8 +139,8 @@ Config make_config(const Options& o, const AcceptCloseServer& server) {
     p.kind = ProbeKind::tcp;
     p.timing.interval = std::chrono::milliseconds(o.interval_ms);
     p.timing.timeout = std::chrono::milliseconds(o.timeout_ms);
-    p.tcp.host = "127.0.0.1";
-    p.tcp.port = server.port(static_cast<std::size_t>(i) % server.count());
+    p.tcp->host = "127.0.0.1";
+    p.tcp->port = server.port(static_cast<std::size_t>(i) % server.count());
     c.targets.push_back(TargetSpec{"t" + std::to_string(i), {p}});
   }
   return c;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/alert_options.h"
+#include "core/boxed.h"
 #include "core/health_options.h"
 #include "core/llm_options.h"
 #include "core/notify_options.h"
@@ -89,14 +90,20 @@ struct ProbeTiming {
   Duration timeout = 2s;
 };
 
+// One kind of one target. Only the options of `kind` are meaningful. icmp,
+// the common kind at scale, is held inline; tcp, http and llm are boxed
+// (core/boxed.h) so a spec allocates only its own kind's options: read them
+// through a const ProbeSpec& unless writing, or the read allocates.
 struct ProbeSpec {
   ProbeKind kind;
   ProbeTiming timing;
-  IcmpOptions icmp;  // meaningful when kind == icmp
-  TcpOptions tcp;    // ... tcp
-  HttpOptions http;  // ... http
-  LlmOptions llm;    // ... llm
+  IcmpOptions icmp;         // meaningful when kind == icmp
+  Boxed<TcpOptions> tcp;    // ... tcp
+  Boxed<HttpOptions> http;  // ... http
+  Boxed<LlmOptions> llm;    // ... llm
 };
+// At 10,000 targets the parsed config must stay small (the agent's RSS budget).
+static_assert(sizeof(ProbeSpec) <= 200, "ProbeSpec must pay only for its own kind's options");
 
 struct TargetSpec {
   std::string id;

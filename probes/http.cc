@@ -64,7 +64,7 @@ Outcome<bool> check_headers(const HttpOptions& options) {
 Outcome<ResponseHead> exchange(const Poco::URI& uri, const std::string& method,
                                const ProbeRequest& request, MonoTime deadline,
                                bool skip_redirect_body, ProbeResult& r, std::string& body) {
-  const HttpOptions& options = request.spec.http;
+  const HttpOptions& options = *request.spec.http;
   Outcome<HttpEndpoint> endpoint = endpoint_of(uri);
   if (!endpoint.ok()) return endpoint.failure();
   const std::string target = uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery();
@@ -130,7 +130,7 @@ void judge(const HttpOptions& options, const std::string& body, ProbeResult& r) 
 }
 
 ProbeResult run_http_round(const ProbeRequest& request) {
-  const HttpOptions& options = request.spec.http;
+  const HttpOptions& options = *request.spec.http;
   const MonoTime start = Steady::now();
   const MonoTime deadline = start + request.spec.timing.timeout;
   ProbeResult r;

@@ -25,7 +25,7 @@ struct HttpCase {
   explicit HttpCase(const std::string& url) {
     spec.kind = ProbeKind::http;
     spec.timing.timeout = 2s;
-    spec.http.url = url;
+    spec.http->url = url;
   }
   ProbeResult run() {
     const MonoTime start = Steady::now();
@@ -73,7 +73,7 @@ TEST_CASE("http: a plain 200 is ok, with connect, ttfb and transfer but no dns o
   Recorder rec;
   TestServer server(rec.handler());
   HttpCase c(server.url("/health?x=1"));
-  c.spec.http.headers = {{"X-Probe", "yes"}};
+  c.spec.http->headers = {{"X-Probe", "yes"}};
   const ProbeResult r = c.run();
   CHECK(r.ok);
   CHECK(r.reason == Reason::ok);
@@ -99,7 +99,7 @@ TEST_CASE("http: a host name is resolved and timed as the dns phase, and the met
   Recorder rec;
   TestServer server(rec.handler());
   HttpCase c(server.url("/", "localhost"));
-  c.spec.http.method = "HEAD";
+  c.spec.http->method = "HEAD";
   const ProbeResult r = c.run();
   CHECK_MESSAGE(r.ok, r.detail);
   CHECK(r.phases.dns);
@@ -118,10 +118,10 @@ TEST_CASE("http: status outside the expected set is http_status") {
   CHECK(r.detail == "status 503, expected 2xx");
   CHECK(r.rtt);  // the server answered
 
-  c.spec.http.expect_status = {200, 503};
+  c.spec.http->expect_status = {200, 503};
   r = c.run();
   CHECK(r.ok);
-  c.spec.http.expect_status = {200, 204};
+  c.spec.http->expect_status = {200, 204};
   r = c.run();
   CHECK(r.reason == Reason::http_status);
   CHECK(r.detail == "status 503, expected 200, 204");
@@ -130,13 +130,13 @@ TEST_CASE("http: status outside the expected set is http_status") {
 TEST_CASE("http: body_regex is checked against the body") {
   TestServer server(reply(200, "{\"status\":\"green\",\"version\":3}"));
   HttpCase c(server.url("/"));
-  c.spec.http.body_regex = "\"status\":\"(green|yellow)\"";
+  c.spec.http->body_regex = "\"status\":\"(green|yellow)\"";
   CHECK(c.run().ok);
-  c.spec.http.body_regex = "\"status\":\"red\"";
+  c.spec.http->body_regex = "\"status\":\"red\"";
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::body_mismatch);
   CHECK(r.http_status == 200);
-  c.spec.http.body_regex = "([unclosed";
+  c.spec.http->body_regex = "([unclosed";
   const ProbeResult bad = c.run();
   CHECK(bad.reason == Reason::internal);
   CHECK(bad.detail == "body_regex: invalid regular expression: missing ]: [unclosed");
@@ -145,8 +145,8 @@ TEST_CASE("http: body_regex is checked against the body") {
 TEST_CASE("http: the regex compiled at config load is the one a round uses") {
   TestServer server(reply(200, "{\"status\":\"green\"}"));
   HttpCase c(server.url("/"));
-  c.spec.http.body_regex = "red";
-  c.spec.http.body_re = compile_body_regex("gr[e]+n").value();  // as config load leaves it
+  c.spec.http->body_regex = "red";
+  c.spec.http->body_re = compile_body_regex("gr[e]+n").value();  // as config load leaves it
   CHECK_MESSAGE(c.run().ok, "the round compiled body_regex again instead of using body_re");
 }
 
@@ -159,15 +159,15 @@ TEST_CASE("http: a backtracking-hostile body_regex over a 1 MiB body gives a pla
       });
   HttpCase c(server.url("/"));
   c.spec.timing.timeout = 10s;  // generous: this is about finishing, not speed
-  c.spec.http.max_body_bytes = 1 << 20;
-  c.spec.http.body_regex = "(a|b)*c";
+  c.spec.http->max_body_bytes = 1 << 20;
+  c.spec.http->body_regex = "(a|b)*c";
   ProbeResult r = c.run();
   CHECK(r.reason == Reason::body_mismatch);
   CHECK(r.body_bytes == (1u << 20));
 
   HttpCase match(server.url("/c"));
   match.spec = c.spec;
-  match.spec.http.url = server.url("/c");
+  match.spec.http->url = server.url("/c");
   r = match.run();
   CHECK_MESSAGE(r.ok, r.detail);
 }
@@ -179,7 +179,7 @@ TEST_CASE("http: a chunked body is decoded") {
     send_text(s, "5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n");
   });
   HttpCase c(server.url("/"));
-  c.spec.http.body_regex = "^hello chunked world$";  // framing bytes would break the anchors
+  c.spec.http->body_regex = "^hello chunked world$";  // framing bytes would break the anchors
   const ProbeResult r = c.run();
   CHECK_MESSAGE(r.ok, r.detail);
   CHECK(r.body_bytes == 19);
@@ -195,7 +195,7 @@ TEST_CASE("http: close-delimited, interim 1xx and cut-short responses") {
         send_text(s, "SSH-2.0-OpenSSH_9.2\r\n");
       });
   HttpCase c(server.url("/close"));
-  c.spec.http.body_regex = "^until the end$";
+  c.spec.http->body_regex = "^until the end$";
   ProbeResult r = c.run();
   CHECK_MESSAGE(r.ok, r.detail);
   CHECK(r.http_status == 200);
@@ -272,7 +272,7 @@ TEST_CASE("http: a hostile status line becomes a printable, bounded detail") {
   CHECK(r.detail.find("2\\x00\\x1b[2J\\xff\\xfe \"quoted\"") != std::string::npos);
 
   HttpCase long_location(server.url("/long"));  // the detail names the redirect target
-  long_location.spec.http.follow_redirects = true;
+  long_location.spec.http->follow_redirects = true;
   r = long_location.run();
   CHECK(r.reason == Reason::protocol);
   CHECK(printable_utf8(r.detail));
@@ -283,18 +283,18 @@ TEST_CASE("http: a header that would split in two on the wire is not sent") {
   Recorder rec;
   TestServer server(rec.handler());
   HttpCase c(server.url("/"));
-  c.spec.http.headers = {{"X-A", "b\r\nX-Injected: yes"}};
+  c.spec.http->headers = {{"X-A", "b\r\nX-Injected: yes"}};
   ProbeResult r = c.run();
   CHECK(r.reason == Reason::internal);
   CHECK(r.detail ==
         "headers.X-A: header value must not contain CR, LF, NUL or other control characters "
         "(not sent)");
-  c.spec.http.headers = {{"X A", "b"}};
+  c.spec.http->headers = {{"X A", "b"}};
   r = c.run();
   CHECK(r.reason == Reason::internal);
   CHECK(r.detail.find("HTTP token") != std::string::npos);
   CHECK(rec.last().empty());  // nothing reached the server
-  c.spec.http.headers = {{"X-A", "tab\tand \xc3\xa9"}};
+  c.spec.http->headers = {{"X-A", "tab\tand \xc3\xa9"}};
   CHECK_MESSAGE(c.run().ok, "HTAB and UTF-8 are allowed in a value");
 }
 
@@ -354,7 +354,7 @@ TEST_CASE("http: a 1 GiB body is cut at max_body_bytes, quickly") {
     TestServer server(zeros(total));
     HttpCase c(server.url("/"));
     c.spec.timing.timeout = 5s;
-    c.spec.http.max_body_bytes = 1 << 20;
+    c.spec.http->max_body_bytes = 1 << 20;
     const ProbeResult r = c.run();
     CHECK_MESSAGE(r.ok, r.detail);
     CHECK(r.http_status == 200);
@@ -399,16 +399,16 @@ TEST_CASE("http: redirects are a status unless followed") {
   CHECK(r.http_status == 302);
   CHECK(rec.last().empty());
 
-  c.spec.http.follow_redirects = true;
-  c.spec.http.body_regex = "linewatch";
+  c.spec.http->follow_redirects = true;
+  c.spec.http->body_regex = "linewatch";
   r = c.run();
   CHECK_MESSAGE(r.ok, r.detail);
   CHECK(r.http_status == 200);
   CHECK(rec.last().rfind("GET /final HTTP/1.1", 0) == 0);
 
   HttpCase loop(server.url("/loop"));
-  loop.spec.http.follow_redirects = true;
-  loop.spec.http.max_redirects = 3;
+  loop.spec.http->follow_redirects = true;
+  loop.spec.http->max_redirects = 3;
   r = loop.run();
   CHECK(r.reason == Reason::http_status);
   CHECK(r.http_status == 302);
@@ -423,7 +423,7 @@ TEST_CASE("http: a redirect whose target would break the request line is not fol
         rec.handler()(s, head, stop);
       });
   HttpCase c(server.url("/start"));
-  c.spec.http.follow_redirects = true;
+  c.spec.http->follow_redirects = true;
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::protocol);
   CHECK(r.detail.find("request target holds spaces or control characters") != std::string::npos);
@@ -450,7 +450,7 @@ TEST_CASE("https: verification against ca_file, the system store, and server_nam
   REQUIRE(test::make_test_pki(dir, 30));
   TestServer server(reply(200, "secure hello"), server_context(dir));
   HttpCase c(server.url("/"));
-  c.spec.http.ca_file = dir.file("ca.pem");
+  c.spec.http->ca_file = dir.file("ca.pem");
 
   ProbeResult r = c.run();
   REQUIRE_MESSAGE(r.ok, r.detail);
@@ -462,30 +462,30 @@ TEST_CASE("https: verification against ca_file, the system store, and server_nam
   CHECK(*r.cert_expiry < in_30_days + std::chrono::hours(24));
 
   SUBCASE("the system store does not know the test CA") {
-    c.spec.http.ca_file.clear();
+    c.spec.http->ca_file.clear();
     r = c.run();
     CHECK(r.reason == Reason::tls);
     CHECK_FALSE(r.detail.empty());
   }
   SUBCASE("tls_verify=false accepts it anyway") {
-    c.spec.http.ca_file.clear();
-    c.spec.http.tls_verify = false;
+    c.spec.http->ca_file.clear();
+    c.spec.http->tls_verify = false;
     r = c.run();
     CHECK_MESSAGE(r.ok, r.detail);
   }
   SUBCASE("a server_name the certificate does not name fails") {
-    c.spec.http.server_name = "other.example";
+    c.spec.http->server_name = "other.example";
     r = c.run();
     CHECK(r.reason == Reason::tls);
     CHECK(r.detail.find("other.example") != std::string::npos);
   }
   SUBCASE("a server_name the certificate names passes") {
-    c.spec.http.server_name = "localhost";
+    c.spec.http->server_name = "localhost";
     r = c.run();
     CHECK_MESSAGE(r.ok, r.detail);
   }
   SUBCASE("a missing ca_file is a tls failure naming it") {
-    c.spec.http.ca_file = dir.file("absent.pem");
+    c.spec.http->ca_file = dir.file("absent.pem");
     r = c.run();
     CHECK(r.reason == Reason::tls);
     CHECK(r.detail.find("absent.pem") != std::string::npos);
@@ -519,7 +519,7 @@ TEST_CASE("https: a handshake trickled one byte every 0.5 s ends at the round's 
     }
   });
   HttpCase c("https://127.0.0.1:" + std::to_string(server.port()) + "/");
-  c.spec.http.tls_verify = false;
+  c.spec.http->tls_verify = false;
   c.spec.timing.timeout = 2s;
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::timeout);

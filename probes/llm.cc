@@ -63,7 +63,7 @@ bool target_is_clean(const std::string& target) {
 class LlmRound {
  public:
   LlmRound(const ProbeRequest& request, const std::string& key)
-      : request_(request), o_(request.spec.llm), key_(key) {
+      : request_(request), o_(*request.spec.llm), key_(key) {
     r_.llm = LlmFigures{};
     r_.llm->mode = o_.mode;
   }
@@ -361,7 +361,7 @@ ProbeResult run_guarded(const ProbeRequest& request, const std::string& key) {
 }  // namespace
 
 ProbeResult run_llm(const ProbeRequest& request) {
-  const LlmOptions& o = request.spec.llm;
+  const LlmOptions& o = *request.spec.llm;
   Result<std::string> key = read_api_key(o);
   if (!key.ok()) {
     ProbeResult r;

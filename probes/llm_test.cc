@@ -32,18 +32,18 @@ struct LlmCase {
     ::setenv(key_var().c_str(), kKey, 1);
     spec.kind = ProbeKind::llm;
     spec.timing.timeout = 5s;
-    spec.llm.base_url = base_url;
-    spec.llm.model = "gpt-4o-mini";
-    spec.llm.api_key_env = key_var();
-    spec.llm.mode = mode;
-    spec.llm.stall = 2s;
+    spec.llm->base_url = base_url;
+    spec.llm->model = "gpt-4o-mini";
+    spec.llm->api_key_env = key_var();
+    spec.llm->mode = mode;
+    spec.llm->stall = 2s;
   }
   ProbeResult run() {
     const MonoTime start = Steady::now();
     ProbeResult r = run_probe(ProbeRequest{line, target, spec, clock});
     elapsed = Steady::now() - start;
     REQUIRE(r.llm.has_value());
-    CHECK(r.llm->mode == spec.llm.mode);
+    CHECK(r.llm->mode == spec.llm->mode);
     return r;
   }
   LineSpec line = [] {
@@ -230,8 +230,8 @@ TEST_CASE("llm: an Anthropic alias the model list does not hold is found by its 
   for (const char* model : {"claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"}) {
     CAPTURE(model);
     LlmCase c(server.url("/v1"));
-    c.spec.llm.flavour = LlmFlavour::anthropic;
-    c.spec.llm.model = model;
+    c.spec.llm->flavour = LlmFlavour::anthropic;
+    c.spec.llm->model = model;
     const ProbeResult r = c.run();
     CHECK_MESSAGE(r.ok, r.detail);
     CHECK(r.reason == Reason::ok);
@@ -247,8 +247,8 @@ TEST_CASE("llm: an Anthropic model the API does not know is model_missing, not b
   Seen seen;
   TestServer server(anthropic_models(seen));
   LlmCase c(server.url("/v1"));
-  c.spec.llm.flavour = LlmFlavour::anthropic;
-  c.spec.llm.model = "claude-9";
+  c.spec.llm->flavour = LlmFlavour::anthropic;
+  c.spec.llm->model = "claude-9";
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::model_missing);
   CHECK(r.http_status == 404);
@@ -258,7 +258,7 @@ TEST_CASE("llm: an Anthropic model the API does not know is model_missing, not b
   CHECK_FALSE(is_network_failure(r));
   // A completion's 404 is the endpoint's bad answer, as before.
   LlmCase completion(server.url("/v1"), LlmMode::completion);
-  completion.spec.llm.flavour = LlmFlavour::anthropic;
+  completion.spec.llm->flavour = LlmFlavour::anthropic;
   CHECK(completion.run().reason == Reason::bad_response);
 }
 
@@ -269,7 +269,7 @@ TEST_CASE(
     // A gateway in front that lacks the call.
     TestServer server(answer(seen, test::response(404, "<html>Not Found</html>")));
     LlmCase c(server.url("/v1"));
-    c.spec.llm.flavour = LlmFlavour::anthropic;
+    c.spec.llm->flavour = LlmFlavour::anthropic;
     const ProbeResult r = c.run();
     CHECK(r.reason == Reason::bad_response);
     CHECK_FALSE(r.llm->model_listed.has_value());
@@ -277,7 +277,7 @@ TEST_CASE(
   {
     TestServer server(answer(seen, json_response(200, R"({"data":[{"id":"gpt-4o-mini"}]})")));
     LlmCase c(server.url("/v1"));
-    c.spec.llm.flavour = LlmFlavour::anthropic;
+    c.spec.llm->flavour = LlmFlavour::anthropic;
     const ProbeResult r = c.run();
     CHECK(r.reason == Reason::bad_response);
     CHECK(r.detail == R"(model object (31 bytes): model object has no "id" string)");
@@ -294,7 +294,7 @@ TEST_CASE("llm: a completion is timed from the request written to the first cont
                                   {400ms, chunk(openai_content("."))},
                                   {0ms, chunk(kOpenaiDone) + "0\r\n\r\n"}}));
   LlmCase c(server.url("/v1"), LlmMode::completion);
-  c.spec.llm.max_tokens = 2;
+  c.spec.llm->max_tokens = 2;
   const ProbeResult r = c.run();
   CHECK_MESSAGE(r.ok, r.detail);
   REQUIRE(r.llm->ttft.has_value());
@@ -361,8 +361,8 @@ TEST_CASE("llm: Gemini's 400 for a wrong key is auth, its other 400s bad_respons
     {
       TestServer server(answer(seen, json_response(400, bad_key)));
       LlmCase c(server.url("/v1beta"), mode);
-      c.spec.llm.flavour = LlmFlavour::gemini;
-      c.spec.llm.model = "gemini-1.5-flash";
+      c.spec.llm->flavour = LlmFlavour::gemini;
+      c.spec.llm->model = "gemini-1.5-flash";
       const ProbeResult r = c.run();
       CHECK(r.reason == Reason::auth);
       CHECK(r.http_status == 400);
@@ -372,8 +372,8 @@ TEST_CASE("llm: Gemini's 400 for a wrong key is auth, its other 400s bad_respons
     {
       TestServer server(answer(seen, json_response(400, bad_request)));
       LlmCase c(server.url("/v1beta"), mode);
-      c.spec.llm.flavour = LlmFlavour::gemini;
-      c.spec.llm.model = "gemini-1.5-flash";
+      c.spec.llm->flavour = LlmFlavour::gemini;
+      c.spec.llm->model = "gemini-1.5-flash";
       const ProbeResult r = c.run();
       CHECK(r.reason == Reason::bad_response);
       CHECK(r.http_status == 400);
@@ -410,7 +410,7 @@ TEST_CASE("llm: no answer within stall is a stream_stall that counts against the
   Seen seen;
   TestServer server(stream(seen, {}, /*stall=*/true));
   LlmCase c(server.url("/v1"), LlmMode::completion);
-  c.spec.llm.stall = 300ms;
+  c.spec.llm->stall = 300ms;
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::stream_stall);
   CHECK(r.llm->stream_bytes == 0);
@@ -424,7 +424,7 @@ TEST_CASE("llm: a status line then silence is a stall before any body byte") {
   Seen seen;
   TestServer server(stream(seen, {{0ms, kStreamHead}}, /*stall=*/true));
   LlmCase c(server.url("/v1"), LlmMode::completion);
-  c.spec.llm.stall = 300ms;
+  c.spec.llm->stall = 300ms;
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::stream_stall);
   CHECK(r.http_status == 200);
@@ -440,7 +440,7 @@ TEST_CASE("llm: a stream that goes quiet after content is the endpoint's stall")
       stream(seen, {{0ms, kStreamHead + chunk(kOpenaiRole)}, {50ms, chunk(openai_content("OK"))}},
              /*stall=*/true));
   LlmCase c(server.url("/v1"), LlmMode::completion);
-  c.spec.llm.stall = 300ms;
+  c.spec.llm->stall = 300ms;
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::stream_stall);
   CHECK(r.llm->stream_bytes > 0);
@@ -458,7 +458,7 @@ TEST_CASE("llm: keep-alive comments are bytes of the stream but not tokens") {
   steps.push_back({0ms, chunk(openai_content("OK") + kOpenaiDone) + "0\r\n\r\n"});
   TestServer server(stream(seen, steps));
   LlmCase c(server.url("/v1"), LlmMode::completion);
-  c.spec.llm.stall = 400ms;  // each gap is below it, their sum is not
+  c.spec.llm->stall = 400ms;  // each gap is below it, their sum is not
   const ProbeResult r = c.run();
   CHECK_MESSAGE(r.ok, r.detail);
   CHECK(*r.llm->ttft >= 600ms);
@@ -488,7 +488,7 @@ TEST_CASE("llm: an error event in the stream is server_error, a rate-limit error
                                       "down\"}}\n\n") +
                                 "0\r\n\r\n"}}));
     LlmCase c(server.url("/v1"), LlmMode::completion);
-    c.spec.llm.flavour = LlmFlavour::anthropic;
+    c.spec.llm->flavour = LlmFlavour::anthropic;
     const ProbeResult r = c.run();
     CHECK(r.reason == Reason::rate_limited);
     CHECK(r.detail == "stream error rate_limit_error: slow down");
@@ -539,7 +539,7 @@ TEST_CASE("llm: a key that cannot be read is internal and nothing is sent") {
   Seen seen;
   TestServer server(answer(seen, json_response(200, kOpenaiModels)));
   LlmCase c(server.url("/v1"));
-  c.spec.llm.api_key_env = key_var() + "_UNSET";
+  c.spec.llm->api_key_env = key_var() + "_UNSET";
   const ProbeResult r = c.run();
   CHECK(r.reason == Reason::internal);
   CHECK(r.detail == "api_key_env: environment variable " + key_var() + "_UNSET is not set");
@@ -569,8 +569,8 @@ TEST_CASE("llm: anthropic and gemini send their own auth headers and paths") {
     Seen seen;
     TestServer server(answer(seen, json_response(200, k.list)));
     LlmCase c(server.url(k.base));
-    c.spec.llm.flavour = k.flavour;
-    c.spec.llm.model = k.model;
+    c.spec.llm->flavour = k.flavour;
+    c.spec.llm->model = k.model;
     const ProbeResult r = c.run();
     CHECK_MESSAGE(r.ok, r.detail);
     const std::string request = seen.last();
@@ -598,16 +598,16 @@ TEST_CASE("llm: tls options reach the connection as for http") {
   ProbeResult r = c.run();
   CHECK(r.reason == Reason::tls);  // the system store does not know the test CA
   CHECK(is_network_failure(r));
-  c.spec.llm.ca_file = dir.file("ca.pem");
+  c.spec.llm->ca_file = dir.file("ca.pem");
   r = c.run();
   CHECK_MESSAGE(r.ok, r.detail);
   CHECK(r.phases.tls);
   CHECK(r.cert_expiry);
-  c.spec.llm.server_name = "other.example";
+  c.spec.llm->server_name = "other.example";
   r = c.run();
   CHECK(r.reason == Reason::tls);
   CHECK(r.detail.find("other.example") != std::string::npos);
-  c.spec.llm.server_name = "localhost";
+  c.spec.llm->server_name = "localhost";
   r = c.run();
   CHECK_MESSAGE(r.ok, r.detail);
 }

@@ -40,7 +40,7 @@ ProbeResult run_http(const ProbeRequest& request);
 // rate_limited (429, Retry-After in llm->retry_after), server_error (5xx, a
 // stream error event), bad_response (another status, an answer that does not
 // parse, a stream cut before its end marker), model_missing (models mode);
-// a gap over spec.llm.stall in completion mode is stream_stall. A key that
+// a gap over spec.llm->stall in completion mode is stream_stall. A key that
 // cannot be read is internal. result.llm is always set.
 ProbeResult run_llm(const ProbeRequest& request);
 

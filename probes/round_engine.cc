@@ -97,7 +97,7 @@ bool RoundEngine::post(EventLoop::Callback fn) { return loop_->post(std::move(fn
 
 bool RoundEngine::handles(const ProbeSpec& spec) {
   if (spec.kind == ProbeKind::icmp) return true;
-  return spec.kind == ProbeKind::tcp && spec.tcp.send.empty() && spec.tcp.expect.empty();
+  return spec.kind == ProbeKind::tcp && spec.tcp->send.empty() && spec.tcp->expect.empty();
 }
 
 void RoundEngine::submit(const ProbeRequest& request, Done done) {
@@ -140,7 +140,7 @@ void RoundEngine::submit(const ProbeRequest& request, Done done) {
     return;
   }
   // TCP: as run_tcp, the DNS phase only for a name.
-  const TcpOptions& tcp = request.spec.tcp;
+  const TcpOptions& tcp = *request.spec.tcp;
   auto round = std::make_unique<TcpRound>(std::move(common));
   round->deadline = deadline;
   SocketAddress literal;

@@ -48,8 +48,8 @@ struct Job {
     auto j = std::make_unique<Job>();
     j->target = host;
     j->spec.kind = ProbeKind::tcp;
-    j->spec.tcp.host = host;
-    j->spec.tcp.port = port;
+    j->spec.tcp->host = host;
+    j->spec.tcp->port = port;
     j->spec.timing.timeout = 1s;
     return j;
   }

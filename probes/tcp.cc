@@ -64,7 +64,7 @@ Outcome<std::size_t> read_until(int fd, const std::string& expect, MonoTime dead
 }  // namespace
 
 ProbeResult run_tcp(const ProbeRequest& request) {
-  const TcpOptions& tcp = request.spec.tcp;
+  const TcpOptions& tcp = *request.spec.tcp;
   const Clock& clock = request.clock;
   const MonoTime deadline = std::chrono::steady_clock::now() + request.spec.timing.timeout;
   ProbeResult r;

@@ -62,8 +62,8 @@ struct TcpRound {
   SystemClock clock;
 
   TcpRound(const std::string& host, std::uint16_t port, Duration timeout = 2s) {
-    spec.tcp.host = host;
-    spec.tcp.port = port;
+    spec.tcp->host = host;
+    spec.tcp->port = port;
     spec.timing.timeout = timeout;
   }
   ProbeResult run() const { return run_probe(ProbeRequest{line, target, spec, clock}); }
@@ -111,8 +111,8 @@ TEST_CASE("sends and finds the expected reply from an echo server") {
     wait_readable(c.get());  // until the probe closes
   });
   TcpRound round("127.0.0.1", l.port);
-  round.spec.tcp.send = "PING linewatch\r\n";
-  round.spec.tcp.expect = "linewatch";
+  round.spec.tcp->send = "PING linewatch\r\n";
+  round.spec.tcp->expect = "linewatch";
   ProbeResult r = round.run();
   CHECK(r.ok);
   CHECK(r.reason == Reason::ok);
@@ -122,7 +122,7 @@ TEST_CASE("sends and finds the expected reply from an echo server") {
 TEST_CASE("an expected reply that never comes times out at the deadline") {
   Listener l = listen_on("127.0.0.1");  // handshakes complete; nothing is ever sent
   TcpRound round("127.0.0.1", l.port, 300ms);
-  round.spec.tcp.expect = "220 ";
+  round.spec.tcp->expect = "220 ";
   const auto start = Steady::now();
   ProbeResult r = round.run();
   const auto took = Steady::now() - start;
@@ -140,7 +140,7 @@ TEST_CASE("a server that closes without the expected bytes is a body mismatch") 
     if (c.valid()) ::send(c.get(), "HELLO\n", 6, MSG_NOSIGNAL);
   });
   TcpRound round("127.0.0.1", l.port);
-  round.spec.tcp.expect = "SSH-2.0";
+  round.spec.tcp->expect = "SSH-2.0";
   ProbeResult r = round.run();
   CHECK_FALSE(r.ok);
   CHECK(r.reason == Reason::body_mismatch);

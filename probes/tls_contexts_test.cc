@@ -40,8 +40,8 @@ ProbeResult https_round(const std::string& url, const std::string& ca_file, TlsC
   ProbeSpec spec{};
   spec.kind = ProbeKind::http;
   spec.timing.timeout = 2s;
-  spec.http.url = url;
-  spec.http.ca_file = ca_file;
+  spec.http->url = url;
+  spec.http->ca_file = ca_file;
   SystemClock clock;
   return run_probe(ProbeRequest{line, "web", spec, clock, contexts});
 }
