@@ -408,11 +408,13 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
     }
     return alerts_document(raw->alerting->view(), id, raw->clock.wall_now(), outbox);
   };
-  // A scrape at 10,000 series builds a 20 MB answer: its pages go back soon after.
+  // A plain scrape at 10,000 series builds a 20 MB answer: its pages go back
+  // soon after. Prometheus asks for gzip, which never holds the whole text.
   sources.metrics = [raw] {
     raw->heap_trim.poke();
     return raw->metrics->scrape();
   };
+  sources.metrics_gzip = [raw] { return raw->metrics->scrape_gzip(); };
   sources.lines = [raw] { return raw->lines_json(); };
   sources.targets = [raw] {
     std::shared_lock lock(raw->parts_mu);

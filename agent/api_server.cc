@@ -90,7 +90,49 @@ HttpResponse alert_history_answer(const ApiSources& sources, const HttpRequest& 
   return {200, "application/json", events_document(*events, q.limit)};
 }
 
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool same_words(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && Poco::icompare(std::string(a), std::string(b)) == 0;
+}
+
+// Whether one coding's parameters (after its ';') give it a q-value of zero.
+bool zero_weight(std::string_view params) {
+  while (!params.empty()) {
+    const std::size_t semi = params.find(';');
+    std::string_view p = trim_blanks(params.substr(0, semi));
+    params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
+    if (p.size() < 2 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=') continue;
+    p.remove_prefix(2);
+    if (p.empty() || p[0] != '0') return false;
+    p.remove_prefix(1);
+    if (!p.empty() && p[0] == '.') p.remove_prefix(1);
+    return p.find_first_not_of('0') == std::string_view::npos;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool accepts_gzip(std::optional<std::string_view> accept_encoding) {
+  if (!accept_encoding) return false;
+  std::string_view rest = *accept_encoding;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    const std::size_t semi = item.find(';');
+    const std::string_view coding = trim_blanks(item.substr(0, semi));
+    if (!same_words(coding, "gzip") && !same_words(coding, "x-gzip") && coding != "*") continue;
+    if (!zero_weight(semi == std::string_view::npos ? std::string_view{} : item.substr(semi + 1)))
+      return true;
+  }
+  return false;
+}
 
 bool same_token(std::string_view given, std::string_view expected) {
   unsigned char diff = given.size() == expected.size() ? 0 : 1;
@@ -309,8 +351,15 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const std::string& listen, A
     if (req.path == "/api/v1/targets" && sources.targets)
       return parameterless_answer(sources.targets, req);
     if (req.path == "/api/v1/series" && sources.series) return sources.series(req.query);
-    if (req.path == "/metrics" && sources.metrics)
-      return {200, "text/plain; version=0.0.4; charset=utf-8", sources.metrics()};
+    if (req.path == "/metrics" && sources.metrics) {
+      constexpr const char* kType = "text/plain; version=0.0.4; charset=utf-8";
+      if (!sources.metrics_gzip || !accepts_gzip(req.header("accept-encoding")))
+        return {200, kType, sources.metrics()};
+      return {200,
+              kType,
+              sources.metrics_gzip(),
+              {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}}};
+    }
     if (req.path == "/-/healthy") return {200, "text/plain", "OK\n"};
     if (auto page = page_response(req.path)) return *std::move(page);
     return error_response(404);

@@ -65,8 +65,11 @@ struct ApiSources {
   // reads `events`.
   std::function<std::string()> alerts;
   // The /metrics text (MetricsCollector::scrape()), served as the text
-  // exposition format 0.0.4.
+  // exposition format 0.0.4; `metrics_gzip` the same text gzip-compressed
+  // (scrape_gzip()), served with Content-Encoding: gzip to a client that
+  // accepts it (Prometheus always does). Empty: never compressed.
   std::function<std::string()> metrics;
+  std::function<std::string()> metrics_gzip;
   // The /api/v1/lines and /api/v1/targets documents (agent/api_lines.h);
   // like /api/v1/alerts they take no query parameter.
   std::function<std::string()> lines;
@@ -85,6 +88,11 @@ struct ApiSources {
 
 // How long POST /-/reload waits for the verdict before answering 503.
 inline constexpr Duration kReloadWait = std::chrono::seconds(3);
+
+// Whether an Accept-Encoding value accepts gzip: a "gzip" (or "x-gzip") or
+// "*" coding, any case, whose q-value is not zero (RFC 9110 12.5.3).
+// nullopt (no header): no.
+bool accepts_gzip(std::optional<std::string_view> accept_encoding);
 
 // True when `given` equals `expected`, in time that depends on `expected`'s
 // length only (the token is never compared byte by byte with an early exit).

@@ -245,3 +245,44 @@ TEST_CASE("the routes document shows each gateway's delivered and pending versio
             R"("pending":7,"last_attempt":"2027-01-15T07:59:59.000Z","last_reason":"exec_exit",)"
             R"("last_error":"exit 1: no route","attempts":4,"failures":2}])") != std::string::npos);
 }
+
+TEST_CASE("Accept-Encoding accepts gzip by name or star unless its weight is zero") {
+  CHECK_FALSE(accepts_gzip(std::nullopt));
+  CHECK(accepts_gzip("gzip"));
+  CHECK(accepts_gzip("GZip"));
+  CHECK(accepts_gzip("x-gzip"));
+  CHECK(accepts_gzip("deflate, gzip;q=1.0"));
+  CHECK(accepts_gzip(" br ,\tgzip ; q=0.5 "));
+  CHECK(accepts_gzip("gzip;q=0.001"));
+  CHECK(accepts_gzip("*"));
+  CHECK_FALSE(accepts_gzip(""));
+  CHECK_FALSE(accepts_gzip("identity"));
+  CHECK_FALSE(accepts_gzip("deflate, br"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0"));
+  CHECK_FALSE(accepts_gzip("gzip; q=0.000"));
+  CHECK_FALSE(accepts_gzip("br, *;q=0"));
+  CHECK_FALSE(accepts_gzip("gzipped"));
+}
+
+TEST_CASE("the API sends /metrics gzip-compressed only to a client that accepts it") {
+  ApiSources sources;
+  sources.metrics = [] { return std::string("plain text\n"); };
+  sources.metrics_gzip = [] { return std::string("compressed"); };
+  auto api = ApiServer::start("127.0.0.1:0", std::move(sources));
+  REQUIRE(api.ok());
+  auto fetch = [port = (*api)->port()](const std::string& accept) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(5, 0));
+    Poco::Net::HTTPRequest req("GET", "/metrics", Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!accept.empty()) req.set("Accept-Encoding", accept);
+    session.sendRequest(req);
+    Poco::Net::HTTPResponse res;
+    std::istream& in = session.receiveResponse(res);
+    std::string body;
+    Poco::StreamCopier::copyToString(in, body);
+    return std::make_pair(body, res.get("Content-Encoding", ""));
+  };
+  CHECK(fetch("gzip") == std::make_pair(std::string("compressed"), std::string("gzip")));
+  CHECK(fetch("") == std::make_pair(std::string("plain text\n"), std::string()));
+  CHECK(fetch("gzip;q=0, identity") == std::make_pair(std::string("plain text\n"), std::string()));
+}

@@ -55,6 +55,8 @@
 
 namespace linewatch {
 
+struct TextSpill;  // agent/metrics_probe_text.h
+
 // One notify receiver's figures for the scrape.
 struct ReceiverFigures {
   std::string id;                       // notify[].id
@@ -131,11 +133,18 @@ class MetricsCollector {
 
   // Reads the sources and renders every family (text exposition 0.0.4).
   std::string scrape();
+  // The same text, gzip-compressed as it is written: the whole text (about
+  // 20 MB at 10,000 series) is never held, only the compressed answer
+  // (a tenth of it) and 64 KiB of text at a time.
+  std::string scrape_gzip();
 
   // Probe series (line × target × kind) known from the config.
   std::size_t probe_series() const;
 
  private:
+  // Every family's text, spilled as it grows (agent/metrics_probe_text.h).
+  std::string render(const TextSpill* spill);
+
   // The series and the scrape's state (agent/metrics_series.h).
   struct Impl;
   std::unique_ptr<Impl> impl_;

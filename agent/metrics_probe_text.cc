@@ -109,8 +109,8 @@ void put_labels(std::string& out, const Labels& l, bool with_kind, std::string_v
 // A one-value family over every series: `value` reads the series (under its
 // lock) and returns nullopt where the series has no such sample.
 template <typename Value>
-void put_plain(std::string& out, ProbeSeriesList series, std::string_view name,
-               std::string_view type, bool with_kind, Value value) {
+void put_plain(std::string& out, const TextSpill* spill, ProbeSeriesList series,
+               std::string_view name, std::string_view type, bool with_kind, Value value) {
   Family f(out, name, type);
   Labels l;
   for (const auto& s : series) {
@@ -125,6 +125,7 @@ void put_plain(std::string& out, ProbeSeriesList series, std::string_view name,
     put_labels(out, l, with_kind);
     put_number(out, *v);
     out += '\n';
+    if (spill) spill->maybe(out);
   }
 }
 
@@ -175,7 +176,7 @@ std::size_t estimate(ProbeSeriesList series) {
 
 }  // namespace
 
-void write_probe_counters(ProbeSeriesList series, std::string& out) {
+void write_probe_counters(ProbeSeriesList series, std::string& out, const TextSpill* spill) {
   Family results(out, kResults, "counter");
   Labels l;
   std::array<std::uint64_t, kReasons> counts;
@@ -194,6 +195,7 @@ void write_probe_counters(ProbeSeriesList series, std::string& out) {
       put_number(out, static_cast<double>(counts[r]));
       out += '\n';
     }
+    if (spill) spill->maybe(out);
   }
   auto echoes = [](std::uint64_t ProbeSeries::*field) {
     return [field](const ProbeSeries& s) -> std::optional<double> {
@@ -201,17 +203,17 @@ void write_probe_counters(ProbeSeriesList series, std::string& out) {
       return static_cast<double>(s.*field);
     };
   };
-  put_plain(out, series, kEchoesSent, "counter", false, echoes(&ProbeSeries::echoes_sent));
-  put_plain(out, series, kEchoesLost, "counter", false, echoes(&ProbeSeries::echoes_lost));
+  put_plain(out, spill, series, kEchoesSent, "counter", false, echoes(&ProbeSeries::echoes_sent));
+  put_plain(out, spill, series, kEchoesLost, "counter", false, echoes(&ProbeSeries::echoes_lost));
 }
 
-void write_probe_gauges(ProbeSeriesList series, std::string& out) {
+void write_probe_gauges(ProbeSeriesList series, std::string& out, const TextSpill* spill) {
   auto gauge = [](double ProbeSeries::*field) {
     return [field](const ProbeSeries& s) -> std::optional<double> { return s.*field; };
   };
-  put_plain(out, series, kSuccess, "gauge", true, gauge(&ProbeSeries::success));
-  put_plain(out, series, kLoss, "gauge", true, gauge(&ProbeSeries::loss));
-  put_plain(out, series, kJitter, "gauge", true, gauge(&ProbeSeries::jitter));
+  put_plain(out, spill, series, kSuccess, "gauge", true, gauge(&ProbeSeries::success));
+  put_plain(out, spill, series, kLoss, "gauge", true, gauge(&ProbeSeries::loss));
+  put_plain(out, spill, series, kJitter, "gauge", true, gauge(&ProbeSeries::jitter));
   Family phase(out, kPhase, "gauge");
   Labels l;
   std::array<double, kProbePhases> values;
@@ -231,10 +233,11 @@ void write_probe_gauges(ProbeSeriesList series, std::string& out) {
       put_number(out, values[p]);
       out += '\n';
     }
+    if (spill) spill->maybe(out);
   }
 }
 
-void write_probe_histograms(ProbeSeriesList series, std::string& out) {
+void write_probe_histograms(ProbeSeriesList series, std::string& out, const TextSpill* spill) {
   const auto le = le_labels();
   Labels l;
   SeriesHistogram h;
@@ -246,6 +249,7 @@ void write_probe_histograms(ProbeSeriesList series, std::string& out) {
     }
     l.set(*s);
     put_histogram(out, rtt, l, true, h, le);
+    if (spill) spill->maybe(out);
   }
   Family ttft(out, kTtft, "histogram");
   for (const auto& s : series) {
@@ -256,6 +260,7 @@ void write_probe_histograms(ProbeSeriesList series, std::string& out) {
     }
     l.set(*s);
     put_histogram(out, ttft, l, false, h, le);
+    if (spill) spill->maybe(out);
   }
 }
 
@@ -264,7 +269,7 @@ bool is_probe_family(std::string_view name) {
 }
 
 void write_metrics(ProbeSeriesList series, std::vector<prometheus::MetricFamily> families,
-                   std::string& out) {
+                   std::string& out, const TextSpill* spill) {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> counters, gauges, summaries, rest;
   for (prometheus::MetricFamily& f : families) {
@@ -275,13 +280,13 @@ void write_metrics(ProbeSeriesList series, std::vector<prometheus::MetricFamily>
                                                   : rest;
     group.push_back(std::move(f));
   }
-  out.reserve(out.size() + estimate(series));
-  write_probe_counters(series, out);
+  if (!spill) out.reserve(out.size() + estimate(series));
+  write_probe_counters(series, out, spill);
   write_exposition(counters, out);
-  write_probe_gauges(series, out);
+  write_probe_gauges(series, out, spill);
   write_exposition(gauges, out);
   write_exposition(summaries, out);
-  write_probe_histograms(series, out);
+  write_probe_histograms(series, out, spill);
   write_exposition(rest, out);
 }
 

@@ -24,6 +24,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,20 +37,36 @@ namespace linewatch {
 
 using ProbeSeriesList = std::span<const std::unique_ptr<ProbeSeries>>;
 
+// Where a long text goes as it is written: once `out` holds `at` bytes or
+// more, at the end of a series, `take` is given it and must empty it (e.g.
+// into a compressor). So the text of 10,000 series (about 20 MB) never sits
+// in memory whole. Absent (null), the text just grows in `out`.
+struct TextSpill {
+  std::function<void(std::string& out)> take;
+  std::size_t at = 64 * 1024;
+
+  void maybe(std::string& out) const {
+    if (out.size() >= at) take(out);
+  }
+};
+
 // Appends linewatch_probe_results_total, _echoes_sent_total, _echoes_lost_total.
-void write_probe_counters(ProbeSeriesList series, std::string& out);
+void write_probe_counters(ProbeSeriesList series, std::string& out,
+                          const TextSpill* spill = nullptr);
 // Appends linewatch_probe_success, _loss_ratio, _jitter_seconds, _phase_seconds.
-void write_probe_gauges(ProbeSeriesList series, std::string& out);
+void write_probe_gauges(ProbeSeriesList series, std::string& out, const TextSpill* spill = nullptr);
 // Appends linewatch_probe_rtt_seconds and linewatch_llm_ttft_seconds.
-void write_probe_histograms(ProbeSeriesList series, std::string& out);
+void write_probe_histograms(ProbeSeriesList series, std::string& out,
+                            const TextSpill* spill = nullptr);
 
 // Whether `name` is one of the families above.
 bool is_probe_family(std::string_view name);
 
 // Appends the whole exposition: the probe families and `families` (a
 // registry's Collect(); any probe family among them is skipped, so none is
-// written twice) in prometheus-cpp's order.
+// written twice) in prometheus-cpp's order. With `spill`, the text goes to
+// it as it grows, and what is left at the end stays in `out`.
 void write_metrics(ProbeSeriesList series, std::vector<prometheus::MetricFamily> families,
-                   std::string& out);
+                   std::string& out, const TextSpill* spill = nullptr);
 
 }  // namespace linewatch

@@ -80,6 +80,21 @@ class Mirror {
     write_metrics(series_, prom.registry().Collect(), out);
     return out;
   }
+  // The same, spilled every `at` bytes: the pieces joined, and the largest
+  // the buffer grew before a spill.
+  std::pair<std::string, std::size_t> spilled(std::size_t at) {
+    std::string joined;
+    std::size_t largest = 0;
+    const TextSpill spill{[&](std::string& text) {
+                            largest = std::max(largest, text.size());
+                            joined += text;
+                            text.clear();
+                          },
+                          at};
+    std::string out;
+    write_metrics(series_, prom.registry().Collect(), out, &spill);
+    return {joined + out, largest};
+  }
   // The old way: everything in prometheus-cpp, through the exporters' writer.
   std::string exporters_writer() {
     std::string out;
@@ -225,6 +240,26 @@ TEST_CASE("probe text: the same samples as prometheus-cpp's TextSerializer for t
     }
     CHECK(x.eof() == y.eof());
   }
+}
+
+TEST_CASE("probe text: a spilled text is the same text, held a series at a time") {
+  Mirror m;
+  fill(m);
+  for (int i = 0; i < 400; ++i) {
+    ProbeSeries& s = m.add("line-" + std::to_string(i % 4), "target-" + std::to_string(i),
+                           i % 3 ? ProbeKind::icmp : ProbeKind::llm, i % 3 == 0);
+    m.rtt(s, 0.001 * i);
+    m.results(s, i % 5 ? Reason::ok : Reason::timeout, 1 + i);
+    if (s.ttft) m.ttft(s, 0.01 * i);
+  }
+  const std::string whole = m.ours();
+  REQUIRE(whole.size() > 200 * 1024);
+  const auto [joined, largest] = m.spilled(4096);
+  CHECK(joined == whole);
+  // A spill comes at the end of the series that passed 4 KiB: one series'
+  // lines (a histogram of 19 lines at most) past it.
+  CHECK(largest >= 4096);
+  CHECK(largest < 4096 + 4096);
 }
 
 TEST_CASE("probe text: a family without series is left out, as prometheus-cpp leaves it out") {

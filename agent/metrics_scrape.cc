@@ -1,7 +1,10 @@
 // MetricsCollector::scrape(): the families that mirror other components'
 // snapshots, set from those snapshots on the API's thread, then the text:
 // the probe families from their series, the rest from the registry.
+#include <Poco/DeflatingStream.h>
+
 #include <map>
+#include <sstream>
 
 #include "agent/metrics_collector.h"
 #include "agent/metrics_probe_text.h"
@@ -206,7 +209,26 @@ void MetricsCollector::Impl::read_reload() {
   raise_to(*reloads[1], static_cast<double>(f.failures));
 }
 
-std::string MetricsCollector::scrape() {
+std::string MetricsCollector::scrape() { return render(nullptr); }
+
+std::string MetricsCollector::scrape_gzip() {
+  std::ostringstream compressed;
+  {
+    // Level 1: at 10,000 series it still shrinks the text tenfold, for a
+    // fraction of the CPU the default level costs.
+    Poco::DeflatingOutputStream gzip(compressed, Poco::DeflatingStreamBuf::STREAM_GZIP, 1);
+    const TextSpill spill{[&gzip](std::string& text) {
+      gzip.write(text.data(), static_cast<std::streamsize>(text.size()));
+      text.clear();
+    }};
+    std::string rest = render(&spill);
+    spill.take(rest);
+    gzip.close();
+  }
+  return std::move(compressed).str();
+}
+
+std::string MetricsCollector::render(const TextSpill* spill) {
   std::lock_guard lk(impl_->scrape_mu);
   // Shared: a reconfigure() waits; rounds go on.
   std::shared_lock series(impl_->series_mu);
@@ -221,7 +243,7 @@ std::string MetricsCollector::scrape() {
   impl_->read_alerts();
   impl_->read_receivers();
   std::string out;
-  write_metrics(impl_->probes, impl_->metrics.registry().Collect(), out);
+  write_metrics(impl_->probes, impl_->metrics.registry().Collect(), out, spill);
   return out;
 }
 

@@ -1,7 +1,11 @@
 // The scrape side of MetricsCollector: families set from other components'
 // snapshots, handed in through MetricsSources.
-#include <map>
+#include <Poco/InflatingStream.h>
+#include <Poco/StreamCopier.h>
 #include <doctest/doctest.h>
+
+#include <map>
+#include <sstream>
 
 #include "agent/metrics_collector.h"
 #include "agent/metrics_test_support.h"
@@ -321,4 +325,46 @@ TEST_CASE("metrics scrape: receiver figures join the sender's counters and the o
 }
 
 }  // namespace
+}  // namespace linewatch
+
+namespace linewatch {
+namespace {
+
+std::string gunzip(const std::string& compressed) {
+  std::istringstream in(compressed);
+  Poco::InflatingInputStream gzip(in, Poco::InflatingStreamBuf::STREAM_GZIP);
+  std::string out;
+  Poco::StreamCopier::copyToString(gzip, out);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("metrics scrape: the gzip answer inflates to the same text, a fraction of its size") {
+  Fakes f;
+  f.scheduler.rounds = 120;
+  Config c = config_with_routes();
+  for (int i = 0; i < 2000; ++i)
+    c.targets.push_back(
+        TargetSpec{"t" + std::to_string(i), {ProbeSpec{ProbeKind::icmp, {}, {}, {}, {}, {}}}});
+  MetricsCollector m(c, f.sources(), {"9.8.7", WallTime(1'700'000'000s)});
+  ProbeResult r;
+  r.kind = ProbeKind::icmp;
+  r.ok = true;
+  r.reason = Reason::ok;
+  r.sent = r.received = 1;
+  for (int i = 0; i < 2000; ++i) {
+    r.line = i % 2 ? "a" : "b";
+    r.target = "t" + std::to_string(i);
+    r.rtt = std::chrono::microseconds(100 + i);
+    r.rtts = {r.rtt};
+    m.on_result(r);
+  }
+  const std::string plain = m.scrape();
+  REQUIRE(plain.size() > 1'000'000);
+  const std::string compressed = m.scrape_gzip();
+  CHECK(compressed.size() * 5 < plain.size());
+  CHECK(gunzip(compressed) == plain);
+}
+
 }  // namespace linewatch

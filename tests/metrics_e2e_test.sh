@@ -8,7 +8,8 @@
 #   2. the scrape passes `promtool check metrics`, its Content-Type is the
 #      text format's, and it holds exactly the series the config implies,
 #      family by family (docs/metrics.md, "How many series"), with the label
-#      values of the config only;
+#      values of the config only; asked for gzip, the answer is the same
+#      families compressed;
 #   3. a real Prometheus (its own config and data dir, loopback port) scrapes
 #      the agent every second: `up{job="linewatch"}` is 1 and linewatch_
 #      series come back from its query API with the values the agent shows.
@@ -122,6 +123,18 @@ grep -qi '^content-type: text/plain; version=0.0.4; charset=utf-8' "$work/header
 promtool check metrics <"$work/metrics.txt" >"$work/promtool.log" 2>&1 ||
   fail "promtool check metrics: $(cat "$work/promtool.log")"
 echo "promtool check metrics: ok ($(grep -vc '^#' "$work/metrics.txt") samples)"
+
+# Asked for gzip, as Prometheus asks: the same families, compressed.
+curl -sf -H 'Accept-Encoding: gzip' -D "$work/gzip_headers.txt" -o "$work/metrics.gz" \
+  "http://127.0.0.1:$api/metrics" || fail "no gzip scrape"
+grep -qi '^content-encoding: gzip' "$work/gzip_headers.txt" ||
+  fail "asked for gzip, got: $(cat "$work/gzip_headers.txt")"
+gzip -dc <"$work/metrics.gz" >"$work/metrics_gunzipped.txt" || fail "the gzip answer does not inflate"
+promtool check metrics <"$work/metrics_gunzipped.txt" >"$work/promtool_gz.log" 2>&1 ||
+  fail "promtool check metrics (gzip): $(cat "$work/promtool_gz.log")"
+[ "$(grep '^# TYPE' "$work/metrics_gunzipped.txt")" = "$(grep '^# TYPE' "$work/metrics.txt")" ] ||
+  fail "the gzip answer has other families than the plain one"
+echo "gzip scrape: ok ($(stat -c %s "$work/metrics.gz") bytes for $(stat -c %s "$work/metrics_gunzipped.txt"))"
 
 # Exactly the series the config implies, family by family.
 python3 - "$work/metrics.txt" <<'PY' || fail "the series are not those of the config"
