@@ -2,7 +2,7 @@
 # The whole agent at N ICMP targets on loopback: memory and CPU.
 #
 #   bash bench/agent_load.sh [BUILD_DIR] [SECONDS] [N ...]     (default: build 30 100 1000 10000)
-#   SCRAPE=15 bash bench/agent_load.sh ...   also fetch /metrics every 15 s, as Prometheus would
+#   SCRAPE=15 bash bench/agent_load.sh ...   also fetch /metrics every 15 s with gzip, as Prometheus does
 #
 # For each N: an agent with one line and N ICMP targets (127.0.x.y, answered by
 # this host's own stack), one echo each per second, runs for SECONDS after its
@@ -63,7 +63,7 @@ for n in "${sizes[@]}"; do
   if [ "$scrape" -gt 0 ]; then
     (for ((k = 0; k < seconds / scrape; k++)); do
       sleep "$scrape"
-      curl -sf -o /dev/null "http://127.0.0.1:$port/metrics" || true
+      curl -sf -H 'Accept-Encoding: gzip' -o /dev/null "http://127.0.0.1:$port/metrics" || true
     done) &
     scrape_pid=$!
   fi
