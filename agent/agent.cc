@@ -414,7 +414,10 @@ Result<std::unique_ptr<Agent>> Agent::open(Config config, const Clock& clock) {
     raw->heap_trim.poke();
     return raw->metrics->scrape();
   };
-  sources.metrics_gzip = [raw] { return raw->metrics->scrape_gzip(); };
+  sources.metrics_gzip = [raw] {
+    raw->heap_trim.poke();
+    return raw->metrics->scrape_gzip();
+  };
   sources.lines = [raw] { return raw->lines_json(); };
   sources.targets = [raw] {
     std::shared_lock lock(raw->parts_mu);
