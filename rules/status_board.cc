@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/round_codec.h"
 #include "rules/alert_window.h"
-#include "rules/round_codec.h"
 
 namespace linewatch {
 

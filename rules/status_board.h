@@ -7,7 +7,7 @@
 //
 // Memory is bounded whatever the probe rate. Per series the board keeps:
 //   - the latest round, every field exact, packed by the round codec
-//     (rules/round_codec.h: about 30 bytes for a 1-ping ICMP round), and the
+//     (core/round_codec.h: about 30 bytes for a 1-ping ICMP round), and the
 //     newest failure's reason, time and detail behind a pointer: the only
 //     failure a summary can show (status_board.cc). With its map node and key
 //     a 1-ping ICMP series without failures costs about 260 bytes besides
@@ -164,7 +164,7 @@ class StatusBoard {
     // first RTT of the newest round ever recorded that had one.
     std::uint32_t front_rtt = 0;
     std::uint32_t back_rtt = 0;
-    std::vector<std::uint8_t> latest;  // the newest round (rules/round_codec.h)
+    std::vector<std::uint8_t> latest;  // the newest round (core/round_codec.h)
     std::unique_ptr<Failure> failure;  // null until a round fails
   };
 

@@ -255,7 +255,7 @@ void check_same(const SeriesSummary& got, const SeriesSummary& want) {
   CHECK(got.last_failure_detail == want.last_failure_detail);
   CHECK(got.capped == want.capped);
   CHECK(got.covered == want.covered);
-  // The latest round comes back whole (rules/round_codec_test.cc checks every field).
+  // The latest round comes back whole (core/round_codec_test.cc checks every field).
   CHECK(got.latest.line == want.latest.line);
   CHECK(got.latest.target == want.latest.target);
   CHECK(got.latest.kind == want.latest.kind);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "core/fake_clock.h"
+#include "core/round_codec.h"
 #include "storage/sqlite.h"
 #include "storage/store.h"
 #include "storage/test_util.h"
@@ -192,6 +193,35 @@ TEST_CASE("stop() on a locked database counts lost events, bandwidth and state a
   CHECK_FALSE(store.flush(100ms));
   REQUIRE(blocker.exec("ROLLBACK", "unlock"));
   CHECK(store.events({})->empty());
+}
+
+TEST_CASE("a queued ICMP round holds at most 128 bytes besides its encoding") {
+  TempDir dir;
+  FakeClock clock;
+  Locked cfg;
+  auto opened = Store::open(dir.path(), cfg.options, clock, cfg.tuning);
+  REQUIRE_MESSAGE(opened, opened.error().message);
+  auto& store = **opened;
+  Db blocker = lock_exclusively(dir.db());
+  // Five echoes, two lost, ids as short as most: the commonest row at scale.
+  const ProbeResult r = icmp_result("cn2", "198.18.0.1", clock.wall_now(), {812, 0, 790, 1001, 0});
+  std::vector<std::uint8_t> encoded;
+  encode_round(r, encoded);
+  const int rows = 100;
+  for (int i = 0; i < rows; ++i) REQUIRE(store.submit(r));
+  REQUIRE(wait_until([&] { return store.stats().write_errors >= 1; }));  // a batch in flight too
+  auto s = store.stats();
+  REQUIRE(s.pending == rows);
+  CAPTURE(s.queued_bytes);
+  CAPTURE(encoded.size());
+  CHECK(s.queued_bytes <= rows * (128 + encoded.size()));
+  CHECK(s.queued_bytes >= rows * encoded.size());  // the encodings are counted
+
+  REQUIRE(blocker.exec("ROLLBACK", "unlock"));
+  REQUIRE(store.flush(10s));
+  s = store.stats();
+  CHECK(s.written == rows);
+  CHECK(s.queued_bytes == 0);
 }
 
 }  // namespace

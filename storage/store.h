@@ -192,7 +192,10 @@ struct WriterStats {
   // `batches` and the longest. Failed attempts are not counted.
   Duration batch_time_total{};
   Duration batch_time_max{};
-  std::size_t pending = 0;        // queued rows of every kind accepted, not yet committed
+  std::size_t pending = 0;  // queued rows of every kind accepted, not yet committed
+  // Memory those rows hold as queued: each one's queue element and what it
+  // owns on the heap (string and vector capacities, not malloc's overhead).
+  std::size_t queued_bytes = 0;
   std::size_t state_pending = 0;  // saved values not yet committed (one per key)
   std::size_t queue_limit = 0;    // the queue refuses at this many pending (lower while failing)
   StoreState state = StoreState::ok;

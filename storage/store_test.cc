@@ -128,6 +128,59 @@ TEST_CASE("results are read back field for field") {
   CHECK_FALSE((**tcp).llm.has_value());
 }
 
+TEST_CASE("rounds queued while writes fail are read back field for field") {
+  TempDir dir;
+  FakeClock clock;
+  StorageOptions options;
+  options.batch_max = 25;  // several batches
+  options.flush_interval = 5ms;
+  StoreTuning tuning;
+  tuning.busy_timeout = 50ms;
+  tuning.retry_min = 10ms;
+  tuning.retry_max = 40ms;
+  auto store = open_store(dir, clock, options, tuning);
+  REQUIRE(wait_until([&] { return store->stats().retention_runs == 1; }));  // not the one failing
+  Db blocker = test::lock_exclusively(dir.db());
+  auto all = varied(clock.wall_now());
+  // Ids longer than a string keeps in itself, and nanoseconds the store cuts.
+  const std::string line = "a-line-name-longer-than-any-short-string";
+  const std::string target = "2001:db8:4006:80b::200e.example.net";
+  for (int i = 0; i < 20; ++i) {
+    ProbeResult r = icmp_result(line, target, clock.wall_now() + milliseconds(1000 * i + 3),
+                                {900 + i, 0, 0, 1100, 950, 0, 1020});
+    r.rtts[0] = *r.rtts[0] + std::chrono::nanoseconds(777);
+    summarise_echoes(r);
+    r.detail = i % 2 ? "" : "3 of 7 echoes lost";
+    all.push_back(r);
+  }
+  for (const auto& r : all) REQUIRE(store->submit(r));
+  REQUIRE(wait_until([&] { return store->stats().write_errors >= 2; }));  // queued, not written
+  CHECK(store->stats().written == 0);
+  REQUIRE(blocker.exec("ROLLBACK", "unlock"));
+  REQUIRE(store->flush(10s));
+  CHECK(store->stats().written == all.size());
+  CHECK(*store->count() == static_cast<std::int64_t>(all.size()));
+
+  struct S {
+    std::string line, target;
+    ProbeKind kind;
+  };
+  for (const S& s : {S{"cn2", "la", ProbeKind::icmp}, S{"cu-vip", "la", ProbeKind::icmp},
+                     S{"cn2", "openai", ProbeKind::tcp}, S{"cn2", "openai", ProbeKind::http},
+                     S{"cn2", "openai", ProbeKind::llm}, S{"cu-vip", "openai", ProbeKind::llm},
+                     S{line, target, ProbeKind::icmp}}) {
+    CAPTURE(s.line);
+    CAPTURE(s.target);
+    CAPTURE(s.kind);
+    const auto want = of_series(all, s.line, s.target, s.kind);
+    auto got = store->samples({s.line, s.target, s.kind});
+    REQUIRE(got);
+    REQUIRE(got->size() == want.size());
+    REQUIRE_FALSE(want.empty());
+    for (std::size_t i = 0; i < want.size(); ++i) check_same((*got)[i], want[i]);
+  }
+}
+
 TEST_CASE("queries: time range, limit, newest, series, latest, unknown names") {
   TempDir dir;
   FakeClock clock;

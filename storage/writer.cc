@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "core/round_codec.h"
+
 namespace linewatch {
 namespace {
 
@@ -30,7 +32,22 @@ constexpr Counters kCounters[] = {
 };
 static_assert(std::size(kCounters) == std::variant_size_v<SampleWriter::Row>);
 
-const Counters& counters(const SampleWriter::Row& row) { return kCounters[row.index()]; }
+// `kind`: the index of a Row, or of the queued row it became.
+const Counters& counters(std::size_t kind) { return kCounters[kind]; }
+
+// What `s` holds on the heap: nothing while it fits the string itself.
+std::size_t heap_bytes(const std::string& s) {
+  return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+}
+template <class T>
+std::size_t heap_bytes(const std::vector<T>& v) {
+  return v.capacity() * sizeof(T);
+}
+std::size_t heap_bytes(const Event& e) {
+  return heap_bytes(e.kind) + heap_bytes(e.line) + heap_bytes(e.target) + heap_bytes(e.reason) +
+         heap_bytes(e.detail);
+}
+std::size_t heap_bytes(const BandwidthSample& b) { return heap_bytes(b.line); }
 
 }  // namespace
 
@@ -48,8 +65,10 @@ SampleWriter::SampleWriter(Db db, const StorageOptions& options, const StoreTuni
 
 SampleWriter::~SampleWriter() { stop(); }
 
-bool SampleWriter::submit(Row row) {
-  const Counters& c = counters(row);
+bool SampleWriter::submit(Row in) {
+  const Counters& c = counters(in.index());
+  QueuedRow row = queued(std::move(in));  // encoded before the lock: ~100 ns a round
+  const std::size_t bytes = queued_bytes(row);
   std::lock_guard lk(mu_);
   if (stopping_ || queue_.size() + in_flight_ >= queue_limit()) {
     ++(stats_.*c.dropped);
@@ -58,6 +77,7 @@ bool SampleWriter::submit(Row row) {
   queue_.push_back({Steady::now(), std::move(row)});
   ++(stats_.*c.submitted);
   ++accepted_;
+  queued_bytes_ += bytes;
   // The idle writer only needs waking when a deadline or a full batch appears.
   if (queue_.size() == 1 || queue_.size() >= options_.batch_max) work_cv_.notify_one();
   return true;
@@ -130,6 +150,7 @@ WriterStats SampleWriter::stats() const {
   std::lock_guard lk(mu_);
   WriterStats s = stats_;
   s.pending = queue_.size() + in_flight_;
+  s.queued_bytes = queued_bytes_;
   s.state_pending = state_.size() + state_in_flight_;
   s.queue_limit = queue_limit();
   s.state = health_.state();
@@ -141,6 +162,31 @@ std::size_t SampleWriter::queue_limit() const {
   const std::size_t capacity = std::max<std::size_t>(options_.queue_capacity, 1);
   if (health_.state() == StoreState::ok) return capacity;
   return std::clamp<std::size_t>(tuning_.failing_queue, 1, capacity);
+}
+
+SampleWriter::QueuedRow SampleWriter::queued(Row row) {
+  if (auto* r = std::get_if<ProbeResult>(&row)) {
+    QueuedRound q{std::move(r->line), std::move(r->target), {}};
+    q.bytes.reserve(128);  // one allocation for most rounds, then cut to size
+    encode_round(*r, q.bytes);
+    q.bytes.shrink_to_fit();
+    return q;
+  }
+  if (auto* e = std::get_if<Event>(&row)) return std::make_unique<Event>(std::move(*e));
+  return std::get<BandwidthSample>(std::move(row));
+}
+
+std::size_t SampleWriter::queued_bytes(const QueuedRow& row) {
+  struct Owned {
+    std::size_t operator()(const QueuedRound& q) const {
+      return heap_bytes(q.line) + heap_bytes(q.target) + heap_bytes(q.bytes);
+    }
+    std::size_t operator()(const std::unique_ptr<Event>& e) const {
+      return sizeof(Event) + heap_bytes(*e);
+    }
+    std::size_t operator()(const BandwidthSample& b) const { return heap_bytes(b); }
+  };
+  return sizeof(Pending) + std::visit(Owned{}, row);
 }
 
 void SampleWriter::report(const std::optional<StoreEvent>& ev) const {
@@ -240,7 +286,10 @@ void SampleWriter::take_batch(Batch& backlog) {
 
 void SampleWriter::note_committed(Batch& backlog) {
   const std::size_t n = backlog.rows.size();
-  for (const Row& row : backlog.rows) ++(stats_.*counters(row).written);
+  for (const QueuedRow& row : backlog.rows) {
+    ++(stats_.*counters(row.index()).written);
+    queued_bytes_ -= queued_bytes(row);
+  }
   ++stats_.batches;
   processed_ += n;
   committed_ += n;
@@ -349,9 +398,10 @@ std::optional<StoreEvent> SampleWriter::note_error(const Error& e) {
 }
 
 void SampleWriter::give_up(Batch& backlog) {
-  for (const Row& row : backlog.rows) ++(stats_.*counters(row).lost);
-  for (const Pending& p : queue_) ++(stats_.*counters(p.row).lost);
+  for (const QueuedRow& row : backlog.rows) ++(stats_.*counters(row.index()).lost);
+  for (const Pending& p : queue_) ++(stats_.*counters(p.row.index()).lost);
   processed_ += backlog.rows.size() + queue_.size();
+  queued_bytes_ = 0;
   in_flight_ = 0;
   stats_.state_lost += backlog.state.size() + state_.size();
   state_in_flight_ = 0;
@@ -359,6 +409,21 @@ void SampleWriter::give_up(Batch& backlog) {
   backlog = Batch{};
   queue_.clear();
   state_.clear();
+}
+
+// Decodes a round each time, so a batch retried after a failure is written
+// from the same bytes it was the first time.
+Status SampleWriter::insert(const QueuedRow& row, ProbeResult& round) {
+  if (const auto* q = std::get_if<QueuedRound>(&row)) {
+    if (!decode_round(q->bytes, round))  // encode_round wrote it: a bug in core/round_codec
+      return Error{ErrorCode::internal, "a queued round of line " + q->line + ", target " +
+                                            q->target + " does not decode"};
+    round.line = q->line;
+    round.target = q->target;
+    return statements_.insert(round);
+  }
+  if (const auto* e = std::get_if<std::unique_ptr<Event>>(&row)) return statements_.insert(**e);
+  return statements_.insert(std::get<BandwidthSample>(row));
 }
 
 bool SampleWriter::checkpoint() {
@@ -409,9 +474,9 @@ Status SampleWriter::write_batch(const Batch& batch) {
   };
   auto tx = Transaction::begin(db_);
   if (!tx) return fail(tx.error());
-  for (const Row& row : batch.rows) {
-    auto s = std::visit([this](const auto& r) { return statements_.insert(r); }, row);
-    if (!s) return fail(s.error());
+  ProbeResult round;  // decoded into, row after row: its strings and echoes keep their room
+  for (const QueuedRow& row : batch.rows) {
+    if (auto s = insert(row, round); !s) return fail(s.error());
   }
   if (auto s = statements_.write_rollups(); !s) return fail(s.error());
   for (const auto& [key, value] : batch.state) {

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,13 +48,27 @@ class SampleWriter {
 
  private:
   using Steady = std::chrono::steady_clock;
+  // A round as it waits: its series, and the rest encoded (core/round_codec.h,
+  // about 30 to 60 bytes), instead of a 456-byte ProbeResult and its echoes.
+  // At 10,000 rounds a second a fold or checkpoint queues ~10,000 of them.
+  struct QueuedRound {
+    std::string line;  // short ids fit in the string itself
+    std::string target;
+    std::vector<std::uint8_t> bytes;  // encode_round, exactly sized
+  };
+  // A Row as it waits, with the same alternatives in the same order (the
+  // counters go by the index). The Event (five strings) is boxed so that it
+  // does not set the size of every element.
+  using QueuedRow = std::variant<QueuedRound, std::unique_ptr<Event>, BandwidthSample>;
+  static_assert(std::variant_size_v<QueuedRow> == std::variant_size_v<Row>);
   struct Pending {
     Steady::time_point at;  // when accepted, for flush_interval
-    Row row;
+    QueuedRow row;
   };
+  static_assert(sizeof(Pending) <= 128, "a queued row grew: see QueuedRound");
   // What one transaction writes; kept whole across retries.
   struct Batch {
-    std::vector<Row> rows;
+    std::vector<QueuedRow> rows;
     StateValues state;            // newest value per key
     std::uint64_t state_seq = 0;  // every save_state() up to this one is in `state` or earlier
     bool empty() const { return rows.empty() && state.empty(); }
@@ -76,11 +91,14 @@ class SampleWriter {
   void give_up(Batch& backlog);                            // mu_ held
   std::size_t queue_limit() const;                         // mu_ held
   std::uint64_t dropped_total() const;                     // mu_ held
+  static QueuedRow queued(Row row);                        // no lock held: encodes a round
+  static std::size_t queued_bytes(const QueuedRow& row);   // for WriterStats::queued_bytes
   void report(const std::optional<StoreEvent>& ev) const;  // no lock held
 
   // Writer thread only.
   Status write_batch(const Batch& batch);
-  bool checkpoint();                // true when the WAL was truncated
+  Status insert(const QueuedRow& row, ProbeResult& round);  // round: scratch for decoding
+  bool checkpoint();                                        // true when the WAL was truncated
   bool wal_needs_truncate() const;  // over wal_limit, or the filesystem is low on space
 
   const StorageOptions options_;
@@ -104,6 +122,7 @@ class SampleWriter {
   std::condition_variable done_cv_;     // wakes flush()
   std::deque<Pending> queue_;           // guarded by mu_
   std::size_t in_flight_ = 0;           // guarded by mu_: rows taken by the writer, not committed
+  std::size_t queued_bytes_ = 0;        // guarded by mu_: queued_bytes() of queue_ and in flight
   StateValues state_;                   // guarded by mu_: saved, not yet taken
   Steady::time_point state_since_{};    // guarded by mu_: when state_ became non-empty
   std::size_t state_in_flight_ = 0;     // guarded by mu_: values taken, not committed

@@ -1,6 +1,7 @@
 // Round codec: one ProbeResult, all but its line and target, packed into a few
-// dozen bytes, so the status board can keep each series' latest round without
-// holding a 456-byte ProbeResult (and its heap) per series.
+// dozen bytes, so the status board can keep each series' latest round, and the
+// storage writer each queued round, without holding a 456-byte ProbeResult
+// (and its heap) per round.
 //
 // Exact: every field decodes to itself, durations and times to the
 // nanosecond, negative and extreme values included. A presence bitmask says

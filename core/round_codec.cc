@@ -1,4 +1,4 @@
-#include "rules/round_codec.h"
+#include "core/round_codec.h"
 
 #include <optional>
 
