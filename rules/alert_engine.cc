@@ -79,8 +79,8 @@ void AlertEngine::adopt(AlertEngine&& old) {
     });
     if (from == old.groups_.end()) continue;
     for (const auto& [key, e] : from->entries) {
-      Entry fresh{e.window.rewindowed(g.lengths, options_.max_samples),
-                  std::vector<AlertState>(g.rules.size()), e.last_seen};
+      Entry fresh{e.window.rewindowed(g.lengths, options_.max_samples), States(g.rules.size()),
+                  e.last_seen};
       for (std::size_t i = 0; i < g.rules.size(); ++i) {
         auto s = states.find({rules_[g.rules[i]].rule.name, key});
         if (s != states.end()) fresh.states[i] = *s->second;
@@ -93,8 +93,7 @@ void AlertEngine::adopt(AlertEngine&& old) {
 AlertEngine::Entry& AlertEngine::entry(Group& g, const AlertScopeKey& key, MonoTime at) {
   auto it = g.entries.find(key);
   if (it == g.entries.end()) {
-    Entry fresh{AlertWindow(g.source, g.lengths, options_.max_samples),
-                std::vector<AlertState>(g.rules.size()), at};
+    Entry fresh{AlertWindow(g.source, g.lengths, options_.max_samples), States(g.rules.size()), at};
     it = g.entries.emplace(key, std::move(fresh)).first;
   }
   it->second.last_seen = std::max(it->second.last_seen, at);

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -138,9 +139,22 @@ class AlertEngine {
   std::size_t scope_count() const;
 
  private:
+  // The state machines of one scope key, index-aligned with Group::rules:
+  // the first inline (most groups have one rule), the rest on the heap.
+  class States {
+   public:
+    explicit States(std::size_t n)
+        : rest_(n > 1 ? std::make_unique<AlertState[]>(n - 1) : nullptr) {}
+    AlertState& operator[](std::size_t i) { return i == 0 ? first_ : rest_[i - 1]; }
+    const AlertState& operator[](std::size_t i) const { return i == 0 ? first_ : rest_[i - 1]; }
+
+   private:
+    AlertState first_;
+    std::unique_ptr<AlertState[]> rest_;
+  };
   struct Entry {
     AlertWindow window;
-    std::vector<AlertState> states;  // index-aligned with Group::rules
+    States states;
     MonoTime last_seen{};
   };
   // Rules that read the same samples: one source, scope and match.

@@ -55,10 +55,10 @@ bool AlertState::beyond_clear(const AlertRule& r, double v) const {
 std::string AlertState::figures(const CompiledAlertRule& c) const {
   const AlertRule& r = c.rule;
   const std::string metric(to_string(r.metric));
-  if (!c.show_value) return value_ && *value_ > 0 ? "down" : "up";
-  if (!value_) return metric + ": no data in the " + format_duration(r.window) + " window";
-  const bool beyond = breaks(r, *value_);
-  return metric + " " + format_value(r.metric, *value_) + " " +
+  if (!c.show_value) return value() && *value() > 0 ? "down" : "up";
+  if (!value()) return metric + ": no data in the " + format_duration(r.window) + " window";
+  const bool beyond = breaks(r, *value());
+  return metric + " " + format_value(r.metric, *value()) + " " +
          (beyond ? (r.above ? "above " : "below ") : (r.above ? "at or below " : "at or above ")) +
          format_value(r.metric, r.threshold);
 }
@@ -82,8 +82,8 @@ AlertNotice AlertState::notice(const CompiledAlertRule& c, const AlertScopeKey& 
   n.labels["rule"] = r.name;
   n.labels["severity"] = r.severity;
   if (c.show_value) {
-    n.value_text = value_ ? format_value(r.metric, *value_) : "no data";
-    if (value_) n.value = display_number(r.metric, *value_);
+    n.value_text = value() ? format_value(r.metric, *value()) : "no data";
+    if (value()) n.value = display_number(r.metric, *value());
     n.threshold_text = format_value(r.metric, r.threshold);
     n.threshold = display_number(r.metric, r.threshold);
   }
@@ -119,7 +119,8 @@ std::string AlertState::held_note(const AlertScopeKey& key) const {
 void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, const AlertInput& in,
                       MonoTime now, WallTime wall, std::vector<AlertTransition>& out) {
   const Step s{c, key, now, wall, out, status_, held_};
-  value_ = in.value;
+  has_value_ = in.value.has_value();
+  value_ = in.value.value_or(0);
   held_ = in.held;
   const bool breaking = in.value && breaks(c.rule, *in.value);
   if (status_ == AlertStatus::inactive) {
@@ -134,7 +135,7 @@ void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, cons
   if (status_ == AlertStatus::pending) {
     if (now - since_ >= c.rule.for_duration) fire(s);
   } else if (s.before == AlertStatus::firing) {
-    if (!value_ || !beyond_clear(c.rule, *value_)) return resolve(s);
+    if (!value() || !beyond_clear(c.rule, *value())) return resolve(s);
     if (!held_ && !s.was_held && notified_ && c.rule.repeat > Duration::zero() &&
         now - last_notice_ >= c.rule.repeat)
       repeat(s);
@@ -166,9 +167,9 @@ void AlertState::resolve(const Step& s) {
   const AlertRule& r = s.rule.rule;
   status_ = AlertStatus::inactive;
   std::string why = figures(s.rule);
-  if (value_ && r.clear && s.rule.show_value)
+  if (value() && r.clear && s.rule.show_value)
     why += " (clear " + format_value(r.metric, *r.clear) + ")";
-  emit(s, "alert_resolved", value_ ? "cleared" : "no_data", why);
+  emit(s, "alert_resolved", value() ? "cleared" : "no_data", why);
   if (notified_ && !s.rule.receivers.empty())
     s.out.back().notice = notice(s.rule, s.key, s.wall, true);
   notified_ = false;

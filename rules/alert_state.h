@@ -114,7 +114,9 @@ class AlertState {
   // When the episode began (pending began), meaningful unless inactive.
   MonoTime since() const { return since_; }
   WallTime since_wall() const { return since_wall_; }
-  std::optional<double> value() const { return value_; }  // of the last step
+  std::optional<double> value() const {  // of the last step
+    return has_value_ ? std::optional<double>(value_) : std::nullopt;
+  }
 
  private:
   // One step's fixed inputs, for the helpers of step().
@@ -143,15 +145,17 @@ class AlertState {
                      bool resolved) const;
   std::string figures(const CompiledAlertRule& rule) const;
 
+  // Field order packs a state into 48 bytes (one per rule and scope key).
   AlertStatus status_ = AlertStatus::inactive;
   bool held_ = false;
   bool notified_ = false;
+  bool has_value_ = false;  // value_ holds the last step's value
+  int repeats_ = 0;
   MonoTime since_{};
   WallTime since_wall_{};
   MonoTime last_notice_{};  // the last firing notice, for `repeat`
-  int repeats_ = 0;
+  double value_ = 0;
   std::uint32_t episode_ = 0;
-  std::optional<double> value_;
 };
 
 }  // namespace linewatch
