@@ -49,6 +49,7 @@
 #include "rules/alert_state.h"
 #include "rules/alert_window.h"
 #include "rules/bandwidth.h"
+#include "rules/compact_scope_key.h"
 
 namespace linewatch {
 
@@ -137,6 +138,9 @@ class AlertEngine {
   std::size_t rule_count() const { return rules_.size(); }
   // Scope keys held over all window groups (for tests and benchmarks).
   std::size_t scope_count() const;
+  // Heap bytes the windows' samples take over all scope keys
+  // (AlertWindow::sample_bytes; for tests and benchmarks).
+  std::size_t sample_bytes() const;
 
  private:
   // The state machines of one scope key, index-aligned with Group::rules:
@@ -166,7 +170,7 @@ class AlertEngine {
     Duration longest{};                  // of lengths
     std::vector<std::size_t> rules;      // into rules_
     std::vector<std::size_t> length_of;  // per rule of `rules`: its index in lengths
-    std::map<AlertScopeKey, Entry> entries;
+    std::map<CompactScopeKey, Entry, CompactScopeKey::Less> entries;
   };
 
   AlertEngine(AlertEngineOptions options, AvailabilitySource* availability);
@@ -187,7 +191,7 @@ class AlertEngine {
   // series; empty while no group has such windows (series_by_id_ false).
   std::map<AlertScopeKey, std::uint32_t> series_ids_;
   bool series_by_id_ = false;
-  std::set<std::string> down_;  // lines down now
+  std::set<std::string, std::less<>> down_;  // lines down now
   CompiledAlertRule line_down_rule_;
   std::map<std::string, AlertState> line_down_;  // per line ever reported down
 };
