@@ -95,7 +95,6 @@ AlertWindow::AlertWindow(const AlertWindow& o)
       tail_(o.tail_),
       main_(o.main_),
       extra_(o.extra_ ? std::make_unique<Extra>(*o.extra_) : nullptr),
-      only_series_(o.only_series_),
       max_samples_(o.max_samples_),
       source_(o.source_),
       mixed_(o.mixed_) {}
@@ -170,11 +169,12 @@ void AlertWindow::add(const NewSample& s) {
   if (by_series && size() == 0) {
     mixed_ = false;
     if (extra_) extra_->series.clear();
-    only_series_ = s.series;
-  } else if (by_series && !mixed_ && s.series != only_series_) {
+    if (s.series != 0 || extra_) extra().only_series = s.series;
+  } else if (by_series && !mixed_ && s.series != only_series()) {
     mixed_ = true;
+    const std::uint32_t only = only_series();
     auto& series = extra().series;
-    for (std::size_t i = 0; i < size(); ++i) series.push_back(only_series_, max_samples_);
+    for (std::size_t i = 0; i < size(); ++i) series.push_back(only, max_samples_);
   }
   // Rounded up to a unit: a sample leaves late, never early.
   const std::int64_t ns = std::max<std::int64_t>((s.at - origin_).count(), 0);

@@ -307,8 +307,9 @@ class AlertWindow {
   // What few windows need, on the heap only for them: views of more than
   // one length, each sample's series once they are mixed, bandwidth weights.
   struct Extra {
-    std::vector<View> views;  // one per length, index-aligned; views[main] unused
-    std::size_t main = 0;     // the index of the (first) longest length
+    std::vector<View> views;        // one per length, index-aligned; views[main] unused
+    std::size_t main = 0;           // the index of the (first) longest length
+    std::uint32_t only_series = 0;  // the series of every sample while !mixed_
     detail::SampleRing<std::uint32_t> series;
     detail::SampleRing<Weight> weights;
   };
@@ -324,10 +325,12 @@ class AlertWindow {
   void pop_front();
   void shrink();
   std::uint32_t series_at(std::uint32_t i) const {
-    return mixed_ ? extra_->series[i] : only_series_;
+    return mixed_ ? extra_->series[i] : only_series();
   }
   bool bandwidth() const { return source_ == AlertSource::bandwidth; }
   Extra& extra();
+  // Series 0 (a series scope's only one) needs no Extra.
+  std::uint32_t only_series() const { return extra_ ? extra_->only_series : 0; }
   std::size_t length_count() const {
     return extra_ ? std::max<std::size_t>(1, extra_->views.size()) : 1;
   }
@@ -345,7 +348,6 @@ class AlertWindow {
   Mark tail_;    // past the newest
   Values main_;  // the longest length's values
   std::unique_ptr<Extra> extra_;
-  std::uint32_t only_series_ = 0;  // the series of every sample while !mixed_
   std::uint32_t max_samples_;
   AlertSource source_;
   bool mixed_ = false;  // extra_->series holds each sample's series
