@@ -67,14 +67,14 @@ AlertNotice AlertState::notice(const CompiledAlertRule& c, const AlertScopeKey& 
                                bool resolved) const {
   const AlertRule& r = c.rule;
   AlertNotice n;
-  const std::string tag = resolved        ? "resolved"
-                          : repeats_ == 0 ? "firing"
-                                          : "repeat-" + std::to_string(repeats_);
+  const std::string tag = resolved            ? "resolved"
+                          : ep_->repeats == 0 ? "firing"
+                                              : "repeat-" + std::to_string(ep_->repeats);
   n.id = c.agent + "/" + r.name + "/" + to_string(key) + "/" +
-         std::to_string(unix_ms(since_wall_)) + "-" + std::to_string(episode_) + "/" + tag;
+         std::to_string(unix_ms(ep_->since_wall)) + "-" + std::to_string(episode_) + "/" + tag;
   n.rule = r.name;
   n.resolved = resolved;
-  n.repeat = resolved ? 0 : repeats_;
+  n.repeat = resolved ? 0 : ep_->repeats;
   n.severity = r.severity;
   if (!key.line.empty()) n.labels["line"] = key.line;
   if (!key.target.empty()) n.labels["target"] = key.target;
@@ -90,7 +90,7 @@ AlertNotice AlertState::notice(const CompiledAlertRule& c, const AlertScopeKey& 
   const SummaryTemplate& text = resolved && c.resolved_summary ? *c.resolved_summary : c.summary;
   n.summary = text.render(SummaryValues{key.line, key.target, key.kind, n.value_text,
                                         n.threshold_text, r.name, r.severity});
-  n.starts_at = since_wall_;
+  n.starts_at = ep_->since_wall;
   if (resolved) n.ends_at = wall;
   n.receivers = c.receivers;
   return n;
@@ -116,6 +116,20 @@ std::string AlertState::held_note(const AlertScopeKey& key) const {
   return held_ ? " (held: line " + key.line + " is down)" : "";
 }
 
+AlertState::AlertState(const AlertState& other)
+    : value_(other.value_),
+      ep_(other.ep_ ? std::make_unique<Episode>(*other.ep_) : nullptr),
+      episode_(other.episode_),
+      status_(other.status_),
+      held_(other.held_),
+      notified_(other.notified_),
+      has_value_(other.has_value_) {}
+
+AlertState& AlertState::operator=(const AlertState& other) {
+  if (this != &other) *this = AlertState(other);
+  return *this;
+}
+
 void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, const AlertInput& in,
                       MonoTime now, WallTime wall, std::vector<AlertTransition>& out) {
   const Step s{c, key, now, wall, out, status_, held_};
@@ -133,11 +147,11 @@ void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, cons
     return;
   }
   if (status_ == AlertStatus::pending) {
-    if (now - since_ >= c.rule.for_duration) fire(s);
+    if (now - ep_->since >= c.rule.for_duration) fire(s);
   } else if (s.before == AlertStatus::firing) {
     if (!value() || !beyond_clear(c.rule, *value())) return resolve(s);
     if (!held_ && !s.was_held && notified_ && c.rule.repeat > Duration::zero() &&
-        now - last_notice_ >= c.rule.repeat)
+        now - ep_->last_notice >= c.rule.repeat)
       repeat(s);
   }
   // An alert born held says so in its first event; later flips get their own.
@@ -146,7 +160,8 @@ void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, cons
 
 void AlertState::begin(const Step& s) {
   status_ = AlertStatus::pending;
-  since_ = s.now, since_wall_ = s.wall, ++episode_, notified_ = false, repeats_ = 0;
+  if (!ep_) ep_ = std::make_unique<Episode>();
+  ep_->since = s.now, ep_->since_wall = s.wall, ++episode_, notified_ = false, ep_->repeats = 0;
   if (s.rule.rule.for_duration > Duration::zero())
     emit(s, "alert_pending", breach_reason(s.rule),
          figures(s.rule) + ", firing after " + format_duration(s.rule.rule.for_duration) +
@@ -176,10 +191,10 @@ void AlertState::resolve(const Step& s) {
 }
 
 void AlertState::repeat(const Step& s) {
-  ++repeats_;
+  ++ep_->repeats;
   emit(s, "alert_repeat", "repeat_interval",
-       figures(s.rule) + ", firing since " + format_duration(s.now - since_) + " (repeat " +
-           std::to_string(repeats_) + ")");
+       figures(s.rule) + ", firing since " + format_duration(s.now - ep_->since) + " (repeat " +
+           std::to_string(ep_->repeats) + ")");
   announce(s);
 }
 
@@ -195,7 +210,7 @@ void AlertState::held_changed(const Step& s) {
 // A firing notice on the event just emitted.
 void AlertState::announce(const Step& s) {
   notified_ = true;
-  last_notice_ = s.now;
+  ep_->last_notice = s.now;
   if (!s.rule.receivers.empty()) s.out.back().notice = notice(s.rule, s.key, s.wall, false);
 }
 

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,6 +104,12 @@ struct AlertTransition {
 
 class AlertState {
  public:
+  AlertState() = default;
+  AlertState(const AlertState& other);
+  AlertState& operator=(const AlertState& other);
+  AlertState(AlertState&&) noexcept = default;
+  AlertState& operator=(AlertState&&) noexcept = default;
+
   // One evaluation at `now` / `wall`, for `key` of `rule`; appends what
   // happened to `out`. `now` must not go back between calls.
   void step(const CompiledAlertRule& rule, const AlertScopeKey& key, const AlertInput& in,
@@ -112,8 +119,8 @@ class AlertState {
   bool held() const { return held_; }
   bool notified() const { return notified_; }  // a firing notice went out this episode
   // When the episode began (pending began), meaningful unless inactive.
-  MonoTime since() const { return since_; }
-  WallTime since_wall() const { return since_wall_; }
+  MonoTime since() const { return ep_ ? ep_->since : MonoTime{}; }
+  WallTime since_wall() const { return ep_ ? ep_->since_wall : WallTime{}; }
   std::optional<double> value() const {  // of the last step
     return has_value_ ? std::optional<double>(value_) : std::nullopt;
   }
@@ -145,17 +152,23 @@ class AlertState {
                      bool resolved) const;
   std::string figures(const CompiledAlertRule& rule) const;
 
-  // Field order packs a state into 48 bytes (one per rule and scope key).
+  // What an episode keeps, on the heap from this machine's first episode
+  // on: most machines never leave inactive, and one per rule and scope key
+  // (thousands) stays 24 bytes.
+  struct Episode {
+    MonoTime since{};
+    WallTime since_wall{};
+    MonoTime last_notice{};  // the last firing notice, for `repeat`
+    int repeats = 0;
+  };
+
+  double value_ = 0;  // the last step's, when has_value_
+  std::unique_ptr<Episode> ep_;
+  std::uint32_t episode_ = 0;
   AlertStatus status_ = AlertStatus::inactive;
   bool held_ = false;
   bool notified_ = false;
-  bool has_value_ = false;  // value_ holds the last step's value
-  int repeats_ = 0;
-  MonoTime since_{};
-  WallTime since_wall_{};
-  MonoTime last_notice_{};  // the last firing notice, for `repeat`
-  double value_ = 0;
-  std::uint32_t episode_ = 0;
+  bool has_value_ = false;
 };
 
 }  // namespace linewatch
