@@ -72,17 +72,18 @@ void AlertEngine::adopt(AlertEngine&& old) {
   for (const Group& g : old.groups_)
     for (const auto& [key, e] : g.entries)
       for (std::size_t i = 0; i < g.rules.size(); ++i)
-        states[{old.rules_[g.rules[i]].rule.name, key}] = &e.states[i];
+        states[{old.rules_[g.rules[i]].rule.name, key.expand()}] = &e.states[i];
   for (Group& g : groups_) {
     auto from = std::find_if(old.groups_.begin(), old.groups_.end(), [&](const Group& x) {
       return x.source == g.source && x.scope == g.scope && x.match == g.match;
     });
     if (from == old.groups_.end()) continue;
     for (const auto& [key, e] : from->entries) {
-      Entry fresh{e.window.rewindowed(g.lengths, options_.max_samples),
-                  std::vector<AlertState>(g.rules.size()), e.last_seen};
+      Entry fresh{e.window.rewindowed(g.lengths, options_.max_samples), States(g.rules.size()),
+                  e.last_seen};
+      const AlertScopeKey full = key.expand();
       for (std::size_t i = 0; i < g.rules.size(); ++i) {
-        auto s = states.find({rules_[g.rules[i]].rule.name, key});
+        auto s = states.find({rules_[g.rules[i]].rule.name, full});
         if (s != states.end()) fresh.states[i] = *s->second;
       }
       g.entries.emplace(key, std::move(fresh));
@@ -93,9 +94,8 @@ void AlertEngine::adopt(AlertEngine&& old) {
 AlertEngine::Entry& AlertEngine::entry(Group& g, const AlertScopeKey& key, MonoTime at) {
   auto it = g.entries.find(key);
   if (it == g.entries.end()) {
-    Entry fresh{AlertWindow(g.source, g.lengths, options_.max_samples),
-                std::vector<AlertState>(g.rules.size()), at};
-    it = g.entries.emplace(key, std::move(fresh)).first;
+    Entry fresh{AlertWindow(g.source, g.lengths, options_.max_samples), States(g.rules.size()), at};
+    it = g.entries.emplace(CompactScopeKey(key), std::move(fresh)).first;
   }
   it->second.last_seen = std::max(it->second.last_seen, at);
   return it->second;
@@ -161,7 +161,7 @@ void AlertEngine::set_line_down(const std::string& line, bool down) {
         g.source == AlertSource::bandwidth)
       continue;
     for (auto& [key, e] : g.entries)
-      if (key.line == line) e.window.clear();
+      if (key.line() == line) e.window.clear();
   }
 }
 
@@ -186,7 +186,7 @@ void AlertEngine::evaluate_line_down(MonoTime now, WallTime wall,
 void AlertEngine::evaluate_group(Group& g, MonoTime now, WallTime wall,
                                  std::vector<AlertTransition>& out) {
   for (auto it = g.entries.begin(); it != g.entries.end();) {
-    const AlertScopeKey& key = it->first;
+    const AlertScopeKey key = it->first.expand();
     Entry& e = it->second;
     const bool empty = e.window.expire(now);
     const bool line_down = !key.line.empty() && down_.count(key.line) > 0;
@@ -238,7 +238,7 @@ std::vector<ActiveAlert> AlertEngine::active() const {
     for (const auto& [key, e] : g.entries)
       for (std::size_t i = 0; i < g.rules.size(); ++i)
         if (e.states[i].status() != AlertStatus::inactive)
-          out.push_back(describe(rules_[g.rules[i]], key, e.states[i]));
+          out.push_back(describe(rules_[g.rules[i]], key.expand(), e.states[i]));
   std::stable_sort(out.begin(), out.end(), [](const ActiveAlert& a, const ActiveAlert& b) {
     return std::tie(a.rule, a.key) < std::tie(b.rule, b.key);
   });
@@ -248,6 +248,13 @@ std::vector<ActiveAlert> AlertEngine::active() const {
 std::size_t AlertEngine::scope_count() const {
   std::size_t n = 0;
   for (const Group& g : groups_) n += g.entries.size();
+  return n;
+}
+
+std::size_t AlertEngine::sample_bytes() const {
+  std::size_t n = 0;
+  for (const Group& g : groups_)
+    for (const auto& [key, e] : g.entries) n += e.window.sample_bytes();
   return n;
 }
 

@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -48,6 +49,7 @@
 #include "rules/alert_state.h"
 #include "rules/alert_window.h"
 #include "rules/bandwidth.h"
+#include "rules/compact_scope_key.h"
 
 namespace linewatch {
 
@@ -136,11 +138,27 @@ class AlertEngine {
   std::size_t rule_count() const { return rules_.size(); }
   // Scope keys held over all window groups (for tests and benchmarks).
   std::size_t scope_count() const;
+  // Heap bytes the windows' samples take over all scope keys
+  // (AlertWindow::sample_bytes; for tests and benchmarks).
+  std::size_t sample_bytes() const;
 
  private:
+  // The state machines of one scope key, index-aligned with Group::rules:
+  // the first inline (most groups have one rule), the rest on the heap.
+  class States {
+   public:
+    explicit States(std::size_t n)
+        : rest_(n > 1 ? std::make_unique<AlertState[]>(n - 1) : nullptr) {}
+    AlertState& operator[](std::size_t i) { return i == 0 ? first_ : rest_[i - 1]; }
+    const AlertState& operator[](std::size_t i) const { return i == 0 ? first_ : rest_[i - 1]; }
+
+   private:
+    AlertState first_;
+    std::unique_ptr<AlertState[]> rest_;
+  };
   struct Entry {
     AlertWindow window;
-    std::vector<AlertState> states;  // index-aligned with Group::rules
+    States states;
     MonoTime last_seen{};
   };
   // Rules that read the same samples: one source, scope and match.
@@ -152,7 +170,7 @@ class AlertEngine {
     Duration longest{};                  // of lengths
     std::vector<std::size_t> rules;      // into rules_
     std::vector<std::size_t> length_of;  // per rule of `rules`: its index in lengths
-    std::map<AlertScopeKey, Entry> entries;
+    std::map<CompactScopeKey, Entry, CompactScopeKey::Less> entries;
   };
 
   AlertEngine(AlertEngineOptions options, AvailabilitySource* availability);
@@ -173,7 +191,7 @@ class AlertEngine {
   // series; empty while no group has such windows (series_by_id_ false).
   std::map<AlertScopeKey, std::uint32_t> series_ids_;
   bool series_by_id_ = false;
-  std::set<std::string> down_;  // lines down now
+  std::set<std::string, std::less<>> down_;  // lines down now
   CompiledAlertRule line_down_rule_;
   std::map<std::string, AlertState> line_down_;  // per line ever reported down
 };

@@ -55,10 +55,10 @@ bool AlertState::beyond_clear(const AlertRule& r, double v) const {
 std::string AlertState::figures(const CompiledAlertRule& c) const {
   const AlertRule& r = c.rule;
   const std::string metric(to_string(r.metric));
-  if (!c.show_value) return value_ && *value_ > 0 ? "down" : "up";
-  if (!value_) return metric + ": no data in the " + format_duration(r.window) + " window";
-  const bool beyond = breaks(r, *value_);
-  return metric + " " + format_value(r.metric, *value_) + " " +
+  if (!c.show_value) return value() && *value() > 0 ? "down" : "up";
+  if (!value()) return metric + ": no data in the " + format_duration(r.window) + " window";
+  const bool beyond = breaks(r, *value());
+  return metric + " " + format_value(r.metric, *value()) + " " +
          (beyond ? (r.above ? "above " : "below ") : (r.above ? "at or below " : "at or above ")) +
          format_value(r.metric, r.threshold);
 }
@@ -67,14 +67,14 @@ AlertNotice AlertState::notice(const CompiledAlertRule& c, const AlertScopeKey& 
                                bool resolved) const {
   const AlertRule& r = c.rule;
   AlertNotice n;
-  const std::string tag = resolved        ? "resolved"
-                          : repeats_ == 0 ? "firing"
-                                          : "repeat-" + std::to_string(repeats_);
+  const std::string tag = resolved            ? "resolved"
+                          : ep_->repeats == 0 ? "firing"
+                                              : "repeat-" + std::to_string(ep_->repeats);
   n.id = c.agent + "/" + r.name + "/" + to_string(key) + "/" +
-         std::to_string(unix_ms(since_wall_)) + "-" + std::to_string(episode_) + "/" + tag;
+         std::to_string(unix_ms(ep_->since_wall)) + "-" + std::to_string(episode_) + "/" + tag;
   n.rule = r.name;
   n.resolved = resolved;
-  n.repeat = resolved ? 0 : repeats_;
+  n.repeat = resolved ? 0 : ep_->repeats;
   n.severity = r.severity;
   if (!key.line.empty()) n.labels["line"] = key.line;
   if (!key.target.empty()) n.labels["target"] = key.target;
@@ -82,15 +82,15 @@ AlertNotice AlertState::notice(const CompiledAlertRule& c, const AlertScopeKey& 
   n.labels["rule"] = r.name;
   n.labels["severity"] = r.severity;
   if (c.show_value) {
-    n.value_text = value_ ? format_value(r.metric, *value_) : "no data";
-    if (value_) n.value = display_number(r.metric, *value_);
+    n.value_text = value() ? format_value(r.metric, *value()) : "no data";
+    if (value()) n.value = display_number(r.metric, *value());
     n.threshold_text = format_value(r.metric, r.threshold);
     n.threshold = display_number(r.metric, r.threshold);
   }
   const SummaryTemplate& text = resolved && c.resolved_summary ? *c.resolved_summary : c.summary;
   n.summary = text.render(SummaryValues{key.line, key.target, key.kind, n.value_text,
                                         n.threshold_text, r.name, r.severity});
-  n.starts_at = since_wall_;
+  n.starts_at = ep_->since_wall;
   if (resolved) n.ends_at = wall;
   n.receivers = c.receivers;
   return n;
@@ -116,10 +116,25 @@ std::string AlertState::held_note(const AlertScopeKey& key) const {
   return held_ ? " (held: line " + key.line + " is down)" : "";
 }
 
+AlertState::AlertState(const AlertState& other)
+    : value_(other.value_),
+      ep_(other.ep_ ? std::make_unique<Episode>(*other.ep_) : nullptr),
+      episode_(other.episode_),
+      status_(other.status_),
+      held_(other.held_),
+      notified_(other.notified_),
+      has_value_(other.has_value_) {}
+
+AlertState& AlertState::operator=(const AlertState& other) {
+  if (this != &other) *this = AlertState(other);
+  return *this;
+}
+
 void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, const AlertInput& in,
                       MonoTime now, WallTime wall, std::vector<AlertTransition>& out) {
   const Step s{c, key, now, wall, out, status_, held_};
-  value_ = in.value;
+  has_value_ = in.value.has_value();
+  value_ = in.value.value_or(0);
   held_ = in.held;
   const bool breaking = in.value && breaks(c.rule, *in.value);
   if (status_ == AlertStatus::inactive) {
@@ -132,11 +147,11 @@ void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, cons
     return;
   }
   if (status_ == AlertStatus::pending) {
-    if (now - since_ >= c.rule.for_duration) fire(s);
+    if (now - ep_->since >= c.rule.for_duration) fire(s);
   } else if (s.before == AlertStatus::firing) {
-    if (!value_ || !beyond_clear(c.rule, *value_)) return resolve(s);
+    if (!value() || !beyond_clear(c.rule, *value())) return resolve(s);
     if (!held_ && !s.was_held && notified_ && c.rule.repeat > Duration::zero() &&
-        now - last_notice_ >= c.rule.repeat)
+        now - ep_->last_notice >= c.rule.repeat)
       repeat(s);
   }
   // An alert born held says so in its first event; later flips get their own.
@@ -145,7 +160,8 @@ void AlertState::step(const CompiledAlertRule& c, const AlertScopeKey& key, cons
 
 void AlertState::begin(const Step& s) {
   status_ = AlertStatus::pending;
-  since_ = s.now, since_wall_ = s.wall, ++episode_, notified_ = false, repeats_ = 0;
+  if (!ep_) ep_ = std::make_unique<Episode>();
+  ep_->since = s.now, ep_->since_wall = s.wall, ++episode_, notified_ = false, ep_->repeats = 0;
   if (s.rule.rule.for_duration > Duration::zero())
     emit(s, "alert_pending", breach_reason(s.rule),
          figures(s.rule) + ", firing after " + format_duration(s.rule.rule.for_duration) +
@@ -166,19 +182,19 @@ void AlertState::resolve(const Step& s) {
   const AlertRule& r = s.rule.rule;
   status_ = AlertStatus::inactive;
   std::string why = figures(s.rule);
-  if (value_ && r.clear && s.rule.show_value)
+  if (value() && r.clear && s.rule.show_value)
     why += " (clear " + format_value(r.metric, *r.clear) + ")";
-  emit(s, "alert_resolved", value_ ? "cleared" : "no_data", why);
+  emit(s, "alert_resolved", value() ? "cleared" : "no_data", why);
   if (notified_ && !s.rule.receivers.empty())
     s.out.back().notice = notice(s.rule, s.key, s.wall, true);
   notified_ = false;
 }
 
 void AlertState::repeat(const Step& s) {
-  ++repeats_;
+  ++ep_->repeats;
   emit(s, "alert_repeat", "repeat_interval",
-       figures(s.rule) + ", firing since " + format_duration(s.now - since_) + " (repeat " +
-           std::to_string(repeats_) + ")");
+       figures(s.rule) + ", firing since " + format_duration(s.now - ep_->since) + " (repeat " +
+           std::to_string(ep_->repeats) + ")");
   announce(s);
 }
 
@@ -194,7 +210,7 @@ void AlertState::held_changed(const Step& s) {
 // A firing notice on the event just emitted.
 void AlertState::announce(const Step& s) {
   notified_ = true;
-  last_notice_ = s.now;
+  ep_->last_notice = s.now;
   if (!s.rule.receivers.empty()) s.out.back().notice = notice(s.rule, s.key, s.wall, false);
 }
 

@@ -33,6 +33,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,6 +104,12 @@ struct AlertTransition {
 
 class AlertState {
  public:
+  AlertState() = default;
+  AlertState(const AlertState& other);
+  AlertState& operator=(const AlertState& other);
+  AlertState(AlertState&&) noexcept = default;
+  AlertState& operator=(AlertState&&) noexcept = default;
+
   // One evaluation at `now` / `wall`, for `key` of `rule`; appends what
   // happened to `out`. `now` must not go back between calls.
   void step(const CompiledAlertRule& rule, const AlertScopeKey& key, const AlertInput& in,
@@ -112,9 +119,11 @@ class AlertState {
   bool held() const { return held_; }
   bool notified() const { return notified_; }  // a firing notice went out this episode
   // When the episode began (pending began), meaningful unless inactive.
-  MonoTime since() const { return since_; }
-  WallTime since_wall() const { return since_wall_; }
-  std::optional<double> value() const { return value_; }  // of the last step
+  MonoTime since() const { return ep_ ? ep_->since : MonoTime{}; }
+  WallTime since_wall() const { return ep_ ? ep_->since_wall : WallTime{}; }
+  std::optional<double> value() const {  // of the last step
+    return has_value_ ? std::optional<double>(value_) : std::nullopt;
+  }
 
  private:
   // One step's fixed inputs, for the helpers of step().
@@ -143,15 +152,23 @@ class AlertState {
                      bool resolved) const;
   std::string figures(const CompiledAlertRule& rule) const;
 
+  // What an episode keeps, on the heap from this machine's first episode
+  // on: most machines never leave inactive, and one per rule and scope key
+  // (thousands) stays 24 bytes.
+  struct Episode {
+    MonoTime since{};
+    WallTime since_wall{};
+    MonoTime last_notice{};  // the last firing notice, for `repeat`
+    int repeats = 0;
+  };
+
+  double value_ = 0;  // the last step's, when has_value_
+  std::unique_ptr<Episode> ep_;
+  std::uint32_t episode_ = 0;
   AlertStatus status_ = AlertStatus::inactive;
   bool held_ = false;
   bool notified_ = false;
-  MonoTime since_{};
-  WallTime since_wall_{};
-  MonoTime last_notice_{};  // the last firing notice, for `repeat`
-  int repeats_ = 0;
-  std::uint32_t episode_ = 0;
-  std::optional<double> value_;
+  bool has_value_ = false;
 };
 
 }  // namespace linewatch

@@ -73,16 +73,40 @@ void AlertRound::add_echo(std::optional<Duration> rtt) {
 }
 
 AlertWindow::AlertWindow(AlertSource source, std::vector<Duration> lengths, std::size_t max_samples)
-    : source_(source),
-      max_samples_(static_cast<std::uint32_t>(std::clamp<std::size_t>(max_samples, 1, 1u << 30))) {
+    : max_samples_(static_cast<std::uint32_t>(std::clamp<std::size_t>(max_samples, 1, 1u << 30))),
+      source_(source) {
   if (lengths.empty()) lengths.push_back(Duration::zero());
-  views_.reserve(lengths.size());
-  for (Duration length : lengths) {
-    View v;
-    v.length = length;
-    views_.push_back(v);
-    longest_ = std::max(longest_, length);
+  longest_ = *std::max_element(lengths.begin(), lengths.end());
+  if (lengths.size() > 1) {
+    Extra& x = extra();
+    x.main = static_cast<std::size_t>(std::find(lengths.begin(), lengths.end(), longest_) -
+                                      lengths.begin());
+    x.views.reserve(lengths.size());
+    for (Duration length : lengths) x.views.push_back(View{length, {}, {}});
   }
+  if (bandwidth()) extra();
+}
+
+AlertWindow::AlertWindow(const AlertWindow& o)
+    : ring_(o.ring_),
+      origin_(o.origin_),
+      longest_(o.longest_),
+      head_(o.head_),
+      tail_(o.tail_),
+      main_(o.main_),
+      extra_(o.extra_ ? std::make_unique<Extra>(*o.extra_) : nullptr),
+      max_samples_(o.max_samples_),
+      source_(o.source_),
+      mixed_(o.mixed_) {}
+
+AlertWindow& AlertWindow::operator=(const AlertWindow& o) {
+  if (this != &o) *this = AlertWindow(o);
+  return *this;
+}
+
+AlertWindow::Extra& AlertWindow::extra() {
+  if (!extra_) extra_ = std::make_unique<Extra>();
+  return *extra_;
 }
 
 std::size_t AlertWindow::capacity() const {
@@ -92,8 +116,9 @@ std::size_t AlertWindow::capacity() const {
 }
 
 std::size_t AlertWindow::sample_bytes() const {
-  return ring_.capacity() + series_.capacity() * sizeof(std::uint32_t) +
-         weights_.capacity() * sizeof(Weight);
+  if (!extra_) return ring_.capacity();
+  return ring_.capacity() + extra_->series.capacity() * sizeof(std::uint32_t) +
+         extra_->weights.capacity() * sizeof(Weight);
 }
 
 AlertWindow::Cursor AlertWindow::next(const Cursor& c) const {
@@ -118,15 +143,22 @@ void AlertWindow::append(std::int64_t t, std::uint32_t v) {
   const std::size_t mean = (ring_.size() + n + after - 1) / after;
   const std::size_t expected = mean * max_samples_ + (ring_.size() + n) / 64;
   ring_.push(bytes.data(), n, expected);
-  tail_ = Cursor{ring_.end(), t, step, tail_.index + 1, v};
+  tail_ = Mark{t, step, tail_.index + 1, v};
+}
+
+void AlertWindow::mark_dirty() {
+  main_.dirty = true;
+  if (extra_)
+    for (View& v : extra_->views) v.values.dirty = true;
 }
 
 void AlertWindow::add(const NewSample& s) {
   if (size() == 0) {  // a fresh start: the new sample is unit 0, exactly
     ring_.clear();
     origin_ = s.at;
-    head_ = tail_ = Cursor{};
-    for (View& v : views_) v.start = head_;
+    head_ = tail_ = Mark{};
+    if (extra_)
+      for (View& v : extra_->views) v.start = head();
   }
   if (size() >= max_samples_) {
     pop_front();
@@ -136,42 +168,48 @@ void AlertWindow::add(const NewSample& s) {
   const bool by_series = source_ == AlertSource::rtt || source_ == AlertSource::ttft;
   if (by_series && size() == 0) {
     mixed_ = false;
-    series_.clear();
-    only_series_ = s.series;
-  } else if (by_series && !mixed_ && s.series != only_series_) {
+    if (extra_) extra_->series.clear();
+    if (s.series != 0 || extra_) extra().only_series = s.series;
+  } else if (by_series && !mixed_ && s.series != only_series()) {
     mixed_ = true;
-    for (std::size_t i = 0; i < size(); ++i) series_.push_back(only_series_, max_samples_);
+    const std::uint32_t only = only_series();
+    auto& series = extra().series;
+    for (std::size_t i = 0; i < size(); ++i) series.push_back(only, max_samples_);
   }
   // Rounded up to a unit: a sample leaves late, never early.
   const std::int64_t ns = std::max<std::int64_t>((s.at - origin_).count(), 0);
   const std::int64_t unit = Duration(time_unit()).count();
   append(std::max(tail_.t, ns / unit + (ns % unit != 0)), s.v);
-  if (mixed_) series_.push_back(s.series, max_samples_);
-  if (source_ == AlertSource::bandwidth) weights_.push_back(s.w, max_samples_);
-  for (View& v : views_) v.dirty = true;
+  if (mixed_) extra_->series.push_back(s.series, max_samples_);
+  if (bandwidth()) extra_->weights.push_back(s.w, max_samples_);
+  mark_dirty();
 }
 
 void AlertWindow::pop_front() {
-  head_ = next(head_);
-  ring_.pop_to(head_.pos);
-  if (mixed_) series_.pop_front();
-  if (source_ == AlertSource::bandwidth) weights_.pop_front();
+  const Cursor h = next(head());
+  head_ = h;
+  ring_.pop_to(h.pos);
+  if (mixed_) extra_->series.pop_front();
+  if (bandwidth()) extra_->weights.pop_front();
 }
 
 void AlertWindow::shrink() {
   ring_.shrink();
-  series_.shrink();
-  weights_.shrink();
+  if (!extra_) return;
+  extra_->series.shrink();
+  extra_->weights.shrink();
 }
 
-// A view that started on a sample that left (the cap) is stale, and starts
-// on the oldest now.
+// The longest length's values are stale; a view that started on a sample
+// that left (the cap) is stale too, and starts on the oldest now.
 void AlertWindow::dropped_front(std::size_t n) {
   if (n == 0) return;
-  for (View& v : views_) {
+  main_.dirty = true;
+  if (!extra_) return;
+  for (View& v : extra_->views) {
     if (offset(v.start) <= size()) continue;  // still at or after the oldest
-    v.start = head_;
-    v.dirty = true;
+    v.start = head();
+    v.values.dirty = true;
   }
 }
 
@@ -219,7 +257,7 @@ void AlertWindow::add_bandwidth(double utilisation, Duration interval, MonoTime 
 
 bool AlertWindow::expire(MonoTime now) {
   std::size_t n = 0;
-  while (size() > 0 && now - at_of(next(head_).t) > longest_) {
+  while (size() > 0 && now - at_of(next(head()).t) > longest_) {
     pop_front();
     ++n;
   }
@@ -232,83 +270,92 @@ bool AlertWindow::expire(MonoTime now) {
 
 void AlertWindow::clear() {
   ring_.clear();
-  series_.clear();
-  weights_.clear();
+  if (extra_) {
+    extra_->series.clear();
+    extra_->weights.clear();
+    for (View& v : extra_->views) v.start = Cursor{}, v.values.dirty = true;
+  }
   mixed_ = false;
-  head_ = tail_ = Cursor{};
-  for (View& v : views_) v.start = head_, v.dirty = true;
+  head_ = tail_ = Mark{};
+  main_.dirty = true;
 }
 
 AlertWindow AlertWindow::rewindowed(std::vector<Duration> lengths, std::size_t max_samples) const {
   AlertWindow w(source_, std::move(lengths), max_samples);
   const std::size_t skip = size() > w.max_samples_ ? size() - w.max_samples_ : 0;
-  for (Cursor c = head_; c.index != tail_.index;) {
+  for (Cursor c = head(); c.index != tail_.index;) {
     const std::uint32_t i = offset(c);
     c = next(c);
     if (i < skip) continue;
-    w.add({at_of(c.t), c.v, series_at(i),
-           source_ == AlertSource::bandwidth ? weights_[i] : Weight{}});
+    w.add({at_of(c.t), c.v, series_at(i), bandwidth() ? extra_->weights[i] : Weight{}});
   }
   return w;
 }
 
 std::optional<double> AlertWindow::value(AlertMetric metric, MonoTime now, std::size_t length) {
-  if (source_of(metric) != source_ || length >= views_.size()) return std::nullopt;
+  if (source_of(metric) != source_ || length >= length_count()) return std::nullopt;
   expire(now);
-  View& v = views_[length];
-  while (v.start.index != tail_.index) {
-    const Cursor past = next(v.start);
-    if (now - at_of(past.t) <= v.length) break;
-    v.start = past;
-    v.dirty = true;
+  Values* values = &main_;
+  if (!is_main(length)) {
+    View& v = extra_->views[length];
+    while (v.start.index != tail_.index) {
+      const Cursor past = next(v.start);
+      if (now - at_of(past.t) <= v.length) break;
+      v.start = past;
+      v.values.dirty = true;
+    }
+    if (v.values.dirty) recompute(v.values, v.start);
+    values = &v.values;
+  } else if (main_.dirty) {
+    recompute(main_, head());
   }
-  if (v.dirty) recompute(v);
   switch (metric) {
     case AlertMetric::rtt_median:
-      return v.get(kMedian);
+      return values->get(kMedian);
     case AlertMetric::rtt_p95:
     case AlertMetric::ttft_p95:
-      return v.get(kP95);
+      return values->get(kP95);
     case AlertMetric::jitter:
-      return v.get(kJitter);
+      return values->get(kJitter);
     case AlertMetric::loss:
     case AlertMetric::failures:
     case AlertMetric::bandwidth_utilisation:
-      return v.get(kOnly);
+      return values->get(kOnly);
     case AlertMetric::availability:
       return std::nullopt;
   }
   return std::nullopt;
 }
 
-void AlertWindow::recompute(View& v) const {
-  v.has = 0;
-  v.dirty = false;
-  if (v.start.index == tail_.index) return;
+void AlertWindow::recompute(Values& out, const Cursor& start) const {
+  out.has = 0;
+  out.dirty = false;
+  if (start.index == tail_.index) return;
   switch (source_) {
     case AlertSource::rtt:
     case AlertSource::ttft:
-      return recompute_latency(v);
+      return recompute_latency(out, start);
     case AlertSource::loss:
     case AlertSource::failures: {
       std::int64_t marked = 0;  // lost or failed
-      for (Cursor c = v.start; c.index != tail_.index;) {
+      for (Cursor c = start; c.index != tail_.index;) {
         c = next(c);
         marked += c.v;
       }
-      const auto count = static_cast<double>(tail_.index - v.start.index);
-      v.set(kOnly, source_ == AlertSource::loss ? static_cast<double>(marked) / count
-                                                : static_cast<double>(marked));
+      const auto count = static_cast<double>(tail_.index - start.index);
+      out.set(kOnly, source_ == AlertSource::loss ? static_cast<double>(marked) / count
+                                                  : static_cast<double>(marked));
       return;
     }
     case AlertSource::bandwidth: {
       double weighted = 0, total = 0;
-      for (std::uint32_t i = offset(v.start); i < size(); ++i) {
-        const auto interval = static_cast<double>(weights_[i].interval.count());
-        weighted += weights_[i].utilisation * interval;
+      for (std::uint32_t i = offset(start); i < size(); ++i) {
+        const Weight& w = extra_->weights[i];
+        const auto interval = static_cast<double>(w.interval.count());
+        weighted += w.utilisation * interval;
         total += interval;
       }
-      v.set(kOnly, weighted / total);
+      out.set(kOnly, weighted / total);
       return;
     }
     case AlertSource::availability:
@@ -316,13 +363,13 @@ void AlertWindow::recompute(View& v) const {
   }
 }
 
-void AlertWindow::recompute_latency(View& v) const {
+void AlertWindow::recompute_latency(Values& out, const Cursor& start) const {
   std::vector<Duration> all;
-  all.reserve(tail_.index - v.start.index);
+  all.reserve(tail_.index - start.index);
   std::unordered_map<std::uint32_t, std::uint32_t> previous;  // last RTT per series
   double jitter_sum = 0;                                      // nanoseconds
   std::size_t pairs = 0;
-  for (Cursor c = v.start; c.index != tail_.index;) {
+  for (Cursor c = start; c.index != tail_.index;) {
     const std::uint32_t i = offset(c);
     c = next(c);
     const std::uint32_t us = c.v;
@@ -336,10 +383,10 @@ void AlertWindow::recompute_latency(View& v) const {
     }
   }
   // Nearest rank, as the status board and line quality figures.
-  v.set(kP95, ms_of(quantile(all, 0.95)->count()));
-  v.set(kMedian, ms_of(quantile(all, 0.5)->count()));
+  out.set(kP95, ms_of(quantile(all, 0.95)->count()));
+  out.set(kMedian, ms_of(quantile(all, 0.5)->count()));
   if (pairs > 0)
-    v.set(kJitter, ms_of(static_cast<std::int64_t>(jitter_sum / static_cast<double>(pairs))));
+    out.set(kJitter, ms_of(static_cast<std::int64_t>(jitter_sum / static_cast<double>(pairs))));
 }
 
 }  // namespace linewatch

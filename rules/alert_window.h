@@ -212,6 +212,10 @@ class AlertWindow {
               std::size_t max_samples = kMaxSamples);
   AlertWindow(AlertSource source, Duration length, std::size_t max_samples = kMaxSamples)
       : AlertWindow(source, std::vector<Duration>{length}, max_samples) {}
+  AlertWindow(const AlertWindow& other);
+  AlertWindow& operator=(const AlertWindow& other);
+  AlertWindow(AlertWindow&&) noexcept = default;
+  AlertWindow& operator=(AlertWindow&&) noexcept = default;
 
   // Samples `round` (received at `at`) as the source reads it. `series`
   // tells series apart for jitter (any stable number per line × target × kind).
@@ -264,58 +268,89 @@ class AlertWindow {
     std::uint32_t series;
     Weight w;
   };
-  // A place in the ring, before sample `index`, with what decoding that
-  // sample needs: the previous sample's arrival, step and value. Indices
-  // count samples since the window was last empty, modulo 2^32.
-  struct Cursor {
-    std::uint64_t pos = 0;  // ring position of sample `index`'s bytes
+  // Decoding state before sample `index`: the previous sample's arrival,
+  // step and value. Indices count samples since the window was last empty,
+  // modulo 2^32. The oldest and newest keep no ring position: theirs are
+  // the ring's begin() and end().
+  struct Mark {
     std::int64_t t = 0;     // the previous arrival, in units from origin_
     std::int64_t step = 0;  // the previous arrival minus the one before it
     std::uint32_t index = 0;
     std::uint32_t v =
         0;  // the previous value: rtt/ttft microseconds; loss/failures 1 lost or failed
   };
+  // A Mark with the ring position of sample `index`'s bytes.
+  struct Cursor : Mark {
+    std::uint64_t pos = 0;
+  };
 
   // Every value of the source, as of the last recompute: rtt and ttft fill
   // median, p95 and jitter; the others their one value in slot 0.
   enum Slot : std::uint8_t { kMedian = 0, kP95 = 1, kJitter = 2, kOnly = 0 };
-  struct View {
-    Duration length{};
-    Cursor start;  // samples from start.index on are inside it
-    bool dirty = true;
-    std::uint8_t has = 0;  // bit per slot of values
+  struct Values {
     std::array<double, 3> values{};
+    std::uint8_t has = 0;  // bit per slot of values
+    bool dirty = true;
     void set(Slot s, double v) { values[s] = v, has |= std::uint8_t(1u << s); }
     std::optional<double> get(Slot s) const {
       return has & (1u << s) ? std::optional<double>(values[s]) : std::nullopt;
     }
   };
+  // A length shorter than the longest: where its samples start. The
+  // longest's own start is always head_ (expire() drops what it would), so
+  // a window of one length keeps only its Values, inline.
+  struct View {
+    Duration length{};
+    Cursor start;  // samples from start.index on are inside it
+    Values values;
+  };
+  // What few windows need, on the heap only for them: views of more than
+  // one length, each sample's series once they are mixed, bandwidth weights.
+  struct Extra {
+    std::vector<View> views;        // one per length, index-aligned; views[main] unused
+    std::size_t main = 0;           // the index of the (first) longest length
+    std::uint32_t only_series = 0;  // the series of every sample while !mixed_
+    detail::SampleRing<std::uint32_t> series;
+    detail::SampleRing<Weight> weights;
+  };
 
   void add(const NewSample& s);
   void append(std::int64_t t, std::uint32_t v);
+  Cursor head() const { return Cursor{head_, ring_.begin()}; }
+  Cursor tail() const { return Cursor{tail_, ring_.end()}; }
   // The cursor past the sample at `c` (c.index != tail_.index), holding it.
   Cursor next(const Cursor& c) const;
   MonoTime at_of(std::int64_t t) const { return origin_ + time_unit() * t; }
-  std::uint32_t offset(const Cursor& c) const { return c.index - head_.index; }
+  std::uint32_t offset(const Mark& c) const { return c.index - head_.index; }
   void pop_front();
   void shrink();
-  std::uint32_t series_at(std::uint32_t i) const { return mixed_ ? series_[i] : only_series_; }
+  std::uint32_t series_at(std::uint32_t i) const {
+    return mixed_ ? extra_->series[i] : only_series();
+  }
+  bool bandwidth() const { return source_ == AlertSource::bandwidth; }
+  Extra& extra();
+  // Series 0 (a series scope's only one) needs no Extra.
+  std::uint32_t only_series() const { return extra_ ? extra_->only_series : 0; }
+  std::size_t length_count() const {
+    return extra_ ? std::max<std::size_t>(1, extra_->views.size()) : 1;
+  }
+  bool is_main(std::size_t length) const { return !extra_ || length == extra_->main; }
+  void mark_dirty();
   void dropped_front(std::size_t n);
-  void recompute(View& v) const;
-  void recompute_latency(View& v) const;
+  void recompute(Values& out, const Cursor& start) const;
+  void recompute_latency(Values& out, const Cursor& start) const;
 
-  AlertSource source_;
-  bool mixed_ = false;             // series_ holds each sample's series
-  std::uint32_t only_series_ = 0;  // the series of every sample while !mixed_
-  std::uint32_t max_samples_;
-  Duration longest_{};
+  // Field order packs the window into few bytes (one per scope key).
+  VarintRing ring_;    // each sample's zigzagged Δstep and Δvalue, in arrival order
   MonoTime origin_{};  // unit 0: the first sample since the window was last empty
-  Cursor head_;        // before the oldest sample; head_.pos == ring_.begin()
-  Cursor tail_;        // past the newest; tail_.pos == ring_.end()
-  std::vector<View> views_;
-  VarintRing ring_;  // each sample's zigzagged Δstep and Δvalue, in arrival order
-  detail::SampleRing<std::uint32_t> series_;
-  detail::SampleRing<Weight> weights_;  // bandwidth only
+  Duration longest_{};
+  Mark head_;    // before the oldest sample
+  Mark tail_;    // past the newest
+  Values main_;  // the longest length's values
+  std::unique_ptr<Extra> extra_;
+  std::uint32_t max_samples_;
+  AlertSource source_;
+  bool mixed_ = false;  // extra_->series holds each sample's series
 };
 
 }  // namespace linewatch
