@@ -49,9 +49,9 @@
 //     most one unit (1 ms) late, never early, and the first one exactly.
 //     Offsets have no range limit: samples any time apart (past 2^32 units,
 //     49.7 days) keep their times and leave only by expiry or the cap;
-//   - latencies (rtt, ttft) are kept in whole microseconds (ProbeResult's
-//     RTTs are whole microseconds, so these are exact; others are rounded
-//     to the nearest), and one of 2^32 - 2 us (71.6 minutes) or more counts
+//   - latencies (rtt, ttft) are kept in whole microseconds, rounded to the
+//     nearest (kernel-stamped RTTs come in nanoseconds; thresholds are set
+//     in milliseconds), and one of 2^32 - 2 us (71.6 minutes) or more counts
 //     as that: above any threshold a rule may have (at most 1 h).
 //
 // Not thread-safe: owned by the one thread that runs the alert engine.
