@@ -36,8 +36,8 @@
 // zigzagged. A steady series takes 2 to 4 bytes a sample: at 1 ping a second
 // (± 30 ms), 1 or 2 bytes for the time; 1 for a loss/failure mark or an RTT
 // steady within ±63 us, 2 within ±8 ms (a 5-minute rtt window of such a
-// series holds about 2.4 bytes a sample at 50 us, 3.5 at 150 ms ± 1 ms, its
-// ring's slack included). Beside that, 4 bytes a sample while
+// series holds under 3 bytes a sample at 50 us, 4.5 at 150 ms ± 1 ms, its
+// ring's slack included, as alert_window_test.cc checks). Beside that, 4 bytes a sample while
 // the window holds samples of more than one series (rtt, ttft: for the
 // jitter; a series scope never does) and 16 for bandwidth's utilisation and
 // interval. The ring grows by an eighth as samples come (at most to the room
